@@ -1,0 +1,13 @@
+//! Critical points: classify a point from its Hessian spectrum, and escape a saddle.
+//!
+//! [`classify`] owns [`CriticalKind`], [`Tolerances`] and [`CriticalPoint`]; [`escape`] owns
+//! [`EscapeStep`].
+
+pub mod classify;
+pub mod escape;
+
+pub use classify::{
+    classify_point, classify_point_with, classify_spectrum, Classification, CriticalKind,
+    CriticalPoint, Tolerances,
+};
+pub use escape::{escape_saddle, EscapeOptions, EscapeStep};
