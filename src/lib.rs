@@ -27,6 +27,7 @@ pub mod derivatives;
 pub mod error;
 pub mod expr;
 pub mod objective;
+pub mod optim;
 pub mod surfaces;
 
 pub use error::{Error, Result};

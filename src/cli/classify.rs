@@ -1,0 +1,103 @@
+//! `critpt classify`: the verdict at one point.
+
+use super::common::{fmt_vec, parse_point, print_json, FunctionArgs};
+use anyhow::Result;
+use critpt::critical::{classify_point_with, CriticalPoint, Tolerances};
+use critpt::curvature::EigenBackend;
+use critpt::derivatives::{FiniteDiff, Method};
+use serde_json::json;
+use std::process::ExitCode;
+
+/// Flags of `critpt classify`.
+#[derive(Debug, clap::Args)]
+pub struct ClassifyArgs {
+    #[command(flatten)]
+    pub function: FunctionArgs,
+    /// The point, comma-separated (e.g. 0,0).
+    #[arg(long, allow_hyphen_values = true)]
+    pub at: String,
+    /// Derivatives: dual (exact, default) or fd (central finite differences).
+    #[arg(long, default_value = "dual")]
+    pub method: String,
+    /// Gradient-norm tolerance (default 1e-6 dual, 1e-5 fd).
+    #[arg(long, allow_hyphen_values = true)]
+    pub tol_grad: Option<f64>,
+    /// Relative eigenvalue tolerance (default 1e-8 dual, 1e-6 fd).
+    #[arg(long, allow_hyphen_values = true)]
+    pub tol_eig: Option<f64>,
+    /// Dense eigen backend: faer (default), nalgebra, lapack.
+    #[arg(long, default_value = "faer")]
+    pub backend: String,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Tolerances from the method's defaults and the overrides.
+pub fn tolerances(method: Method, grad: Option<f64>, eig: Option<f64>) -> Result<Tolerances> {
+    let mut t = Tolerances::for_method(method);
+    if let Some(g) = grad {
+        t = t.with_grad(g)?;
+    }
+    if let Some(e) = eig {
+        t = t.with_eig(e)?;
+    }
+    Ok(t)
+}
+
+/// The JSON object of a classified point (DESIGN.md's `classify` fields).
+pub fn point_json(variables: &[String], p: &CriticalPoint, method: Method) -> serde_json::Value {
+    let vectors: Vec<Vec<f64>> = (0..p.spectrum.eigenvalues.len())
+        .map(|k| p.spectrum.eigenvector(k))
+        .collect();
+    json!({
+        "variables": variables,
+        "point": p.point,
+        "value": p.value,
+        "gradient": p.gradient,
+        "gradient_norm": p.gradient_norm,
+        "eigenvalues": p.spectrum.eigenvalues,
+        "eigenvectors": vectors,
+        "kind": p.kind,
+        "index": p.index,
+        "minimum_ratio": p.minimum_ratio,
+        "method": method.name(),
+    })
+}
+
+/// Runs `critpt classify`.
+pub fn run(a: &ClassifyArgs) -> Result<ExitCode> {
+    let f = a.function.formula()?;
+    let at = parse_point("--at", &a.at, &f)?;
+    let method: Method = a.method.parse()?;
+    let backend: EigenBackend = a.backend.parse()?;
+    let tol = tolerances(method, a.tol_grad, a.tol_eig)?;
+    let p = match method {
+        Method::Dual => classify_point_with(&f, &at, &tol, backend)?,
+        Method::FiniteDiff => classify_point_with(&FiniteDiff::new(&f), &at, &tol, backend)?,
+    };
+    if a.json {
+        print_json(&point_json(f.variables(), &p, method))?;
+    } else {
+        println!("function   {}", f.source());
+        println!("variables  {}", f.variables().join(", "));
+        println!("point      {}", fmt_vec(&p.point));
+        println!("value      {:.10}", p.value);
+        println!("gradient   {}  (norm {:.3e}, tolerance {:.1e})", fmt_vec(&p.gradient), p.gradient_norm, tol.grad);
+        println!("method     {}", method.name());
+        println!();
+        println!("  eigenvalue        eigenvector");
+        for (k, l) in p.spectrum.eigenvalues.iter().enumerate() {
+            println!("  {l:>16.8e}  {}", fmt_vec(&p.spectrum.eigenvector(k)));
+        }
+        println!();
+        println!(
+            "kind {}   index {}   minimum ratio {:.4}",
+            p.kind, p.index, p.minimum_ratio
+        );
+        if p.kind == critpt::critical::CriticalKind::NotCritical {
+            println!("(the gradient norm {:.3e} exceeds the tolerance {:.1e}: not a critical point)", p.gradient_norm, tol.grad);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,63 @@
+//! `critpt escape`: one step along the most negative curvature.
+
+use super::classify::tolerances;
+use super::common::{fmt_vec, parse_point, print_json, FunctionArgs};
+use anyhow::Result;
+use critpt::critical::{escape_saddle, EscapeOptions};
+use critpt::derivatives::{FiniteDiff, Method};
+use std::process::ExitCode;
+
+/// Flags of `critpt escape`.
+#[derive(Debug, clap::Args)]
+pub struct EscapeArgs {
+    #[command(flatten)]
+    pub function: FunctionArgs,
+    /// The point to escape from, comma-separated.
+    #[arg(long, allow_hyphen_values = true)]
+    pub at: String,
+    /// First trial step length (default 1, then doubled while the loss keeps falling).
+    #[arg(long, allow_hyphen_values = true)]
+    pub step: Option<f64>,
+    /// Derivatives: dual (default) or fd.
+    #[arg(long, default_value = "dual")]
+    pub method: String,
+    /// Relative eigenvalue tolerance.
+    #[arg(long, allow_hyphen_values = true)]
+    pub tol_eig: Option<f64>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `critpt escape`.
+pub fn run(a: &EscapeArgs) -> Result<ExitCode> {
+    let f = a.function.formula()?;
+    let at = parse_point("--at", &a.at, &f)?;
+    let method: Method = a.method.parse()?;
+    let tol = tolerances(method, None, a.tol_eig)?;
+    let opts = match a.step {
+        Some(s) => EscapeOptions::with_step(s)?,
+        None => EscapeOptions::default(),
+    };
+    let e = match method {
+        Method::Dual => escape_saddle(&f, &at, &tol, &opts)?,
+        Method::FiniteDiff => escape_saddle(&FiniteDiff::new(&f), &at, &tol, &opts)?,
+    };
+    if a.json {
+        let mut v = serde_json::to_value(&e)?;
+        v["variables"] = serde_json::json!(f.variables());
+        v["method"] = serde_json::json!(method.name());
+        print_json(&v)?;
+    } else {
+        println!("from        {}  value {:.10}", fmt_vec(&e.from), e.value_before);
+        println!("eigenvalue  {:.8e}  direction {}", e.eigenvalue, fmt_vec(&e.direction));
+        println!("step        {}", e.step);
+        println!("to          {}  value {:.10}", fmt_vec(&e.to), e.value_after);
+        println!(
+            "change      {:+.6e} (second-order prediction ½λα² = {:+.6e})",
+            e.value_after - e.value_before,
+            e.predicted_change
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,66 @@
+//! The `critpt` command line: clap definitions and one small module per subcommand.
+//!
+//! Each subcommand module has an `Args` struct (clap) and a `run` function that calls the
+//! library and prints. Errors bubble up as `anyhow::Error` and become `error: ...` with exit
+//! status 1 in `main`; clap's own usage errors exit with status 2.
+
+pub mod classify;
+pub mod common;
+pub mod escape;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Critical points of loss surfaces: classify, escape, find, optimize, train, analyze, plot.
+#[derive(Debug, Parser)]
+#[command(name = "critpt", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Gradient, Hessian, eigenvalues and the verdict at a point.
+    Classify(classify::ClassifyArgs),
+    /// One step out of a saddle along the most negative curvature.
+    Escape(escape::EscapeArgs),
+    /// Regenerate every teaching figure into plots/ and print a report.
+    Gallery(GalleryArgs),
+}
+
+/// `critpt gallery`.
+#[derive(Debug, clap::Args)]
+pub struct GalleryArgs {
+    /// Output directory.
+    #[arg(long, default_value = "plots")]
+    pub out: std::path::PathBuf,
+}
+
+/// Dispatches a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Classify(a) => classify::run(&a),
+        Command::Escape(a) => escape::run(&a),
+        Command::Gallery(a) => gallery_placeholder(&a),
+    }
+}
+
+fn gallery_placeholder(_a: &GalleryArgs) -> anyhow::Result<ExitCode> {
+    use critpt::critical::{classify_point, escape_saddle, EscapeOptions, Tolerances};
+    let f = critpt::surfaces::by_name("two-weight")?.formula();
+    let p = classify_point(&f, &[0.0, 0.0], &Tolerances::dual())?;
+    let e = escape_saddle(&f, &[0.0, 0.0], &Tolerances::dual(), &EscapeOptions::default())?;
+    println!("critpt gallery: the chapter's saddle analysis (figures not yet drawn)");
+    println!(
+        "  L = (1 - w1 w2)^2 at (0, 0): {} with eigenvalues {:?}, index {}, minimum ratio {}",
+        p.kind, p.spectrum.eigenvalues, p.index, p.minimum_ratio
+    );
+    println!(
+        "  escape along {:?} by {}: L {} -> {} (second-order prediction {:+})",
+        e.direction, e.step, e.value_before, e.value_after, e.predicted_change
+    );
+    Ok(ExitCode::SUCCESS)
+}
