@@ -31,3 +31,7 @@ pub mod optim;
 pub mod surfaces;
 
 pub use error::{Error, Result};
+
+// Links OpenBLAS (LAPACK) into every binary when the `lapack` feature is on.
+#[cfg(feature = "lapack")]
+extern crate openblas_src as _;

@@ -1,1 +1,6 @@
-fn main(){}
+//! critpt's integration tests: one binary, one module per area.
+
+mod cli_errors;
+mod core;
+mod eigen_props;
+mod util;

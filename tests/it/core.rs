@@ -1,0 +1,354 @@
+//! The core pipeline against REFERENCE.md: the chapter's saddle, Himmelblau's nine points,
+//! degenerate origins, finite differences against dual numbers, and escape.
+
+use crate::util::{critpt, critpt_json, nums};
+use critpt::critical::{classify_point, escape_saddle, CriticalKind, EscapeOptions, Tolerances};
+use critpt::derivatives::FiniteDiff;
+use critpt::expr::Formula;
+use critpt::objective::{gradient_vec, Gradient, Hessian, Loss};
+use critpt::surfaces;
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
+const S: f64 = std::f64::consts::FRAC_1_SQRT_2;
+
+fn assert_close(got: f64, want: f64, tol: f64, what: &str) {
+    assert!(
+        (got - want).abs() <= tol,
+        "{what}: got {got}, want {want} (tolerance {tol})"
+    );
+}
+
+/// REFERENCE §1 through the CLI, with both derivative methods.
+#[test]
+fn chapter_saddle_classify_cli() {
+    for (method, tol) in [("dual", 1e-12), ("fd", 1e-6)] {
+        let v = critpt_json(&[
+            "classify",
+            "--expr",
+            "(1-w1*w2)^2",
+            "--at",
+            "0,0",
+            "--method",
+            method,
+        ]);
+        assert_eq!(v["kind"], "saddle", "{method}");
+        assert_eq!(v["index"], 1);
+        assert_eq!(v["method"], method);
+        assert_close(v["minimum_ratio"].as_f64().unwrap(), 0.5, 0.0, "ratio");
+        assert_close(v["value"].as_f64().unwrap(), 1.0, 1e-15, "value");
+        let ev = nums(&v["eigenvalues"]);
+        assert_close(ev[0], -2.0, tol, "lambda_min");
+        assert_close(ev[1], 2.0, tol, "lambda_max");
+        let u = nums(&v["eigenvectors"][0]);
+        // ±(1, 1)/√2: same sign, both of magnitude 1/√2.
+        assert_close(u[0].abs(), S, 1e-9, "u0");
+        assert_close(u[1].abs(), S, 1e-9, "u1");
+        assert!(
+            u[0] * u[1] > 0.0,
+            "eigenvector of -2 is ±(1,1)/√2, got {u:?}"
+        );
+        assert_eq!(v["variables"], serde_json::json!(["w1", "w2"]));
+    }
+}
+
+#[test]
+fn chapter_saddle_escape_lowers_the_loss() {
+    let v = critpt_json(&["escape", "--expr", "(1-w1*w2)^2", "--at", "0,0"]);
+    let d = nums(&v["direction"]);
+    assert_close(d[0].abs(), S, 1e-12, "d0");
+    assert!(d[0] * d[1] > 0.0);
+    let step = v["step"].as_f64().unwrap();
+    let to = nums(&v["to"]);
+    assert_close(to[0], step * d[0], 1e-15, "to = step·direction");
+    assert_close(to[1], step * d[1], 1e-15, "to = step·direction");
+    let before = v["value_before"].as_f64().unwrap();
+    let after = v["value_after"].as_f64().unwrap();
+    assert!(
+        after < before,
+        "escape must lower the loss: {before} -> {after}"
+    );
+    // Closed form along u: L(α u) = (1 − α²/2)².
+    assert_close(after, (1.0 - step * step / 2.0).powi(2), 1e-14, "L(αu)");
+    assert_close(v["eigenvalue"].as_f64().unwrap(), -2.0, 1e-12, "eigenvalue");
+    assert_close(
+        v["predicted_change"].as_f64().unwrap(),
+        -step * step,
+        1e-14,
+        "½λα²",
+    );
+}
+
+#[test]
+fn escape_matches_second_order_prediction_for_small_steps() {
+    let f = Formula::parse("(1-w1*w2)^2").unwrap();
+    let opts = EscapeOptions::with_step(1e-2).unwrap();
+    let e = escape_saddle(&f, &[0.0, 0.0], &Tolerances::dual(), &opts).unwrap();
+    assert_close(e.step, 1e-2, 0.0, "fixed step is kept");
+    let actual = e.value_after - e.value_before;
+    // L(αu) − 1 = −α² + α⁴/4: relative gap α²/4.
+    assert_close(actual / e.predicted_change, 1.0, 3e-5, "ratio to ½λα²");
+}
+
+#[test]
+fn escape_from_a_minimum_is_refused() {
+    let out = critpt(&["escape", "--fn", "himmelblau", "--at", "3,2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no direction of negative curvature"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1);
+}
+
+#[test]
+fn hyperbola_minima_are_degenerate() {
+    let f = Formula::parse("(1-w1*w2)^2").unwrap();
+    for (at, big) in [([1.0, 1.0], 4.0), ([0.5, 2.0], 8.5), ([-1.0, -1.0], 4.0)] {
+        for method in ["dual", "fd"] {
+            let p = match method {
+                "dual" => classify_point(&f, &at, &Tolerances::dual()).unwrap(),
+                _ => classify_point(&FiniteDiff::new(&f), &at, &Tolerances::fd()).unwrap(),
+            };
+            assert_eq!(p.kind, CriticalKind::Degenerate, "{at:?} {method}");
+            assert_eq!(p.index, 0);
+            assert_close(p.spectrum.eigenvalues[1], big, 1e-6, "nonzero eigenvalue");
+            assert_close(p.spectrum.eigenvalues[0], 0.0, 1e-6, "zero eigenvalue");
+        }
+    }
+    let v = critpt_json(&["classify", "--fn", "two-weight", "--at", "1,1"]);
+    assert_eq!(v["kind"], "degenerate");
+}
+
+/// A few Newton steps on ∇f = 0 from a rounded published point.
+fn polish(f: &Formula, start: &[f64]) -> Vec<f64> {
+    let mut x = start.to_vec();
+    for _ in 0..20 {
+        let g = gradient_vec(f, &x).unwrap();
+        let h = f.hessian(&x).unwrap();
+        let step = h.lu().solve(&nalgebra::DVector::from_vec(g)).unwrap();
+        for i in 0..x.len() {
+            x[i] -= step[i];
+        }
+    }
+    x
+}
+
+#[test]
+fn himmelblau_nine_points() {
+    let s = surfaces::by_name("himmelblau").unwrap();
+    let f = s.formula();
+    assert_eq!(s.critical_points.len(), 9);
+    let mut counts: std::collections::HashMap<CriticalKind, usize> = Default::default();
+    for known in &s.critical_points {
+        // The published coordinates (6 decimals) through the CLI with a tolerance to match.
+        let at = known
+            .point
+            .iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let v = critpt_json(&[
+            "classify",
+            "--fn",
+            "himmelblau",
+            "--at",
+            &at,
+            "--tol-grad",
+            "1e-3",
+        ]);
+        assert_eq!(v["kind"], known.kind.name(), "at {at}");
+        // Polished to machine precision: within 1e-6 of the published point, default tolerances.
+        let x = polish(&f, &known.point);
+        for (a, b) in x.iter().zip(&known.point) {
+            assert_close(*a, *b, 1e-6, "published coordinate");
+        }
+        let p = classify_point(&f, &x, &Tolerances::dual()).unwrap();
+        assert_eq!(p.kind, known.kind, "polished {x:?}");
+        *counts.entry(p.kind).or_insert(0) += 1;
+        let fd = classify_point(&FiniteDiff::new(&f), &x, &Tolerances::fd()).unwrap();
+        assert_eq!(fd.kind, known.kind, "fd at {x:?}");
+    }
+    assert_eq!(counts[&CriticalKind::Minimum], 4);
+    assert_eq!(counts[&CriticalKind::Saddle], 4);
+    assert_eq!(counts[&CriticalKind::Maximum], 1);
+    // Morse: #min − #saddle + #max = 1 (Euler characteristic of the plane).
+    let euler = counts[&CriticalKind::Minimum] as i64 - counts[&CriticalKind::Saddle] as i64
+        + counts[&CriticalKind::Maximum] as i64;
+    assert_eq!(euler, 1);
+    // Published spectra: (3, 2) {25.72, 82.28}; the maximum {−45.61, −16.07}; its value 181.6165.
+    let p = classify_point(&f, &[3.0, 2.0], &Tolerances::dual()).unwrap();
+    assert_close(p.spectrum.eigenvalues[0], 25.72, 0.005, "λ1 at (3,2)");
+    assert_close(p.spectrum.eigenvalues[1], 82.28, 0.005, "λ2 at (3,2)");
+    let m = polish(&f, &[-0.270845, -0.923039]);
+    let p = classify_point(&f, &m, &Tolerances::dual()).unwrap();
+    assert_close(
+        p.spectrum.eigenvalues[0],
+        -45.61,
+        0.005,
+        "λ1 at the maximum",
+    );
+    assert_close(
+        p.spectrum.eigenvalues[1],
+        -16.07,
+        0.005,
+        "λ2 at the maximum",
+    );
+    assert_close(p.value, 181.6165, 5e-5, "f at the maximum");
+}
+
+#[test]
+fn published_spectra_of_other_surfaces() {
+    // Rosenbrock at (1, 1): 0.39936, 1001.6006.
+    let f = surfaces::by_name("rosenbrock").unwrap().formula();
+    let p = classify_point(&f, &[1.0, 1.0], &Tolerances::dual()).unwrap();
+    assert_eq!(p.kind, CriticalKind::Minimum);
+    assert_close(p.spectrum.eigenvalues[0], 0.39936, 5e-6, "rosenbrock λ1");
+    assert_close(p.spectrum.eigenvalues[1], 1001.6006, 5e-5, "rosenbrock λ2");
+    // Double well: minima (±1, 0) {2, 8}; saddle (0, 0) {−4, 2}.
+    let f = surfaces::by_name("double-well").unwrap().formula();
+    let p = classify_point(&f, &[0.0, 0.0], &Tolerances::dual()).unwrap();
+    assert_eq!((p.kind, p.index), (CriticalKind::Saddle, 1));
+    assert_close(p.spectrum.eigenvalues[0], -4.0, 1e-13, "dw saddle λ1");
+    let p = classify_point(&f, &[-1.0, 0.0], &Tolerances::dual()).unwrap();
+    assert_eq!(p.kind, CriticalKind::Minimum);
+    assert_close(p.spectrum.eigenvalues[1], 8.0, 1e-13, "dw min λ2");
+    // 5x² − y²: saddle {−2, 10}, ratio 0.5.
+    let v = critpt_json(&["classify", "--expr", "5*x^2 - y^2", "--at", "0,0"]);
+    assert_eq!(v["kind"], "saddle");
+    assert_eq!(nums(&v["eigenvalues"]), vec![-2.0, 10.0]);
+    // Three-hump camel and Beale at their published points.
+    for (name, tol_grad) in [
+        ("three-hump-camel", 1e-4),
+        ("beale", 1e-4),
+        ("valley", 1e-4),
+    ] {
+        let s = surfaces::by_name(name).unwrap();
+        let f = s.formula();
+        for k in &s.critical_points {
+            let x = polish(&f, &k.point);
+            for (a, b) in x.iter().zip(&k.point) {
+                assert_close(*a, *b, 1e-5, name);
+            }
+            let t = Tolerances::dual().with_grad(tol_grad).unwrap();
+            assert_eq!(
+                classify_point(&f, &x, &t).unwrap().kind,
+                k.kind,
+                "{name} {x:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn degenerate_origins() {
+    for src in ["x^3 - 3*x*y^2", "x^2 + y^4", "x^2 + y^3", "x^4 + y^4"] {
+        for method in ["dual", "fd"] {
+            let v = critpt_json(&["classify", "--expr", src, "--at", "0,0", "--method", method]);
+            assert_eq!(v["kind"], "degenerate", "{src} with {method}");
+        }
+    }
+    let v = critpt_json(&["classify", "--fn", "monkey-saddle", "--at", "0,0"]);
+    assert_eq!(v["kind"], "degenerate");
+}
+
+#[test]
+fn non_critical_point_reports_its_gradient_norm() {
+    // Himmelblau at the origin: ∇f = (−14, −22).
+    let v = critpt_json(&["classify", "--fn", "himmelblau", "--at", "0,0"]);
+    assert_eq!(v["kind"], "not_critical");
+    assert_close(
+        v["gradient_norm"].as_f64().unwrap(),
+        680f64.sqrt(),
+        1e-12,
+        "‖∇f‖",
+    );
+    assert_eq!(nums(&v["gradient"]), vec![-14.0, -22.0]);
+    assert_eq!(
+        nums(&v["eigenvalues"]).len(),
+        2,
+        "eigenvalues are still reported"
+    );
+}
+
+/// Every built-in surface, 20 seeded random points in its box: central differences against dual
+/// numbers (gradient 1e-7, Hessian 1e-5, relative in norm).
+#[test]
+fn finite_differences_agree_with_dual_numbers() {
+    let mut rng = StdRng::seed_from_u64(20261126);
+    for s in surfaces::all() {
+        let f = s.formula();
+        let fd = FiniteDiff::new(&f);
+        for _ in 0..20 {
+            let x: Vec<f64> = s
+                .plot_box
+                .iter()
+                .map(|&(lo, hi)| rng.random_range(lo..hi))
+                .collect();
+            let g = gradient_vec(&f, &x).unwrap();
+            let gf = gradient_vec(&fd, &x).unwrap();
+            let gn = critpt::objective::norm(&g);
+            let diff: Vec<f64> = g.iter().zip(&gf).map(|(a, b)| a - b).collect();
+            let err = critpt::objective::norm(&diff);
+            assert!(
+                err <= 1e-7 * gn,
+                "{}: gradient at {x:?}: error {err:e}, norm {gn:e}",
+                s.name
+            );
+            let h = f.hessian(&x).unwrap();
+            let hf = fd.hessian(&x).unwrap();
+            let err = (&h - &hf).norm();
+            assert!(
+                err <= 1e-5 * h.norm(),
+                "{}: Hessian at {x:?}: error {err:e}, norm {:e}",
+                s.name,
+                h.norm()
+            );
+        }
+    }
+}
+
+#[test]
+fn surfaces_parse_and_hold_their_documented_points() {
+    for s in surfaces::all() {
+        let f = s.formula();
+        assert_eq!(f.n_params(), s.plot_box.len(), "{}", s.name);
+        for k in &s.critical_points {
+            let g = gradient_vec(&f, &k.point).unwrap();
+            // Published to ~6 digits: the gradient is small relative to the surface's scale.
+            let scale = f.hessian(&k.point).unwrap().norm().max(1.0);
+            assert!(
+                critpt::objective::norm(&g) < 1e-4 * scale,
+                "{} at {:?}: {g:?}",
+                s.name,
+                k.point
+            );
+        }
+    }
+    assert!(surfaces::by_name("nope").is_err());
+}
+
+#[test]
+fn valley_matches_reference_hessian() {
+    // REFERENCE §3: H = [[20, 5020], [5020, 1746816]], eigenvalues 5.573 and 1.7468e6.
+    let f = surfaces::by_name("valley").unwrap().formula();
+    let h = f.hessian(&[-120.0, -4.0]).unwrap();
+    assert_close(h[(0, 0)], 20.0, 1e-9, "H00");
+    assert_close(h[(0, 1)], 5020.0, 1e-9, "H01");
+    assert_close(h[(1, 1)], 1746816.0, 1e-6, "H11");
+    let p = classify_point(
+        &f,
+        &[-188.433, 2.66945],
+        &Tolerances::dual().with_grad(1.0).unwrap(),
+    )
+    .unwrap();
+    assert_close(p.spectrum.eigenvalues[0], 5.573, 5e-4, "valley λ1");
+    assert_close(p.spectrum.eigenvalues[1] / 1.7468e6, 1.0, 1e-4, "valley λ2");
+    let mut g = [0.0; 2];
+    f.gradient(
+        &surfaces::by_name("valley").unwrap().critical_points[0].point,
+        &mut g,
+    )
+    .unwrap();
+    assert!(
+        critpt::objective::norm(&g) < 1e-4,
+        "least-squares optimum: {g:?}"
+    );
+}
