@@ -273,8 +273,8 @@ fn moment(runs: &[Quadrature], p: i32) -> MomentEstimate {
 /// Each run's weights sum to 1; the grid is ascending and evenly spaced.
 ///
 /// # Cost
-/// `R·m` products (fewer if a run reaches an invariant subspace), `O(n·m)` memory (one run at a
-/// time), `O(R·m·grid)` for the smoothing.
+/// `R·m` products (fewer if a run reaches an invariant subspace), `O(n·m)` memory per run in
+/// flight (runs go in parallel on rayon's threads), `O(R·m·grid)` for the smoothing.
 ///
 /// # Errors
 /// A bad point or an operator error.
@@ -294,15 +294,24 @@ fn moment(runs: &[Quadrature], p: i32) -> MomentEstimate {
 /// net optimization via Hessian eigenvalue density", *ICML*; Golub & Meurant (2010), *Matrices,
 /// Moments and Quadrature*.
 pub fn slq_density<O: Hvp + ?Sized>(obj: &O, params: &[f64], cfg: &Slq) -> Result<SpectralDensity> {
-    let mut op = HvpOperator::new(obj, params)?;
-    let n = op.dim();
+    use rayon::prelude::*;
+    let n = HvpOperator::new(obj, params)?.dim();
     if n == 0 {
         return Err(Error::invalid("operator", "has no parameters"));
     }
     let m = cfg.n_steps.min(n);
-    let runs = (0..cfg.n_runs)
-        .map(|r| quadrature(&mut op, m, cfg.seed.wrapping_add(r as u64)))
+    // Runs are independent: one operator (and product count) per run, on rayon's threads;
+    // results are collected in run order, so they do not depend on the thread count.
+    let per_run = (0..cfg.n_runs)
+        .into_par_iter()
+        .map(|r| {
+            let mut op = HvpOperator::new(obj, params)?;
+            let q = quadrature(&mut op, m, cfg.seed.wrapping_add(r as u64))?;
+            Ok((q, op.n_hvps()))
+        })
         .collect::<Result<Vec<_>>>()?;
+    let n_hvps = per_run.iter().map(|(_, c)| c).sum();
+    let runs: Vec<Quadrature> = per_run.into_iter().map(|(q, _)| q).collect();
     let (lo, hi) = runs
         .iter()
         .flat_map(|q| q.nodes.iter())
@@ -340,7 +349,7 @@ pub fn slq_density<O: Hvp + ?Sized>(obj: &O, params: &[f64], cfg: &Slq) -> Resul
         second_moment: moment(&runs, 2),
         runs,
         sigma,
-        n_hvps: op.n_hvps(),
+        n_hvps,
         seed: cfg.seed,
     })
 }

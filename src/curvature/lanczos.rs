@@ -64,9 +64,23 @@ impl<'a, O: Hvp + ?Sized> HvpOperator<'a, O> {
     }
 }
 
-/// Dot product.
+/// Dot product (four independent accumulators, so that the compiler can vectorize; the
+/// summation order is fixed, so results are reproducible).
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    let mut acc = [0.0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..4 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
 /// `y += a·x`.
@@ -88,14 +102,39 @@ pub(crate) fn rademacher_vec(n: usize, rng: &mut StdRng) -> Vec<f64> {
         .collect()
 }
 
+/// Above this many `n·j` flops a reorthogonalization pass runs on rayon's threads.
+const PARALLEL_WORK: usize = 1 << 20;
+
+/// Rows per parallel chunk of the update `w -= V c`.
+const ROW_CHUNK: usize = 1024;
+
 /// Classical Gram-Schmidt of `w` against the orthonormal `basis`, done twice ("twice is
-/// enough", Kahan-Parlett); returns the total coefficient on each basis vector.
+/// enough", Kahan-Parlett); returns the total coefficient on each basis vector. Large passes
+/// run in parallel with a fixed summation order, so results do not depend on the thread count.
 pub(crate) fn orthogonalize(basis: &[Vec<f64>], w: &mut [f64]) -> Vec<f64> {
+    use rayon::prelude::*;
     let mut total = vec![0.0; basis.len()];
+    let parallel = basis.len() * w.len() >= PARALLEL_WORK;
     for _ in 0..2 {
-        let c: Vec<f64> = basis.iter().map(|v| dot(v, w)).collect();
-        for (v, &ci) in basis.iter().zip(&c) {
-            axpy(-ci, v, w);
+        let c: Vec<f64> = if parallel {
+            let w_ref: &[f64] = w;
+            basis.par_iter().map(|v| dot(v, w_ref)).collect()
+        } else {
+            basis.iter().map(|v| dot(v, w)).collect()
+        };
+        if parallel {
+            w.par_chunks_mut(ROW_CHUNK)
+                .enumerate()
+                .for_each(|(chunk_idx, wc)| {
+                    let start = chunk_idx * ROW_CHUNK;
+                    for (v, &ci) in basis.iter().zip(&c) {
+                        axpy(-ci, &v[start..start + wc.len()], wc);
+                    }
+                });
+        } else {
+            for (v, &ci) in basis.iter().zip(&c) {
+                axpy(-ci, v, w);
+            }
         }
         for (t, ci) in total.iter_mut().zip(c) {
             *t += ci;
