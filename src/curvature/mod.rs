@@ -2,7 +2,26 @@
 //!
 //! [`Spectrum`] is the one currency: eigenvalues ascending, eigenvectors as matching columns.
 //! [`dense`] decomposes a dense symmetric matrix with one of three backends ([`EigenBackend`]).
+//! The matrix-free methods work on any [`crate::objective::Hvp`] and never build the Hessian:
+//! [`lanczos`] (extreme eigenpairs, by sign), [`power`] (the power-iteration baseline),
+//! [`trace`] (Hutchinson and Hutch++), [`density`] (stochastic Lanczos quadrature);
+//! [`landscape`] evaluates the loss on lines and planes (random, filter-normalized or PCA
+//! directions).
+//! [`QuadraticForm`] is a dense quadratic with a chosen spectrum, for tests and teaching.
 
 pub mod dense;
+pub mod density;
+pub mod lanczos;
+pub mod landscape;
+pub mod power;
+pub mod trace;
 
 pub use dense::{symmetric_eigen, EigenBackend, Spectrum};
+pub use density::{slq_density, MomentEstimate, Quadrature, Slq, SpectralDensity};
+pub use lanczos::{HvpOperator, Lanczos, LanczosResult, QuadraticForm, Which};
+pub use landscape::{
+    checkpoint_pca, filter_normalize, random_direction, slice_1d, slice_2d, CheckpointPca,
+    RandomDirection, Slice2d,
+};
+pub use power::{power_extremes, PowerIteration, PowerResult};
+pub use trace::{hutch_plus_plus, hutchinson, TraceEstimate};

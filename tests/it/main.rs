@@ -4,3 +4,4 @@ mod cli_errors;
 mod core;
 mod eigen_props;
 mod util;
+mod curvature;

@@ -1,0 +1,151 @@
+use super::*;
+
+fn diag(values: &[f64]) -> QuadraticForm {
+    QuadraticForm::new(DMatrix::from_diagonal(
+        &nalgebra::DVector::from_column_slice(values),
+    ))
+    .unwrap()
+}
+
+#[test]
+fn krylov_basis_is_orthonormal_and_tridiagonal_is_the_projection() {
+    let q =
+        QuadraticForm::from_spectrum(&(1..=30).map(|i| i as f64).collect::<Vec<_>>(), 5).unwrap();
+    let params = vec![0.0; 30];
+    let mut op = HvpOperator::new(&q, &params).unwrap();
+    let mut rng = StdRng::seed_from_u64(1);
+    let mut kr = Krylov::new(gaussian_vec(30, &mut rng));
+    for _ in 0..12 {
+        assert_eq!(kr.step(&mut op).unwrap(), Step::Extended);
+    }
+    let j = kr.steps();
+    let v = DMatrix::from_fn(30, j, |r, c| kr.basis[c][r]);
+    let gram = v.transpose() * &v;
+    assert!((gram - DMatrix::identity(j, j)).amax() < 1e-13);
+    // Vᵀ A V equals T (α on the diagonal, β next to it, zero elsewhere).
+    let t = v.transpose() * q.matrix() * &v;
+    for r in 0..j {
+        for c in 0..j {
+            let want = if r == c {
+                kr.alphas[r]
+            } else if r + 1 == c {
+                kr.betas[r]
+            } else if c + 1 == r {
+                kr.betas[c]
+            } else {
+                0.0
+            };
+            assert!((t[(r, c)] - want).abs() < 1e-11, "T[{r},{c}]");
+        }
+    }
+    assert_eq!(op.n_hvps(), 12);
+}
+
+#[test]
+fn identity_breaks_down_at_once_and_is_solved() {
+    let q = diag(&[1.0; 6]);
+    let r = Lanczos::new(2, Which::Both).run(&q, &[0.0; 6]).unwrap();
+    // Two smallest and two largest: four pairs, found through restarts.
+    assert_eq!(r.spectrum.eigenvalues.len(), 4);
+    assert_eq!(r.iterations, 4);
+    assert!(r
+        .spectrum
+        .eigenvalues
+        .iter()
+        .all(|l| (l - 1.0).abs() < 1e-14));
+    assert!(r.residuals.iter().all(|&x| x < 1e-13));
+}
+
+#[test]
+fn restart_after_breakdown_finds_other_blocks() {
+    // Multiplicities: a single Krylov space holds one copy of each eigenvalue; with
+    // max_iters = n the restarts reach every direction and recover all of them.
+    let vals = [-5.0, -5.0, 1.0, 1.0, 1.0, 3.0, 7.0, 7.0];
+    let q = diag(&vals);
+    let r = Lanczos::new(4, Which::Both).run(&q, &[0.0; 8]).unwrap();
+    let want = [-5.0, -5.0, 1.0, 1.0, 1.0, 3.0, 7.0, 7.0];
+    assert_eq!(r.spectrum.eigenvalues.len(), 8);
+    for (a, b) in r.spectrum.eigenvalues.iter().zip(want) {
+        assert!((a - b).abs() < 1e-12, "{:?}", r.spectrum.eigenvalues);
+    }
+}
+
+#[test]
+fn largest_and_smallest_are_algebraic_not_by_magnitude() {
+    let q = diag(&[-100.0, -50.0, 0.0, 1.0, 2.0, 3.0]);
+    let top = Lanczos::new(2, Which::Largest).run(&q, &[0.0; 6]).unwrap();
+    assert!((top.spectrum.eigenvalues[0] - 2.0).abs() < 1e-10);
+    assert!((top.spectrum.eigenvalues[1] - 3.0).abs() < 1e-10);
+    let bottom = Lanczos::new(2, Which::Smallest).run(&q, &[0.0; 6]).unwrap();
+    assert!((bottom.spectrum.eigenvalues[0] + 100.0).abs() < 1e-10);
+    assert!((bottom.spectrum.eigenvalues[1] + 50.0).abs() < 1e-10);
+}
+
+#[test]
+fn no_convergence_is_an_error_with_the_iterations() {
+    // A dense spectrum, 3 steps: nothing can converge to 1e-12.
+    let vals: Vec<f64> = (0..200).map(|i| i as f64 / 200.0).collect();
+    let q = QuadraticForm::from_spectrum(&vals, 4).unwrap();
+    let err = Lanczos::new(3, Which::Largest)
+        .with_max_iters(3)
+        .unwrap()
+        .with_tol(1e-12)
+        .unwrap()
+        .run(&q, &vec![0.0; 200])
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::NoConvergence { iters: 3, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn partial_convergence_is_reported_not_an_error() {
+    // Two outliers converge fast; the bulk's edge does not within 12 steps.
+    let mut vals: Vec<f64> = (0..300).map(|i| i as f64 / 300.0).collect();
+    vals[0] = -40.0;
+    let q = QuadraticForm::from_spectrum(&vals, 6).unwrap();
+    let r = Lanczos::new(3, Which::Smallest)
+        .with_max_iters(12)
+        .unwrap()
+        .run(&q, &vec![0.0; 300])
+        .unwrap();
+    assert!(r.converged[0]);
+    assert!(!r.converged[2]);
+    assert!((r.spectrum.eigenvalues[0] + 40.0).abs() < 1e-9);
+    assert_eq!(r.iterations, 12);
+    assert_eq!(r.n_hvps, 12 + 3);
+}
+
+#[test]
+fn bad_input_is_an_error() {
+    let q = diag(&[1.0, 2.0]);
+    assert!(Lanczos::new(0, Which::Both).run(&q, &[0.0; 2]).is_err());
+    assert!(Lanczos::new(1, Which::Both).run(&q, &[0.0; 3]).is_err());
+    assert!(Lanczos::new(1, Which::Both)
+        .run(&q, &[f64::NAN, 0.0])
+        .is_err());
+    assert!(Lanczos::new(1, Which::Both).with_tol(-1.0).is_err());
+    assert!(Lanczos::new(1, Which::Both).with_max_iters(0).is_err());
+    let asym = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 0.0, 1.0]);
+    assert!(QuadraticForm::new(asym).is_err());
+    assert!(QuadraticForm::from_spectrum(&[], 0).is_err());
+}
+
+#[test]
+fn quadratic_form_gradient_and_hessian_agree() {
+    let q = QuadraticForm::from_spectrum(&[1.0, -2.0, 3.0], 2).unwrap();
+    let p = [0.3, -0.1, 0.7];
+    let mut g = [0.0; 3];
+    q.gradient(&p, &mut g).unwrap();
+    let want = q.matrix() * nalgebra::DVector::from_column_slice(&p);
+    for i in 0..3 {
+        assert!((g[i] - want[i]).abs() < 1e-14);
+    }
+    let f = q.loss(&p).unwrap();
+    assert!((f - 0.5 * want.dot(&nalgebra::DVector::from_column_slice(&p))).abs() < 1e-14);
+    let s = symmetric_eigen(&q.hessian(&p).unwrap(), EigenBackend::Faer).unwrap();
+    for (a, b) in s.eigenvalues.iter().zip([-2.0, 1.0, 3.0]) {
+        assert!((a - b).abs() < 1e-13);
+    }
+}

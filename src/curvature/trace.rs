@@ -1,0 +1,228 @@
+//! Stochastic trace estimators: the trace of a Hessian from Hessian-vector products.
+//!
+//! [`hutchinson`] averages $z^\top H z$ over seeded Rademacher vectors; [`hutch_plus_plus`]
+//! first removes the top of the spectrum exactly through a sketch, then applies Hutchinson to the
+//! deflated remainder, which needs far fewer products when the spectrum decays. Both take a
+//! budget in products and report the estimate, its standard error and the products used
+//! ([`TraceEstimate`]).
+
+use crate::curvature::lanczos::{axpy, dot, rademacher_vec, HvpOperator};
+use crate::error::{Error, Result};
+use crate::objective::Hvp;
+use nalgebra::DMatrix;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+/// A trace estimate.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct TraceEstimate {
+    /// The estimate of `tr(H)`.
+    pub estimate: f64,
+    /// Its standard error: the sample standard deviation of the stochastic terms over the square
+    /// root of their number (0 when the estimate is exact).
+    pub std_error: f64,
+    /// Hessian-vector products used.
+    pub n_matvecs: usize,
+    /// The seed of the random vectors.
+    pub seed: u64,
+}
+
+/// Sample mean and standard error of the mean.
+fn mean_and_se(samples: &[f64]) -> (f64, f64) {
+    let m = samples.len() as f64;
+    let mean = samples.iter().sum::<f64>() / m;
+    if samples.len() < 2 {
+        return (mean, f64::NAN);
+    }
+    let var = samples.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (m - 1.0);
+    (mean, (var / m).sqrt())
+}
+
+/// Hutchinson's trace estimator with Rademacher vectors.
+///
+/// $\widehat{\mathrm{tr}}(H) = \frac1m \sum_{i=1}^m z_i^\top H z_i$ with $z_i \in \{\pm1\}^n$
+/// i.i.d. uniform; unbiased, with variance $\frac2m(\|H\|_F^2 - \sum_i H_{ii}^2)$.
+///
+/// # Requirements
+/// The objective implements [`Hvp`].
+///
+/// # Cost
+/// Exactly `n_matvecs` products; `O(n)` memory.
+///
+/// # Errors
+/// `n_matvecs < 2` (no standard error), a bad point, an operator error.
+///
+/// # Example
+/// ```
+/// # use critpt::curvature::{hutchinson, QuadraticForm};
+/// let q = QuadraticForm::from_spectrum(&[1.0, 2.0, 3.0], 5).unwrap();
+/// let t = hutchinson(&q, &[0.0; 3], 200, 1).unwrap();
+/// assert!((t.estimate - 6.0).abs() < 4.0 * t.std_error + 1e-12);
+/// ```
+///
+/// # References
+/// Hutchinson (1989), *Communications in Statistics*; Avron & Toledo (2011), *J. ACM*.
+pub fn hutchinson<O: Hvp + ?Sized>(
+    obj: &O,
+    params: &[f64],
+    n_matvecs: usize,
+    seed: u64,
+) -> Result<TraceEstimate> {
+    if n_matvecs < 2 {
+        return Err(Error::invalid(
+            "matvec budget",
+            format!("hutchinson needs at least 2 products, got {n_matvecs}"),
+        ));
+    }
+    let mut op = HvpOperator::new(obj, params)?;
+    let n = op.dim();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut hz = vec![0.0; n];
+    let mut samples = Vec::with_capacity(n_matvecs);
+    for _ in 0..n_matvecs {
+        let z = rademacher_vec(n, &mut rng);
+        op.apply(&z, &mut hz)?;
+        samples.push(dot(&z, &hz));
+    }
+    let (estimate, std_error) = mean_and_se(&samples);
+    Ok(TraceEstimate {
+        estimate,
+        std_error,
+        n_matvecs: op.n_hvps(),
+        seed,
+    })
+}
+
+/// Hutch++: exact trace on a sketched top subspace plus Hutchinson on the rest.
+///
+/// With budget $m$ products, $k = \lfloor m/3 \rfloor$ (at most $n$): draw Rademacher
+/// $S \in \mathbb R^{n\times k}$, form $Q = \mathrm{orth}(HS)$ (Householder QR), then
+/// $$\widehat{\mathrm{tr}}(H) = \mathrm{tr}(Q^\top H Q) + \frac1{g}\sum_{i=1}^{g} z_i^\top
+/// (I-QQ^\top) H (I-QQ^\top) z_i,\qquad g = m - 2k,$$
+/// with Rademacher $z_i$. The first term is exact; the standard error is that of the second
+/// (Hutchinson on the deflated matrix, whose Frobenius norm is small when the spectrum decays).
+/// When $k = n$ the sketch spans everything and the estimate is exact.
+///
+/// # Requirements
+/// The objective implements [`Hvp`].
+///
+/// # Cost
+/// At most `n_matvecs` products ($k$ for $HS$, $k$ for $HQ$, $g$ for the remainder);
+/// `O(n·k)` memory.
+///
+/// # Errors
+/// `n_matvecs < 6` (fewer than 2 Hutchinson terms), a bad point, an operator error.
+///
+/// # Example
+/// ```
+/// # use critpt::curvature::{hutch_plus_plus, QuadraticForm};
+/// let q = QuadraticForm::from_spectrum(&[100.0, 10.0, 1.0, 0.1, 0.01, 0.0], 5).unwrap();
+/// let t = hutch_plus_plus(&q, &[0.0; 6], 30, 1).unwrap();
+/// assert!((t.estimate - 111.11).abs() < 1e-8); // k = 10 > n: exact
+/// ```
+///
+/// # References
+/// Meyer, Musco, Musco & Woodruff (2021), "Hutch++: Optimal Stochastic Trace Estimation",
+/// *SOSA*, Algorithm 1.
+pub fn hutch_plus_plus<O: Hvp + ?Sized>(
+    obj: &O,
+    params: &[f64],
+    n_matvecs: usize,
+    seed: u64,
+) -> Result<TraceEstimate> {
+    if n_matvecs < 6 {
+        return Err(Error::invalid(
+            "matvec budget",
+            format!("hutch++ needs at least 6 products, got {n_matvecs}"),
+        ));
+    }
+    let mut op = HvpOperator::new(obj, params)?;
+    let n = op.dim();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let k = (n_matvecs / 3).min(n);
+    // HS, column by column.
+    let mut hs = DMatrix::zeros(n, k);
+    let mut buf = vec![0.0; n];
+    for j in 0..k {
+        let s = rademacher_vec(n, &mut rng);
+        op.apply(&s, &mut buf)?;
+        hs.column_mut(j).copy_from_slice(&buf);
+    }
+    let q = hs.qr().q(); // n×k, orthonormal columns.
+    let mut exact = 0.0;
+    for j in 0..k {
+        let qj = q.column(j);
+        op.apply(qj.as_slice(), &mut buf)?;
+        exact += dot(qj.as_slice(), &buf);
+    }
+    if k == n {
+        return Ok(TraceEstimate {
+            estimate: exact,
+            std_error: 0.0,
+            n_matvecs: op.n_hvps(),
+            seed,
+        });
+    }
+    let g = n_matvecs - 2 * k;
+    let mut samples = Vec::with_capacity(g);
+    for _ in 0..g {
+        let mut z = rademacher_vec(n, &mut rng);
+        // z ← (I − QQᵀ) z, twice for orthogonality to rounding.
+        for _ in 0..2 {
+            let c = q.tr_mul(&nalgebra::DVector::from_column_slice(&z));
+            for (j, cj) in c.iter().enumerate() {
+                axpy(-cj, q.column(j).as_slice(), &mut z);
+            }
+        }
+        op.apply(&z, &mut buf)?;
+        samples.push(dot(&z, &buf));
+    }
+    let (rest, std_error) = mean_and_se(&samples);
+    Ok(TraceEstimate {
+        estimate: exact + rest,
+        std_error,
+        n_matvecs: op.n_hvps(),
+        seed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::curvature::QuadraticForm;
+
+    #[test]
+    fn hutchinson_is_exact_for_diagonal_matrices() {
+        // zᵀDz = Σ d_i z_i² = tr(D) for every Rademacher z: zero variance.
+        let q = QuadraticForm::new(DMatrix::from_diagonal(&nalgebra::DVector::from_vec(vec![
+            1.0, -2.0, 3.5, 0.25,
+        ])))
+        .unwrap();
+        let t = hutchinson(&q, &[0.0; 4], 5, 9).unwrap();
+        assert!((t.estimate - 2.75).abs() < 1e-12);
+        assert!(t.std_error < 1e-12);
+        assert_eq!(t.n_matvecs, 5);
+    }
+
+    #[test]
+    fn hutch_plus_plus_uses_its_budget_and_is_exact_for_low_rank() {
+        // Rank 3 < k = 4: Q spans the range of H, the remainder is zero.
+        let mut eig = vec![0.0; 40];
+        eig[0] = 5.0;
+        eig[1] = -2.0;
+        eig[2] = 1.0;
+        let q = QuadraticForm::from_spectrum(&eig, 3).unwrap();
+        let t = hutch_plus_plus(&q, &vec![0.0; 40], 14, 2).unwrap();
+        assert_eq!(t.n_matvecs, 14);
+        assert!((t.estimate - 4.0).abs() < 1e-10, "{}", t.estimate);
+        assert!(t.std_error < 1e-10);
+    }
+
+    #[test]
+    fn rejects_small_budgets() {
+        let q = QuadraticForm::from_spectrum(&[1.0, 2.0], 0).unwrap();
+        assert!(hutchinson(&q, &[0.0; 2], 1, 0).is_err());
+        assert!(hutch_plus_plus(&q, &[0.0; 2], 5, 0).is_err());
+        assert!(hutchinson(&q, &[0.0; 3], 4, 0).is_err());
+    }
+}
