@@ -5,3 +5,4 @@ mod core;
 mod eigen_props;
 mod util;
 mod curvature;
+mod optim;
