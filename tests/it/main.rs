@@ -1,1 +1,2 @@
+mod find;
 fn main() {}

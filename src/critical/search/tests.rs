@@ -171,7 +171,7 @@ fn three_hump_camel_matches_its_closed_form() {
 #[test]
 fn beale_has_three_points_in_its_box() {
     let (f, bx, known) = surface_set("beale");
-    let opts = SearchOptions::default().with_starts(4096).unwrap();
+    let opts = SearchOptions::default().with_starts(1024).unwrap();
     let res = find_critical_points(&f, &bx, &opts).unwrap();
     assert_same_set(&res.points, &known, 1e-6);
     assert!((res.points[0].value).abs() < 1e-12);
