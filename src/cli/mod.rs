@@ -8,6 +8,7 @@ pub mod classify;
 pub mod common;
 pub mod escape;
 pub mod optimize;
+pub mod find;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -30,6 +31,8 @@ pub enum Command {
     Escape(escape::EscapeArgs),
     /// One optimizer's trajectory from a start point.
     Optimize(optimize::OptimizeArgs),
+    /// Every critical point in a box, classified.
+    Find(find::FindArgs),
     /// Regenerate every teaching figure into plots/ and print a report.
     Gallery(GalleryArgs),
 }
@@ -48,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Classify(a) => classify::run(&a),
         Command::Escape(a) => escape::run(&a),
         Command::Optimize(a) => optimize::run(&a),
+        Command::Find(a) => find::run(&a),
         Command::Gallery(a) => gallery_placeholder(&a),
     }
 }

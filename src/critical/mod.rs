@@ -1,13 +1,18 @@
 //! Critical points: classify a point from its Hessian spectrum, and escape a saddle.
 //!
 //! [`classify`] owns [`CriticalKind`], [`Tolerances`] and [`CriticalPoint`]; [`escape`] owns
-//! [`EscapeStep`].
+//! [`EscapeStep`]; [`search`] owns [`SearchBox`] and [`SearchResult`].
 
 pub mod classify;
 pub mod escape;
+pub mod search;
 
 pub use classify::{
     classify_point, classify_point_with, classify_spectrum, Classification, CriticalKind,
     CriticalPoint, Tolerances,
 };
 pub use escape::{escape_saddle, EscapeOptions, EscapeStep};
+pub use search::{
+    find_critical_points, halton_points, SearchBox, SearchOptions, SearchResult, SearchStats,
+    StartPath, DEFAULT_STARTS,
+};

@@ -6,3 +6,5 @@ mod eigen_props;
 mod util;
 mod curvature;
 mod optim;
+mod find;
+fn main() {}

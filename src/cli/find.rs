@@ -1,0 +1,174 @@
+//! `critpt find`: every critical point in a box.
+
+use super::classify::point_json;
+use super::common::{fmt_vec, parse_list, print_json, FunctionArgs};
+use anyhow::{bail, Result};
+use critpt::critical::{
+    find_critical_points, CriticalKind, SearchBox, SearchOptions, Tolerances, DEFAULT_STARTS,
+};
+use critpt::derivatives::Method;
+use critpt::expr::Formula;
+use serde_json::json;
+use std::process::ExitCode;
+
+/// Flags of `critpt find`.
+#[derive(Debug, clap::Args)]
+pub struct FindArgs {
+    #[command(flatten)]
+    pub function: FunctionArgs,
+    /// The box LO1,HI1,LO2,HI2,... (default with --fn: the surface's plotting box).
+    #[arg(long = "box", value_name = "LO1,HI1,...", allow_hyphen_values = true)]
+    pub bounds: Option<String>,
+    /// Number of starts (low-discrepancy points in the box).
+    #[arg(long, default_value_t = DEFAULT_STARTS)]
+    pub starts: usize,
+    /// Seed of the start sequence.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Gradient-norm tolerance for accepting a point (default 1e-6).
+    #[arg(long, allow_hyphen_values = true)]
+    pub tol_grad: Option<f64>,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The search box: `--box`, or the named surface's plotting box in the formula's variable order.
+fn search_box(a: &FindArgs, f: &Formula) -> Result<SearchBox> {
+    let n = f.variables().len();
+    let bounds = match (&a.bounds, &a.function.surface) {
+        (Some(text), _) => {
+            let flat = parse_list("--box", text)?;
+            if flat.len() != 2 * n {
+                bail!(
+                    "--box: the function has {n} variables ({}), so the box needs {} bounds LO1,HI1,...; got {}",
+                    f.variables().join(", "),
+                    2 * n,
+                    flat.len()
+                );
+            }
+            flat.chunks(2).map(|c| (c[0], c[1])).collect::<Vec<_>>()
+        }
+        (None, Some(name)) => {
+            let s = critpt::surfaces::by_name(name)?;
+            let natural = Formula::parse(&s.formula)?;
+            f.variables()
+                .iter()
+                .map(|v| {
+                    natural
+                        .variables()
+                        .iter()
+                        .position(|w| w == v)
+                        .map(|i| s.plot_box[i])
+                        .ok_or_else(|| {
+                            anyhow::anyhow!("--box: surface '{name}' has no plotting range for '{v}'; give --box")
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?
+        }
+        (None, None) => bail!("give the search box: --box LO1,HI1,LO2,HI2,..."),
+    };
+    Ok(SearchBox::try_new(&bounds).map_err(|e| anyhow::anyhow!("--box: {e}"))?)
+}
+
+/// Runs `critpt find`.
+pub fn run(a: &FindArgs) -> Result<ExitCode> {
+    let f = a.function.formula()?;
+    let bx = search_box(a, &f)?;
+    let mut tol = Tolerances::dual();
+    if let Some(t) = a.tol_grad {
+        tol = tol.with_grad(t)?;
+    }
+    let opts = SearchOptions::default()
+        .with_starts(a.starts)?
+        .with_seed(a.seed)
+        .with_tolerances(tol)
+        .with_record_paths(false);
+    let res = find_critical_points(&f, &bx, &opts)?;
+    for w in &res.warnings {
+        eprintln!("warning: {w}");
+    }
+    let count = |k: CriticalKind| res.points.iter().filter(|p| p.kind == k).count();
+    if a.json {
+        let points: Vec<serde_json::Value> = res
+            .points
+            .iter()
+            .map(|p| point_json(f.variables(), p, Method::Dual))
+            .collect();
+        print_json(&json!({
+            "variables": f.variables(),
+            "box": bx.bounds().iter().map(|&(l, h)| [l, h]).collect::<Vec<_>>(),
+            "starts": a.starts,
+            "seed": a.seed,
+            "points": points,
+            "counts": {
+                "minimum": count(CriticalKind::Minimum),
+                "maximum": count(CriticalKind::Maximum),
+                "saddle": count(CriticalKind::Saddle),
+                "degenerate": count(CriticalKind::Degenerate),
+            },
+            "on_continuum": res.on_continuum,
+            "continuum_points": res.continuum_points,
+            "runs": res.stats,
+            "warnings": res.warnings,
+            "evaluations": res.evals,
+        }))?;
+    } else {
+        println!("function  {}", f.source());
+        let b: Vec<String> = bx
+            .bounds()
+            .iter()
+            .map(|(l, h)| format!("[{l}, {h}]"))
+            .collect();
+        println!("box       {}", b.join(" x "));
+        println!("starts    {} (seed {})", a.starts, a.seed);
+        println!();
+        println!(
+            "  #  {:<28} {:>16}  {:<12} {:>5}  {:>9}  eigenvalues",
+            format!("point ({})", f.variables().join(", ")),
+            "value",
+            "kind",
+            "index",
+            "|grad|"
+        );
+        for (i, p) in res.points.iter().enumerate() {
+            let mark = if res.on_continuum[i] { "*" } else { "" };
+            let eig: Vec<String> = p
+                .spectrum
+                .eigenvalues
+                .iter()
+                .map(|l| format!("{l:.4}"))
+                .collect();
+            println!(
+                "{:>3}  {:<28} {:>16.8}  {:<12} {:>5}  {:>9.2e}  [{}]",
+                i + 1,
+                fmt_vec(&p.point),
+                p.value,
+                format!("{}{mark}", p.kind),
+                p.index,
+                p.gradient_norm,
+                eig.join(", ")
+            );
+        }
+        println!();
+        println!(
+            "{} critical points (minimum {}, maximum {}, saddle {}, degenerate {})",
+            res.points.len(),
+            count(CriticalKind::Minimum),
+            count(CriticalKind::Maximum),
+            count(CriticalKind::Saddle),
+            count(CriticalKind::Degenerate)
+        );
+        if res.continuum_points > 0 {
+            println!(
+                "* on a continuum of critical points (a curve or surface), not an isolated point"
+            );
+        }
+        let s = &res.stats;
+        println!(
+            "runs: {} accepted, {} ended where the gradient is not zero, {} outside the box, {} starts skipped",
+            s.accepted, s.not_critical, s.outside_box, s.skipped
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

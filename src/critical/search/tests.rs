@@ -1,0 +1,361 @@
+use super::*;
+use crate::expr::Formula;
+use crate::objective::{gradient_vec, Loss};
+use crate::surfaces;
+
+fn square(lo: f64, hi: f64, d: usize) -> SearchBox {
+    SearchBox::try_new(&vec![(lo, hi); d]).unwrap()
+}
+
+fn dist(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// Every found point matches exactly one known point (within `tol`) and vice versa, with the
+/// same kind.
+fn assert_same_set(found: &[CriticalPoint], known: &[(Vec<f64>, CriticalKind)], tol: f64) {
+    assert_eq!(
+        found.len(),
+        known.len(),
+        "found {:?}",
+        found.iter().map(|p| (&p.point, p.kind)).collect::<Vec<_>>()
+    );
+    for (k, kind) in known {
+        let hits: Vec<&CriticalPoint> = found.iter().filter(|p| dist(&p.point, k) < tol).collect();
+        assert_eq!(
+            hits.len(),
+            1,
+            "known point {k:?} matched {} found points",
+            hits.len()
+        );
+        assert_eq!(hits[0].kind, *kind, "kind at {k:?}");
+    }
+}
+
+fn surface_set(name: &str) -> (Formula, SearchBox, Vec<(Vec<f64>, CriticalKind)>) {
+    let s = surfaces::by_name(name).unwrap();
+    let bx = SearchBox::try_new(&s.plot_box).unwrap();
+    let known = s
+        .critical_points
+        .iter()
+        .map(|k| (k.point.clone(), k.kind))
+        .collect();
+    (s.formula(), bx, known)
+}
+
+#[test]
+fn box_rejects_bad_bounds() {
+    let e = SearchBox::try_new(&[(1.0, 1.0)]).unwrap_err().to_string();
+    assert!(e.contains("lo 1 >= hi 1"), "{e}");
+    assert!(SearchBox::try_new(&[(0.0, 1.0), (2.0, -2.0)]).is_err());
+    assert!(SearchBox::try_new(&[(f64::NAN, 1.0)]).is_err());
+    assert!(SearchBox::try_new(&[]).is_err());
+    let e = SearchBox::from_flat(&[0.0, 1.0, 2.0])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("got 3 numbers"), "{e}");
+    let b = SearchBox::from_flat(&[-1.0, 1.0, 0.0, 4.0]).unwrap();
+    assert_eq!(b.bounds(), [(-1.0, 1.0), (0.0, 4.0)]);
+    assert!((b.diameter() - 20f64.sqrt()).abs() < 1e-15);
+    assert!(b.contains(&[1.0, 0.0], 0.0));
+    assert!(!b.contains(&[1.01, 0.0], 0.0));
+}
+
+#[test]
+fn dimension_mismatch_and_zero_starts_are_errors() {
+    let f = Formula::parse("x^2 + y^2").unwrap();
+    let e = find_critical_points(&f, &square(-1.0, 1.0, 3), &SearchOptions::default()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::DimMismatch {
+                expected: 2,
+                got: 3,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(SearchOptions::default().with_starts(0).is_err());
+}
+
+#[test]
+fn halton_is_stratified_seeded_and_in_the_unit_cube() {
+    let a = halton_points(81, 3, 1);
+    assert_eq!(a, halton_points(81, 3, 1));
+    assert_ne!(a, halton_points(81, 3, 2));
+    assert!(a.iter().flatten().all(|&u| (0.0..1.0).contains(&u)));
+    // Digit scrambling keeps the van der Corput strata: 81 = 3^4 points fill each of the 27
+    // intervals [k/27, (k+1)/27) of the base-3 coordinate exactly three times.
+    let mut counts = [0usize; 27];
+    for p in &a {
+        counts[(p[1] * 27.0) as usize] += 1;
+    }
+    assert!(counts.iter().all(|&c| c == 3), "{counts:?}");
+    // And 64 points fill each of the 64 cells [k/64, (k+1)/64) of the base-2 coordinate once.
+    let mut cells = [0usize; 64];
+    for p in halton_points(64, 1, 9) {
+        cells[(p[0] * 64.0) as usize] += 1;
+    }
+    assert!(cells.iter().all(|&c| c == 1));
+}
+
+// REFERENCE.md §2: Himmelblau has 4 minima, 4 saddles and 1 maximum, all inside [-5, 5]².
+#[test]
+fn himmelblau_has_exactly_its_nine_points() {
+    let (f, bx, known) = surface_set("himmelblau");
+    let res = find_critical_points(&f, &bx, &SearchOptions::default()).unwrap();
+    assert_same_set(&res.points, &known, 1e-6);
+    let count = |k| res.points.iter().filter(|p| p.kind == k).count();
+    assert_eq!(count(CriticalKind::Minimum), 4);
+    assert_eq!(count(CriticalKind::Saddle), 4);
+    assert_eq!(count(CriticalKind::Maximum), 1);
+    // Morse: #min − #saddle + #max = 1 (Euler characteristic of the plane).
+    let euler = count(CriticalKind::Minimum) as i64 - count(CriticalKind::Saddle) as i64
+        + count(CriticalKind::Maximum) as i64;
+    assert_eq!(euler, 1);
+    // Sorted by value: the four minima (f = 0) first, the maximum (f = 181.6165) last.
+    assert!(res
+        .points
+        .windows(2)
+        .all(|w| w[0].value <= w[1].value + 1e-9));
+    assert!((res.points[8].value - 181.6165).abs() < 1e-4);
+    assert_eq!(res.points[8].kind, CriticalKind::Maximum);
+    // The values of REFERENCE §2 for the saddles.
+    for (i, v) in [13.3119, 67.7192, 104.0152, 178.3372].iter().enumerate() {
+        assert!(
+            (res.points[4 + i].value - v).abs() < 1e-4,
+            "{}",
+            res.points[4 + i].value
+        );
+    }
+    assert!(res.warnings.is_empty());
+    assert_eq!(res.continuum_points, 0);
+    assert_eq!(res.paths.len(), DEFAULT_STARTS);
+    assert!(res.points.iter().all(|p| p.gradient_norm <= 1e-6));
+}
+
+#[test]
+fn himmelblau_is_found_for_other_seeds_too() {
+    let (f, bx, known) = surface_set("himmelblau");
+    for seed in [1, 2, 3] {
+        let opts = SearchOptions::default().with_seed(seed);
+        let res = find_critical_points(&f, &bx, &opts).unwrap();
+        assert_same_set(&res.points, &known, 1e-6);
+    }
+}
+
+#[test]
+fn three_hump_camel_matches_its_closed_form() {
+    // ∂f/∂y = x + 2y = 0 and ∂f/∂x = x (x⁴ − 4.2 x² + 3.5) + y = 0 give y = −x/2 and
+    // x = 0 or x² = (4.2 ± sqrt(4.2² − 14)) / 2.
+    let d = (4.2f64 * 4.2 - 14.0).sqrt();
+    let (xs, xm) = (((4.2 - d) / 2.0).sqrt(), ((4.2 + d) / 2.0).sqrt());
+    let known = vec![
+        (vec![0.0, 0.0], CriticalKind::Minimum),
+        (vec![xm, -xm / 2.0], CriticalKind::Minimum),
+        (vec![-xm, xm / 2.0], CriticalKind::Minimum),
+        (vec![xs, -xs / 2.0], CriticalKind::Saddle),
+        (vec![-xs, xs / 2.0], CriticalKind::Saddle),
+    ];
+    let (f, bx, documented) = surface_set("three-hump-camel");
+    let res = find_critical_points(&f, &bx, &SearchOptions::default()).unwrap();
+    assert_same_set(&res.points, &known, 1e-9);
+    assert_same_set(&res.points, &documented, 1e-6);
+}
+
+#[test]
+fn beale_has_three_points_in_its_box() {
+    let (f, bx, known) = surface_set("beale");
+    let opts = SearchOptions::default().with_starts(1024).unwrap();
+    let res = find_critical_points(&f, &bx, &opts).unwrap();
+    assert_same_set(&res.points, &known, 1e-6);
+    assert!((res.points[0].value).abs() < 1e-12);
+    let values: Vec<f64> = res.points.iter().map(|p| p.value).collect();
+    assert!((values[1] - 9.8645).abs() < 1e-4 && (values[2] - 14.203125).abs() < 1e-9);
+}
+
+#[test]
+fn double_well_has_two_minima_and_a_saddle() {
+    let (f, bx, known) = surface_set("double-well");
+    let res = find_critical_points(&f, &bx, &SearchOptions::default()).unwrap();
+    assert_same_set(&res.points, &known, 1e-9);
+    // REFERENCE §2: eigenvalues {2, 8} at the minima, {−4, 2} at the saddle.
+    let s = &res.points[2].spectrum.eigenvalues;
+    assert!((s[0] + 4.0).abs() < 1e-9 && (s[1] - 2.0).abs() < 1e-9);
+    let m = &res.points[0].spectrum.eigenvalues;
+    assert!((m[0] - 2.0).abs() < 1e-9 && (m[1] - 8.0).abs() < 1e-9);
+}
+
+/// `Σ (xᵢ⁴ − 2xᵢ²)`: critical points are `{−1, 0, 1}^d`; a zero coordinate is a direction of
+/// negative curvature (f'' = −4), a ±1 coordinate a positive one (f'' = 8).
+pub(crate) fn separable(d: usize) -> Formula {
+    let terms: Vec<String> = (1..=d).map(|i| format!("x{i}^4 - 2*x{i}^2")).collect();
+    Formula::parse(&terms.join(" + ")).unwrap()
+}
+
+#[test]
+fn separable_quartic_in_three_dimensions_has_27_points() {
+    let f = separable(3);
+    let res = find_critical_points(&f, &square(-2.0, 2.0, 3), &SearchOptions::default()).unwrap();
+    assert_eq!(res.points.len(), 27);
+    for p in &res.points {
+        let zeros = p.point.iter().filter(|c| c.abs() < 1e-9).count();
+        assert!(p
+            .point
+            .iter()
+            .all(|c| c.abs() < 1e-9 || (c.abs() - 1.0).abs() < 1e-9));
+        let kind = match zeros {
+            0 => CriticalKind::Minimum,
+            3 => CriticalKind::Maximum,
+            _ => CriticalKind::Saddle,
+        };
+        assert_eq!(p.kind, kind, "{:?}", p.point);
+        assert_eq!(p.index, zeros);
+        assert!((p.value + (3 - zeros) as f64).abs() < 1e-12);
+    }
+}
+
+// REFERENCE §1: the saddle at the origin and a hyperbola of degenerate minima.
+#[test]
+fn two_weight_reports_the_saddle_and_a_continuum_of_degenerate_minima() {
+    let (f, bx, _) = surface_set("two-weight");
+    let res = find_critical_points(&f, &bx, &SearchOptions::default()).unwrap();
+    let saddles: Vec<&CriticalPoint> = res
+        .points
+        .iter()
+        .filter(|p| p.kind == CriticalKind::Saddle)
+        .collect();
+    assert_eq!(saddles.len(), 1);
+    assert!(norm(&saddles[0].point) < 1e-9);
+    assert!((saddles[0].value - 1.0).abs() < 1e-12);
+    let rest: Vec<(usize, &CriticalPoint)> = res
+        .points
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.kind != CriticalKind::Saddle)
+        .collect();
+    assert!(rest.len() >= 10, "only {} points on the curve", rest.len());
+    for (i, p) in &rest {
+        assert_eq!(p.kind, CriticalKind::Degenerate, "{:?}", p.point);
+        assert!(
+            (p.point[0] * p.point[1] - 1.0).abs() < 1e-7,
+            "{:?}",
+            p.point
+        );
+        assert!(res.on_continuum[*i]);
+    }
+    // Both branches of the hyperbola (w1, w2 > 0 and < 0) are reached.
+    assert!(rest.iter().any(|(_, p)| p.point[0] > 0.0));
+    assert!(rest.iter().any(|(_, p)| p.point[0] < 0.0));
+    assert_eq!(res.continuum_points, rest.len());
+    assert!(
+        !res.on_continuum[res
+            .points
+            .iter()
+            .position(|p| p.kind == CriticalKind::Saddle)
+            .unwrap()]
+    );
+    assert!(res.warnings.iter().any(|w| w.contains("continuum")));
+}
+
+#[test]
+fn isolated_degenerate_points_are_not_a_continuum() {
+    for src in ["x^2 + y^4", "x^3 - 3*x*y^2", "x^4 + y^4"] {
+        let f = Formula::parse(src).unwrap();
+        let res =
+            find_critical_points(&f, &square(-1.0, 1.0, 2), &SearchOptions::default()).unwrap();
+        assert_eq!(
+            res.points.len(),
+            1,
+            "{src}: {:?}",
+            res.points.iter().map(|p| &p.point).collect::<Vec<_>>()
+        );
+        assert!(norm(&res.points[0].point) < 1e-6, "{src}");
+        assert_eq!(res.points[0].kind, CriticalKind::Degenerate, "{src}");
+        assert_eq!(res.continuum_points, 0, "{src}");
+    }
+}
+
+#[test]
+fn a_plane_has_no_critical_points() {
+    let f = Formula::parse("x + y").unwrap();
+    let res = find_critical_points(&f, &square(-3.0, 3.0, 2), &SearchOptions::default()).unwrap();
+    assert!(res.points.is_empty());
+    assert_eq!(res.stats.not_critical, res.stats.runs);
+    assert!(res.warnings.is_empty());
+}
+
+#[test]
+fn non_finite_starts_are_skipped_with_a_warning() {
+    // x − ln(x) + y² has its one critical point, a minimum, at (1, 0); ln is not finite at x ≤ 0.
+    let f = Formula::parse("x - ln(x) + y^2").unwrap();
+    let bx = SearchBox::try_new(&[(-1.0, 3.0), (-1.0, 1.0)]).unwrap();
+    let res = find_critical_points(&f, &bx, &SearchOptions::default()).unwrap();
+    assert_eq!(res.points.len(), 1);
+    assert!(dist(&res.points[0].point, &[1.0, 0.0]) < 1e-9);
+    assert_eq!(res.points[0].kind, CriticalKind::Minimum);
+    let skipped = res.paths.iter().filter(|p| p.skipped).count();
+    assert_eq!(res.stats.skipped, skipped);
+    // About a quarter of the box has x ≤ 0; the Halton starts are evenly spread.
+    assert!(
+        (skipped as f64 / DEFAULT_STARTS as f64 - 0.25).abs() < 0.02,
+        "{skipped}"
+    );
+    assert!(res
+        .paths
+        .iter()
+        .filter(|p| p.skipped)
+        .all(|p| p.start[0] <= 0.0));
+    assert!(res.warnings[0].contains(&format!("{skipped} of {DEFAULT_STARTS} starts skipped")));
+}
+
+#[test]
+fn outside_points_are_dropped() {
+    // The double well's minimum (1, 0) and saddle (0, 0) lie outside [-2, -0.5] × [-1, 1].
+    let (f, _, _) = surface_set("double-well");
+    let bx = SearchBox::try_new(&[(-2.0, -0.5), (-1.0, 1.0)]).unwrap();
+    let res = find_critical_points(&f, &bx, &SearchOptions::default()).unwrap();
+    assert_eq!(res.points.len(), 1);
+    assert!(dist(&res.points[0].point, &[-1.0, 0.0]) < 1e-9);
+}
+
+#[test]
+fn same_seed_same_result_and_paths_lead_to_their_points() {
+    let (f, bx, _) = surface_set("himmelblau");
+    let opts = SearchOptions::default()
+        .with_starts(64)
+        .unwrap()
+        .with_seed(5);
+    let a = find_critical_points(&f, &bx, &opts).unwrap();
+    let b = find_critical_points(&f, &bx, &opts).unwrap();
+    assert_eq!(a.paths, b.paths);
+    assert_eq!(a.evals, b.evals);
+    let bits = |r: &SearchResult| -> Vec<u64> {
+        r.points
+            .iter()
+            .flat_map(|p| p.point.iter().chain([&p.value]).map(|v| v.to_bits()))
+            .collect()
+    };
+    assert_eq!(bits(&a), bits(&b));
+    for p in &a.paths {
+        assert_eq!(p.newton[0], p.start);
+        assert_eq!(p.grad_norm[0], p.start);
+        if let Some(i) = p.newton_point {
+            assert!(dist(p.newton.last().unwrap(), &a.points[i].point) < 1e-5);
+        }
+        if let Some(i) = p.grad_norm_point {
+            assert!(dist(p.grad_norm.last().unwrap(), &a.points[i].point) < 1e-5);
+            assert!(p.grad_norm.len() > 2, "the L-BFGS path is recorded");
+        }
+    }
+    // The found points really are critical (checked afresh, outside the search).
+    for p in &a.points {
+        assert!(norm(&gradient_vec(&f, &p.point).unwrap()) <= 1e-6);
+        assert!((f.loss(&p.point).unwrap() - p.value).abs() < 1e-12);
+    }
+}
