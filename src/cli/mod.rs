@@ -7,6 +7,7 @@
 pub mod classify;
 pub mod common;
 pub mod escape;
+pub mod plot;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -27,6 +28,8 @@ pub enum Command {
     Classify(classify::ClassifyArgs),
     /// One step out of a saddle along the most negative curvature.
     Escape(escape::EscapeArgs),
+    /// Draw a surface with contours, critical points and trajectories into a PNG or SVG file.
+    Plot(plot::PlotArgs),
     /// Regenerate every teaching figure into plots/ and print a report.
     Gallery(GalleryArgs),
 }
@@ -44,6 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Classify(a) => classify::run(&a),
         Command::Escape(a) => escape::run(&a),
+        Command::Plot(a) => plot::run(&a),
         Command::Gallery(a) => gallery_placeholder(&a),
     }
 }
@@ -52,7 +56,12 @@ fn gallery_placeholder(_a: &GalleryArgs) -> anyhow::Result<ExitCode> {
     use critpt::critical::{classify_point, escape_saddle, EscapeOptions, Tolerances};
     let f = critpt::surfaces::by_name("two-weight")?.formula();
     let p = classify_point(&f, &[0.0, 0.0], &Tolerances::dual())?;
-    let e = escape_saddle(&f, &[0.0, 0.0], &Tolerances::dual(), &EscapeOptions::default())?;
+    let e = escape_saddle(
+        &f,
+        &[0.0, 0.0],
+        &Tolerances::dual(),
+        &EscapeOptions::default(),
+    )?;
     println!("critpt gallery: the chapter's saddle analysis (figures not yet drawn)");
     println!(
         "  L = (1 - w1 w2)^2 at (0, 0): {} with eigenvalues {:?}, index {}, minimum ratio {}",
