@@ -3,8 +3,8 @@
 //!
 //! Legends sit in a strip to the right of the plot, so they never hide data.
 
-use super::surface::{draw_legend, Glyph};
-use super::{draw_err, ensure_font, fmt_tick, Fonts, Plot};
+use super::surface::{draw_legend, legend_width, Glyph};
+use super::{draw_err, draw_polyline, ensure_font, fmt_tick, Fonts, Plot};
 use crate::error::{Error, Result};
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
@@ -117,6 +117,15 @@ fn draw_xy<DB: DrawingBackend>(
         Marks::Lines(s) | Marks::Points(s) => s,
     };
     let points = || series.iter().flat_map(|s| s.points.iter());
+    // A log axis over less than about 1.5 decades is nearly linear and gets too few labels:
+    // draw it linear.
+    let wide = |log: bool, f: &dyn Fn(&[f64; 2]) -> f64| {
+        log && padded_range(points().map(f), true).is_some_and(|(lo, hi)| hi / lo > 30.0)
+    };
+    let mut axes = axes.clone();
+    axes.log_x = wide(axes.log_x, &|p| p[0]);
+    axes.log_y = wide(axes.log_y, &|p| p[1]);
+    let axes = &axes;
     let xr = padded_range(points().map(|p| p[0]), axes.log_x);
     let yr = padded_range(points().map(|p| p[1]), axes.log_y);
     let (Some(xr), Some(yr)) = (xr, yr) else {
@@ -139,12 +148,7 @@ fn draw_xy<DB: DrawingBackend>(
     let strip_w = if legend.is_empty() {
         0
     } else {
-        let longest = legend
-            .iter()
-            .map(|(_, t)| t.chars().count())
-            .max()
-            .unwrap_or(0);
-        ((longest as f64 * fonts.legend * 0.6 + fonts.legend * 5.0) as u32).min(w / 3)
+        legend_width(&inner, &legend, fonts.legend).min(w * 2 / 5)
     };
     let (main, strip) = inner.split_horizontally(w - strip_w);
     let lin = |r: (f64, f64)| -> RangedCoordf64 { (r.0..r.1).into() };
@@ -231,9 +235,7 @@ where
                             .draw_series(std::iter::once(Circle::new(pc[0], 3, color(k).filled())))
                             .map_err(draw_err)?;
                     } else {
-                        chart
-                            .draw_series(LineSeries::new(pc, color(k).stroke_width(width)))
-                            .map_err(draw_err)?;
+                        draw_polyline(&chart, &pc, color(k).stroke_width(width))?;
                     }
                 }
             }
@@ -373,8 +375,8 @@ pub enum SpectrumScale {
     /// λ itself.
     #[default]
     Linear,
-    /// `sign(λ)·log10(1 + |λ|/c)`: linear near zero (width `c`), logarithmic beyond; shows a
-    /// few large outliers and the bulk near zero together.
+    /// Linear for `|λ| ≤ c` (`t = λ/c`), logarithmic beyond (`t = sign(λ)·(1 + log10(|λ|/c))`),
+    /// continuous at `±c`: shows a few large outliers and the bulk near zero together.
     SymLog {
         /// The linear width `c > 0`.
         linthresh: f64,
@@ -409,7 +411,13 @@ impl SpectrumScale {
     fn jacobian(self, l: f64) -> f64 {
         match self {
             SpectrumScale::Linear => 1.0,
-            SpectrumScale::SymLog { linthresh } => std::f64::consts::LN_10 * (l.abs() + linthresh),
+            SpectrumScale::SymLog { linthresh: c } => {
+                if l.abs() <= c {
+                    c
+                } else {
+                    std::f64::consts::LN_10 * l.abs()
+                }
+            }
             SpectrumScale::LogAbs => std::f64::consts::LN_10 * l.abs(),
         }
     }
@@ -626,13 +634,7 @@ impl Plot for SpectrumPlot {
             legend.push((Glyph::Line(RGBColor(20, 20, 20)), "density".into()));
         }
         let (w, _) = inner.dim_in_pixel();
-        let longest = legend
-            .iter()
-            .map(|(_, t)| t.chars().count())
-            .max()
-            .unwrap_or(0);
-        let strip_w =
-            ((longest as f64 * fonts.legend * 0.6 + fonts.legend * 5.0) as u32).min(w / 3);
+        let strip_w = legend_width(&inner, &legend, fonts.legend).min(w * 2 / 5);
         let (main, strip) = inner.split_horizontally(w - strip_w);
 
         let y_range: (f64, f64) = if self.log_counts && !ts.is_empty() {
@@ -697,9 +699,7 @@ impl Plot for SpectrumPlot {
                         )
                     })
                     .collect();
-                chart
-                    .draw_series(LineSeries::new(pts, RGBColor(20, 20, 20).stroke_width(3)))
-                    .map_err(draw_err)?;
+                draw_polyline(chart, &pts, RGBColor(20, 20, 20).stroke_width(3))?;
             }
             Ok(())
         };

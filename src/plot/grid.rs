@@ -270,26 +270,40 @@ pub fn contour_lines(grid: &Grid, levels: &[f64]) -> Result<Vec<ContourLine>> {
         let level = line.threshold();
         let mut polylines = Vec::new();
         for ls in line.geometry().0.iter() {
+            let mut pieces: Vec<Vec<[f64; 2]>> = Vec::new();
             let mut current: Vec<[f64; 2]> = Vec::new();
-            for c in ls.0.iter() {
+            let (mut first_kept, mut last_kept) = (false, false);
+            let n_pts = ls.0.len();
+            for (k, c) in ls.0.iter().enumerate() {
                 let (px, py) = (c.x, c.y);
                 // Frame points sit exactly on 0 or n; data points lie in [0.5, n − 0.5].
                 let on_frame =
                     px < 0.25 || py < 0.25 || px > nx as f64 - 0.25 || py > ny as f64 - 0.25;
                 let keep = !on_frame && px.is_finite() && py.is_finite() && !near_bad(px, py);
+                if k == 0 {
+                    first_kept = keep;
+                }
+                if k + 1 == n_pts {
+                    last_kept = keep;
+                }
                 if keep {
                     current.push([grid.bx.x.0 + (px - 0.5) * dx, grid.bx.y.0 + (py - 0.5) * dy]);
                 } else if !current.is_empty() {
-                    if current.len() >= 2 {
-                        polylines.push(std::mem::take(&mut current));
-                    } else {
-                        current.clear();
-                    }
+                    pieces.push(std::mem::take(&mut current));
                 }
             }
-            if current.len() >= 2 {
-                polylines.push(current);
+            if !current.is_empty() {
+                pieces.push(current);
             }
+            // A cut ring that starts and ends inside a kept stretch: join its last piece to its
+            // first, so that one arc stays one polyline.
+            let closed = n_pts > 2 && ls.0.first() == ls.0.last();
+            if closed && first_kept && last_kept && pieces.len() > 1 {
+                let last = pieces.pop().unwrap_or_default();
+                let first = std::mem::take(&mut pieces[0]);
+                pieces[0] = last.into_iter().chain(first.into_iter().skip(1)).collect();
+            }
+            polylines.extend(pieces.into_iter().filter(|p| p.len() >= 2));
         }
         out.push(ContourLine { level, polylines });
     }

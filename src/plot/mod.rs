@@ -314,3 +314,71 @@ pub fn fmt_tick(v: f64) -> String {
         s
     }
 }
+
+/// Index ranges `[a, b]` of a pixel polyline between turns sharper than 90 degrees.
+///
+/// plotters draws a thick polyline with mitred joins, which spike far out at sharp turns (a
+/// zig-zagging optimizer); such lines are drawn as separate runs with round dots at the turns.
+pub(crate) fn smooth_runs(px: &[(i32, i32)]) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
+    if px.len() < 2 {
+        return runs;
+    }
+    let mut start = 0;
+    let mut prev: Option<(i64, i64)> = None;
+    for i in 1..px.len() {
+        let d = (
+            (px[i].0 - px[i - 1].0) as i64,
+            (px[i].1 - px[i - 1].1) as i64,
+        );
+        if d == (0, 0) {
+            continue;
+        }
+        if let Some(p) = prev {
+            if p.0 * d.0 + p.1 * d.1 < 0 {
+                runs.push((start, i - 1));
+                start = i - 1;
+            }
+        }
+        prev = Some(d);
+    }
+    runs.push((start, px.len() - 1));
+    runs
+}
+
+/// Draws a polyline in data coordinates without mitre spikes (see [`smooth_runs`]).
+pub(crate) fn draw_polyline<DB, X, Y>(
+    chart: &ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    pts: &[(f64, f64)],
+    style: ShapeStyle,
+) -> Result<()>
+where
+    DB: DrawingBackend,
+    X: plotters::coord::ranged1d::Ranged<ValueType = f64>,
+    Y: plotters::coord::ranged1d::Ranged<ValueType = f64>,
+{
+    if pts.len() < 2 {
+        return Ok(());
+    }
+    let area = chart.plotting_area();
+    if style.stroke_width <= 1 {
+        return area
+            .draw(&PathElement::new(pts.to_vec(), style))
+            .map_err(draw_err);
+    }
+    let px: Vec<(i32, i32)> = pts.iter().map(|p| chart.backend_coord(p)).collect();
+    let runs = smooth_runs(&px);
+    for (k, &(a, b)) in runs.iter().enumerate() {
+        area.draw(&PathElement::new(pts[a..=b].to_vec(), style))
+            .map_err(draw_err)?;
+        if k > 0 {
+            area.draw(&Circle::new(
+                pts[a],
+                (style.stroke_width / 2).max(1),
+                style.color.filled(),
+            ))
+            .map_err(draw_err)?;
+        }
+    }
+    Ok(())
+}

@@ -4,7 +4,7 @@
 //! of the plot, so they never hide data.
 
 use super::grid::{contour_lines, log_levels, log_shift, quantile_levels, Grid, PlotBox};
-use super::{draw_err, ensure_font, fmt_tick, Fonts, Plot};
+use super::{draw_err, draw_polyline, ensure_font, fmt_tick, Fonts, Plot};
 use crate::critical::CriticalKind;
 use crate::error::{Error, Result};
 use crate::objective::Loss;
@@ -454,8 +454,8 @@ pub(crate) fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
         .map(|m| m * mag)
         .find(|s| *s >= raw)
         .unwrap_or(10.0 * mag);
-    let first = (lo / step).ceil() as i64;
-    let last = (hi / step).floor() as i64;
+    let first = (lo / step - 1e-9).ceil() as i64;
+    let last = (hi / step + 1e-9).floor() as i64;
     (first..=last)
         .map(|k| {
             let v = k as f64 * step;
@@ -612,6 +612,26 @@ pub(crate) fn clip_polyline(bx: &PlotBox, pts: &[[f64; 2]]) -> Vec<Vec<(f64, f64
         out.push(cur);
     }
     out
+}
+
+/// The width in pixels a legend of `entries` needs (measured with the font).
+pub(crate) fn legend_width<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[(Glyph, String)],
+    font_size: f64,
+) -> u32 {
+    let font: TextStyle = ("sans-serif", font_size).into_font().into();
+    let text = entries
+        .iter()
+        .map(|(_, t)| {
+            area.estimate_text_size(t, &font)
+                .map(|(w, _)| w)
+                .unwrap_or((t.chars().count() as f64 * font_size * 0.62) as u32)
+        })
+        .max()
+        .unwrap_or(0);
+    // Left pad, glyph, gap, text, right pad (see draw_legend).
+    text + (font_size * (0.6 + 2.2 + 0.6 + 1.2)) as u32 + 6
 }
 
 /// Draws a legend (glyph + text per entry) into `area` from its top-left corner, one entry per
@@ -807,7 +827,8 @@ fn draw_colorbar<DB: DrawingBackend>(
     let mut last_y = i32::MAX;
     for v in scale.ticks() {
         let y = y_of(v);
-        if y < top - 1 || y > bottom + 1 || (last_y - y).abs() < (fonts.tick * 1.1) as i32 {
+        let slack = 2 + (bottom - top) / 100;
+        if y < top - slack || y > bottom + slack || (last_y - y).abs() < (fonts.tick * 1.1) as i32 {
             continue;
         }
         last_y = y;
@@ -940,15 +961,8 @@ impl Plot for SurfacePlot {
         for (k, t) in self.trajectories.iter().enumerate() {
             let color = rgb(PATH_COLORS[k % PATH_COLORS.len()]);
             for piece in clip_polyline(&bx, &t.points) {
-                chart
-                    .draw_series(std::iter::once(PathElement::new(piece.clone(), outline)))
-                    .map_err(draw_err)?;
-                chart
-                    .draw_series(std::iter::once(PathElement::new(
-                        piece,
-                        color.stroke_width((px * 0.15) as u32 + 1),
-                    )))
-                    .map_err(draw_err)?;
+                draw_polyline(&chart, &piece, outline)?;
+                draw_polyline(&chart, &piece, color.stroke_width((px * 0.15) as u32 + 1))?;
             }
             let finite: Vec<[f64; 2]> = t
                 .points

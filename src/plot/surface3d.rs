@@ -173,7 +173,9 @@ impl Plot for Surface3d {
                     .collect();
                 let mean = vals.iter().sum::<f64>() / 4.0;
                 let (cx, cz) = ((g.x(i) + g.x(i + 1)) / 2.0, (g.y(j) + g.y(j + 1)) / 2.0);
-                let depth = coord.projected_depth(&cx, &tr(mean), &cz);
+                // A height field has no overhangs: order by the horizontal position alone (painter's
+                // algorithm on the floor), far cells first.
+                let depth = coord.projected_depth(&cx, &z0, &cz);
                 cells.push((depth, pts, tr(mean)));
             }
         }
@@ -202,7 +204,7 @@ impl Plot for Surface3d {
         let pad_y = (bx.y.1 - bx.y.0) * 0.18;
         chart
             .draw_series([
-                Text::new(self.x_label.clone(), (xm, z0, bx.y.0 - pad_y), font.clone()),
+                Text::new(self.x_label.clone(), (xm, z0, bx.y.1 + pad_y), font.clone()),
                 Text::new(self.y_label.clone(), (bx.x.1 + pad_x, z0, ym), font.clone()),
                 Text::new(
                     if log {

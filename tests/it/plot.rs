@@ -367,7 +367,7 @@ fn look_at_figures() {
         .with_title("L(w1, w2) = (1 − w1·w2)²: saddle at the origin")
         .with_value_label("L")
         .with_curve("minima: w1·w2 = 1", vec![branch(1.0), branch(-1.0)])
-        .with_eigen_arrows([0.0, 0.0], &pairs, 0.8)
+        .with_eigen_arrows([0.0, 0.0], &pairs, 0.55)
         .with_escape_step([esc.from[0], esc.from[1]], [esc.to[0], esc.to[1]])
         .with_critical_point([0.0, 0.0], cp.kind)
         .save(dir.join("two_weight.png"), size)
@@ -381,7 +381,7 @@ fn look_at_figures() {
         .with_title("Rosenbrock (log colour scale)")
         .with_scale(ValueScale::Log)
         .with_critical_point([1.0, 1.0], CriticalKind::Minimum)
-        .with_trajectory("gradient descent", gd_path(&f, [-1.5, 2.5], 0.0015, 3000))
+        .with_trajectory("gradient descent", gd_path(&f, [-1.5, 2.5], 0.001, 3000))
         .save(dir.join("rosenbrock.png"), size)
         .unwrap();
 
