@@ -28,6 +28,7 @@ pub mod error;
 pub mod expr;
 pub mod objective;
 pub mod optim;
+pub mod plot;
 pub mod surfaces;
 
 pub use error::{Error, Result};

@@ -9,6 +9,7 @@ pub mod common;
 pub mod escape;
 pub mod optimize;
 pub mod find;
+pub mod plot;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -33,6 +34,8 @@ pub enum Command {
     Optimize(optimize::OptimizeArgs),
     /// Every critical point in a box, classified.
     Find(find::FindArgs),
+    /// Draw a surface with contours, critical points and trajectories into a PNG or SVG file.
+    Plot(plot::PlotArgs),
     /// Regenerate every teaching figure into plots/ and print a report.
     Gallery(GalleryArgs),
 }
@@ -52,6 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Escape(a) => escape::run(&a),
         Command::Optimize(a) => optimize::run(&a),
         Command::Find(a) => find::run(&a),
+        Command::Plot(a) => plot::run(&a),
         Command::Gallery(a) => gallery_placeholder(&a),
     }
 }

@@ -8,3 +8,4 @@ mod curvature;
 mod optim;
 mod find;
 fn main() {}
+mod plot;

@@ -1,0 +1,143 @@
+//! `critpt plot`: a surface with contour lines, optionally its critical points and optimizer
+//! trajectories, written to a PNG or SVG file.
+
+use super::common::{parse_list, parse_point, FunctionArgs};
+use anyhow::{bail, Result};
+use critpt::expr::Formula;
+use critpt::plot::{Plot, PlotBox, PointMarker, SurfacePlot, Trajectory, ValueScale};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Flags of `critpt plot`.
+#[derive(Debug, clap::Args)]
+pub struct PlotArgs {
+    #[command(flatten)]
+    pub function: FunctionArgs,
+    /// The box LO1,HI1,LO2,HI2 (default: the surface's plotting box).
+    #[arg(
+        long = "box",
+        value_name = "LO1,HI1,LO2,HI2",
+        allow_hyphen_values = true
+    )]
+    pub bx: Option<String>,
+    /// Mark the critical points by kind.
+    #[arg(long)]
+    pub critical: bool,
+    /// Draw the trajectories of these optimizers (comma-separated), from --start.
+    #[arg(long, value_name = "A,B,...")]
+    pub optimizers: Option<String>,
+    /// Start point of the trajectories.
+    #[arg(long, allow_hyphen_values = true)]
+    pub start: Option<String>,
+    /// Learning rate of the trajectories.
+    #[arg(long, default_value_t = 0.01)]
+    pub lr: f64,
+    /// Steps of the trajectories.
+    #[arg(long, default_value_t = 100)]
+    pub steps: usize,
+    /// Output file, .png or .svg.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Width in pixels.
+    #[arg(long, default_value_t = critpt::plot::DEFAULT_SIZE.0)]
+    pub width: u32,
+    /// Height in pixels.
+    #[arg(long, default_value_t = critpt::plot::DEFAULT_SIZE.1)]
+    pub height: u32,
+    /// Log colour scale (for surfaces spanning orders of magnitude).
+    #[arg(long)]
+    pub log: bool,
+    /// Grid points per axis.
+    #[arg(long, default_value_t = 200)]
+    pub resolution: usize,
+}
+
+/// ADAPTER (lead: wire to the critical-point search after merging). The critical points to
+/// mark: for `--fn`, the surface's documented points; for `--expr`, an error until `critpt find`
+/// is merged.
+fn critical_points_adapter(a: &PlotArgs, _f: &Formula, _bx: &PlotBox) -> Result<Vec<PointMarker>> {
+    match &a.function.surface {
+        Some(name) => {
+            let s = critpt::surfaces::by_name(name)?;
+            Ok(s.critical_points
+                .iter()
+                .filter(|k| k.point.len() == 2)
+                .map(|k| PointMarker {
+                    point: [k.point[0], k.point[1]],
+                    kind: k.kind,
+                })
+                .collect())
+        }
+        None => bail!("--critical needs critpt find (not yet merged)"),
+    }
+}
+
+/// ADAPTER (lead: wire to the optimizers' trajectory runner after merging). The trajectory of
+/// each named optimizer from `start` with learning rate `lr` for `steps` steps.
+fn trajectories_adapter(
+    names: &[String],
+    _f: &Formula,
+    _start: &[f64],
+    _lr: f64,
+    _steps: usize,
+) -> Result<Vec<Trajectory>> {
+    bail!(
+        "--optimizers needs critpt optimize (not yet merged); asked for {}",
+        names.join(", ")
+    )
+}
+
+/// Runs `critpt plot`.
+pub fn run(a: &PlotArgs) -> Result<ExitCode> {
+    // Check the output name before any work.
+    critpt::plot::Format::from_path(&a.out)?;
+    let f = a.function.formula()?;
+    if f.variables().len() != 2 {
+        bail!(
+            "only functions of 2 variables can be plotted; this one has {} ({})",
+            f.variables().len(),
+            f.variables().join(", ")
+        );
+    }
+    let bx = match (&a.bx, &a.function.surface) {
+        (Some(text), _) => PlotBox::from_flat(&parse_list("--box", text)?)?,
+        (None, Some(name)) => PlotBox::from_pairs(&critpt::surfaces::by_name(name)?.plot_box)?,
+        (None, None) => bail!("--box LO1,HI1,LO2,HI2 is required with --expr"),
+    };
+    let mut fig = SurfacePlot::from_loss(&f, bx, a.resolution)?
+        .with_title(match &a.function.surface {
+            Some(name) => format!("{name}: {}", f.source()),
+            None => f.source().to_string(),
+        })
+        .with_scale(if a.log {
+            ValueScale::Log
+        } else {
+            ValueScale::Linear
+        });
+    if a.critical {
+        fig = fig.with_critical_points(critical_points_adapter(a, &f, &bx)?);
+    }
+    if let Some(list) = &a.optimizers {
+        let names: Vec<String> = list
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if names.is_empty() {
+            bail!("--optimizers: empty list; expected names such as sgd,adam");
+        }
+        let Some(start) = &a.start else {
+            bail!("--optimizers needs --start P");
+        };
+        let start = parse_point("--start", start, &f)?;
+        if !(a.lr > 0.0 && a.lr.is_finite()) {
+            bail!("--lr must be positive and finite, got {}", a.lr);
+        }
+        for t in trajectories_adapter(&names, &f, &start, a.lr, a.steps)? {
+            fig = fig.with_trajectory(t.name, t.points);
+        }
+    }
+    fig.save(&a.out, (a.width, a.height))?;
+    eprintln!("wrote {}", a.out.display());
+    Ok(ExitCode::SUCCESS)
+}
