@@ -83,7 +83,12 @@ pub fn run(a: &ClassifyArgs) -> Result<ExitCode> {
         println!("variables  {}", f.variables().join(", "));
         println!("point      {}", fmt_vec(&p.point));
         println!("value      {:.10}", p.value);
-        println!("gradient   {}  (norm {:.3e}, tolerance {:.1e})", fmt_vec(&p.gradient), p.gradient_norm, tol.grad);
+        println!(
+            "gradient   {}  (norm {:.3e}, tolerance {:.1e})",
+            fmt_vec(&p.gradient),
+            p.gradient_norm,
+            tol.grad
+        );
         println!("method     {}", method.name());
         println!();
         println!("  eigenvalue        eigenvector");
@@ -96,7 +101,10 @@ pub fn run(a: &ClassifyArgs) -> Result<ExitCode> {
             p.kind, p.index, p.minimum_ratio
         );
         if p.kind == critpt::critical::CriticalKind::NotCritical {
-            println!("(the gradient norm {:.3e} exceeds the tolerance {:.1e}: not a critical point)", p.gradient_norm, tol.grad);
+            println!(
+                "(the gradient norm {:.3e} exceeds the tolerance {:.1e}: not a critical point)",
+                p.gradient_norm, tol.grad
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -45,9 +45,9 @@ pub fn parse_list(flag: &str, text: &str) -> Result<Vec<f64>> {
         .enumerate()
         .map(|(i, s)| {
             let s = s.trim();
-            let v: f64 = s.parse().map_err(|_| {
-                anyhow!("{flag}: entry {} '{s}' is not a number", i + 1)
-            })?;
+            let v: f64 = s
+                .parse()
+                .map_err(|_| anyhow!("{flag}: entry {} '{s}' is not a number", i + 1))?;
             if !v.is_finite() {
                 bail!("{flag}: entry {} is {v}; coordinates must be finite", i + 1);
             }

@@ -49,10 +49,22 @@ pub fn run(a: &EscapeArgs) -> Result<ExitCode> {
         v["method"] = serde_json::json!(method.name());
         print_json(&v)?;
     } else {
-        println!("from        {}  value {:.10}", fmt_vec(&e.from), e.value_before);
-        println!("eigenvalue  {:.8e}  direction {}", e.eigenvalue, fmt_vec(&e.direction));
+        println!(
+            "from        {}  value {:.10}",
+            fmt_vec(&e.from),
+            e.value_before
+        );
+        println!(
+            "eigenvalue  {:.8e}  direction {}",
+            e.eigenvalue,
+            fmt_vec(&e.direction)
+        );
         println!("step        {}", e.step);
-        println!("to          {}  value {:.10}", fmt_vec(&e.to), e.value_after);
+        println!(
+            "to          {}  value {:.10}",
+            fmt_vec(&e.to),
+            e.value_after
+        );
         println!(
             "change      {:+.6e} (second-order prediction ½λα² = {:+.6e})",
             e.value_after - e.value_before,

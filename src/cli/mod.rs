@@ -52,7 +52,12 @@ fn gallery_placeholder(_a: &GalleryArgs) -> anyhow::Result<ExitCode> {
     use critpt::critical::{classify_point, escape_saddle, EscapeOptions, Tolerances};
     let f = critpt::surfaces::by_name("two-weight")?.formula();
     let p = classify_point(&f, &[0.0, 0.0], &Tolerances::dual())?;
-    let e = escape_saddle(&f, &[0.0, 0.0], &Tolerances::dual(), &EscapeOptions::default())?;
+    let e = escape_saddle(
+        &f,
+        &[0.0, 0.0],
+        &Tolerances::dual(),
+        &EscapeOptions::default(),
+    )?;
     println!("critpt gallery: the chapter's saddle analysis (figures not yet drawn)");
     println!(
         "  L = (1 - w1 w2)^2 at (0, 0): {} with eigenvalues {:?}, index {}, minimum ratio {}",

@@ -180,7 +180,11 @@ pub fn classify_spectrum(
         index,
         positive,
         zero: zeros,
-        minimum_ratio: if n == 0 { 0.0 } else { positive as f64 / n as f64 },
+        minimum_ratio: if n == 0 {
+            0.0
+        } else {
+            positive as f64 / n as f64
+        },
     }
 }
 

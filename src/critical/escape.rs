@@ -109,7 +109,8 @@ pub fn escape_saddle<O: Gradient + Hessian + ?Sized>(
     if slope > 0.0 {
         u.iter_mut().for_each(|x| *x = -*x);
     }
-    let at = |alpha: f64| -> Vec<f64> { params.iter().zip(&u).map(|(p, d)| p + alpha * d).collect() };
+    let at =
+        |alpha: f64| -> Vec<f64> { params.iter().zip(&u).map(|(p, d)| p + alpha * d).collect() };
     let mut evals = 0usize;
     // A trial that leaves the domain (non-finite) counts as no decrease.
     let mut trial = |alpha: f64| -> f64 {

@@ -51,7 +51,10 @@ impl<L: Loss> FiniteDiff<L> {
     /// # Errors
     /// A step factor that is not positive and finite.
     pub fn with_steps(mut self, grad_factor: f64, hess_factor: f64) -> Result<Self> {
-        for (name, v) in [("gradient step", grad_factor), ("Hessian step", hess_factor)] {
+        for (name, v) in [
+            ("gradient step", grad_factor),
+            ("Hessian step", hess_factor),
+        ] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(Error::invalid(name, format!("must be positive, got {v}")));
             }
@@ -186,7 +189,11 @@ impl<G: Gradient> Hessian for FiniteDiffGrad<G> {
                 self.inner.gradient(&x, &mut gp)?;
                 x[j] = params[j] - h;
                 self.inner.gradient(&x, &mut gm)?;
-                Ok(gp.iter().zip(&gm).map(|(a, b)| (a - b) / (2.0 * h)).collect())
+                Ok(gp
+                    .iter()
+                    .zip(&gm)
+                    .map(|(a, b)| (a - b) / (2.0 * h))
+                    .collect())
             })
             .collect::<Result<_>>()?;
         let mut m = DMatrix::from_fn(n, n, |i, j| cols[j][i]);

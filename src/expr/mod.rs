@@ -371,9 +371,7 @@ fn make_power(base: Node, exponent: Node) -> Node {
         Some(exponent.eval::<f64>(&[]))
     };
     match constant {
-        Some(p) if p.fract() == 0.0 && p.abs() <= 1024.0 => {
-            Node::PowI(Box::new(base), p as i32)
-        }
+        Some(p) if p.fract() == 0.0 && p.abs() <= 1024.0 => Node::PowI(Box::new(base), p as i32),
         Some(p) => Node::PowF(Box::new(base), p),
         None => Node::Pow(Box::new(base), Box::new(exponent)),
     }
@@ -621,8 +619,10 @@ impl Hvp for Formula {
         if v.len() != params.len() {
             return Err(Error::dim("direction", params.len(), v.len()));
         }
-        let x: DVector<Dual64> =
-            DVector::from_iterator(params.len(), params.iter().zip(v).map(|(&p, &d)| Dual64::new(p, d)));
+        let x: DVector<Dual64> = DVector::from_iterator(
+            params.len(),
+            params.iter().zip(v).map(|(&p, &d)| Dual64::new(p, d)),
+        );
         let (_f, g) = num_dual::gradient(|w: DVector<_>| self.root.eval(w.as_slice()), &x);
         let hv: Vec<f64> = g.iter().map(|d| d.eps).collect();
         self.finite("Hessian-vector product", params, &hv)?;

@@ -23,7 +23,10 @@ fn precedence_and_associativity() {
 
 #[test]
 fn functions_and_constants() {
-    let v = val("sin(pi*x) + cos(0*x) + ln(e) + log(exp(x)) + sqrt(4) + abs(-x) + tanh(0*x)", &[0.5]);
+    let v = val(
+        "sin(pi*x) + cos(0*x) + ln(e) + log(exp(x)) + sqrt(4) + abs(-x) + tanh(0*x)",
+        &[0.5],
+    );
     assert!((v - (1.0 + 1.0 + 1.0 + 0.5 + 2.0 + 0.5)).abs() < 1e-15);
     assert!((val("sigmoid(x)", &[0.0]) - 0.5).abs() < 1e-15);
     assert!((val("tan(x)", &[1.0]) - 1.0f64.tan()).abs() < 1e-15);
@@ -60,7 +63,10 @@ fn domain_errors_are_errors() {
     let f = Formula::parse("ln(x)").unwrap();
     assert!(matches!(f.loss(&[-1.0]), Err(Error::NonFinite(_))));
     assert!(matches!(f.loss(&[f64::NAN]), Err(Error::NonFinite(_))));
-    assert!(matches!(f.loss(&[1.0, 2.0]), Err(Error::DimMismatch { .. })));
+    assert!(matches!(
+        f.loss(&[1.0, 2.0]),
+        Err(Error::DimMismatch { .. })
+    ));
     let g = Formula::parse("exp(x)").unwrap();
     assert!(matches!(g.loss(&[1000.0]), Err(Error::NonFinite(_))));
 }
