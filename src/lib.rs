@@ -26,6 +26,7 @@ pub mod curvature;
 pub mod derivatives;
 pub mod error;
 pub mod expr;
+pub mod nn;
 pub mod objective;
 pub mod optim;
 pub mod plot;

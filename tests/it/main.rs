@@ -9,3 +9,4 @@ mod optim;
 mod find;
 fn main() {}
 mod plot;
+mod nn;

@@ -1,0 +1,31 @@
+//! Small neural networks: layers, losses, batch norm, the MLP training loss as an objective with
+//! exact gradient, Hessian-vector product and Hessian, data sets, training, and safetensors
+//! models in PyTorch's `nn.Sequential` layout.
+//!
+//! - [`layers`]: [`Layer`], [`Activation`], [`LossKind`], [`BnMode`], [`BatchNormState`].
+//! - [`model`]: [`Mlp`] (layers + flat parameters, PyTorch initialization, forward passes).
+//! - [`objective`]: [`NetLoss`], the loss over a data set as a function of the parameters.
+//! - [`data`]: [`Dataset`] (CSV, generators, standardization), [`shuffled_batches`].
+//! - [`safetensors_io`]: [`load_model`], [`save_model`].
+//! - [`train`]: [`train()`], mini-batch training with the optimizers of [`crate::optim`].
+//!
+//! Outside this module nothing knows about layers: everything else sees a flat parameter vector.
+
+pub mod data;
+pub mod layers;
+mod mat;
+pub mod model;
+pub mod objective;
+mod passes;
+pub mod safetensors_io;
+pub mod train;
+
+pub use data::{shuffled_batches, Dataset, Standardization, Targets, Task};
+pub use layers::{Activation, BatchNormState, BnMode, Layer, LossKind};
+pub use model::{accuracy_of, Mlp};
+pub use objective::NetLoss;
+pub use safetensors_io::{load_model, save_model, ModelFile};
+pub use train::{train, EpochRecord, TrainConfig, TrainReport};
+
+#[cfg(test)]
+mod tests;

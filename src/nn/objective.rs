@@ -1,0 +1,363 @@
+//! The training loss of an MLP over a data set as an objective over its flat parameter vector.
+//!
+//! [`NetLoss`] implements [`Loss`], [`Gradient`] (backpropagation), [`Hvp`] (the exact
+//! R-operator pass) and [`Hessian`] (dense, from blocks of exact Hessian-vector products in
+//! parallel). Batch norm runs in the mode given at construction: evaluation (running
+//! statistics, samples independent) or training (batch statistics of the whole data set).
+
+use super::data::{Dataset, Targets};
+use super::layers::{BnMode, Layer, LossKind};
+use super::model::Mlp;
+use super::passes::{self, Dirs, RContext};
+use crate::error::{Error, Result};
+use crate::objective::{check_params, Gradient, Hessian, Hvp, Loss};
+use nalgebra::DMatrix;
+use rayon::prelude::*;
+
+/// Directions per block in the dense Hessian.
+const BLOCK: usize = 16;
+
+/// The mean training loss of a fixed architecture on fixed data, as a function of the
+/// parameters (state_dict order, row-major).
+///
+/// The architecture's own parameters are ignored: every call takes `params`. Batch-norm
+/// running statistics are read (evaluation mode), never updated.
+#[derive(Debug, Clone)]
+pub struct NetLoss {
+    layers: Vec<Layer>,
+    offsets: Vec<usize>,
+    n_params: usize,
+    names: Vec<String>,
+    x: DMatrix<f64>,
+    targets: Targets,
+    kind: LossKind,
+    mode: BnMode,
+}
+
+impl NetLoss {
+    /// The loss of `model`'s architecture on `data`.
+    ///
+    /// # Errors
+    /// Features that do not match the input width, labels out of range for the output width,
+    /// target columns that do not match it, a loss that does not fit the targets, no samples,
+    /// or training-mode batch norm with fewer than two samples.
+    pub fn new(model: &Mlp, data: &Dataset, kind: LossKind, mode: BnMode) -> Result<NetLoss> {
+        NetLoss::from_parts(model, data.x.clone(), data.targets.clone(), kind, mode)
+    }
+
+    /// As [`NetLoss::new`] from a feature matrix and targets.
+    ///
+    /// # Errors
+    /// As [`NetLoss::new`].
+    pub fn from_parts(
+        model: &Mlp,
+        x: DMatrix<f64>,
+        targets: Targets,
+        kind: LossKind,
+        mode: BnMode,
+    ) -> Result<NetLoss> {
+        let n_out = model.n_outputs();
+        if x.nrows() == 0 {
+            return Err(Error::Data("the data set has no samples".into()));
+        }
+        if x.ncols() != model.n_inputs() {
+            return Err(Error::Data(format!(
+                "the data has {} feature columns but the model takes {} inputs",
+                x.ncols(),
+                model.n_inputs()
+            )));
+        }
+        if targets.len() != x.nrows() {
+            return Err(Error::dim("targets", x.nrows(), targets.len()));
+        }
+        match (&targets, kind) {
+            (Targets::Labels(l), LossKind::CrossEntropy) => {
+                if let Some((s, &y)) = l.iter().enumerate().find(|(_, &y)| y >= n_out) {
+                    return Err(Error::Data(format!(
+                        "sample {}: class label {y} is out of range for a model with {n_out} outputs",
+                        s + 1
+                    )));
+                }
+            }
+            (Targets::Values(v), LossKind::Mse) => {
+                if v.ncols() != n_out {
+                    return Err(Error::Data(format!(
+                        "the data has {} target columns but the model has {n_out} outputs",
+                        v.ncols()
+                    )));
+                }
+            }
+            (Targets::Labels(l), LossKind::Mse) => {
+                // MSELoss against one-hot labels is the chapter's comparison with cross-entropy.
+                let mut t = DMatrix::zeros(l.len(), n_out);
+                for (s, &y) in l.iter().enumerate() {
+                    if y >= n_out {
+                        return Err(Error::Data(format!(
+                            "sample {}: class label {y} is out of range for a model with {n_out} outputs",
+                            s + 1
+                        )));
+                    }
+                    t[(s, y)] = 1.0;
+                }
+                return NetLoss::from_parts(model, x, Targets::Values(t), kind, mode);
+            }
+            (Targets::Values(_), LossKind::CrossEntropy) => {
+                return Err(Error::Data(
+                    "cross-entropy needs class labels, the data has numeric targets".into(),
+                ));
+            }
+        }
+        if mode == BnMode::Train && model.has_batchnorm() && x.nrows() < 2 {
+            return Err(Error::invalid(
+                "batch",
+                "batch norm in training mode needs at least 2 samples",
+            ));
+        }
+        Ok(NetLoss {
+            layers: model.layers.clone(),
+            offsets: model.offsets(),
+            n_params: model.n_params(),
+            names: model.param_names(),
+            x,
+            targets,
+            kind,
+            mode,
+        })
+    }
+
+    /// Number of samples.
+    pub fn n_samples(&self) -> usize {
+        self.x.nrows()
+    }
+
+    /// The loss kind.
+    pub fn kind(&self) -> LossKind {
+        self.kind
+    }
+
+    /// The batch-norm mode.
+    pub fn mode(&self) -> BnMode {
+        self.mode
+    }
+
+    fn forward(&self, params: &[f64], second_order: bool) -> Result<passes::Forward> {
+        passes::forward(
+            &self.layers,
+            &self.offsets,
+            params,
+            &self.x,
+            self.mode,
+            second_order,
+        )
+    }
+
+    /// Loss, gradient and the train-mode batch statistics (mean, biased variance) of each
+    /// batch-norm layer, for a training step.
+    pub(crate) fn loss_grad_stats(
+        &self,
+        params: &[f64],
+        grad: &mut [f64],
+    ) -> Result<(f64, Vec<Option<(Vec<f64>, Vec<f64>)>>)> {
+        check_params(self, params)?;
+        if grad.len() != self.n_params {
+            return Err(Error::dim("gradient buffer", self.n_params, grad.len()));
+        }
+        let fwd = self.forward(params, false)?;
+        let h = passes::head(fwd.output(), &self.targets, self.kind)?;
+        passes::backward(
+            &self.layers,
+            &self.offsets,
+            params,
+            &fwd,
+            h.grad,
+            grad,
+            false,
+        );
+        Ok((h.loss, fwd.batch_stats()))
+    }
+
+    /// `H·V` for the `k` columns of `v` (`n_params x k`) in one blocked R pass.
+    ///
+    /// # Errors
+    /// A wrong point or block size; a non-finite loss.
+    pub fn hvp_block(&self, params: &[f64], v: &DMatrix<f64>) -> Result<DMatrix<f64>> {
+        check_params(self, params)?;
+        if v.nrows() != self.n_params {
+            return Err(Error::dim("directions", self.n_params, v.nrows()));
+        }
+        let fwd = self.forward(params, true)?;
+        let h = passes::head(fwd.output(), &self.targets, self.kind)?;
+        let mut g = vec![0.0; self.n_params];
+        let gouts = passes::backward(
+            &self.layers,
+            &self.offsets,
+            params,
+            &fwd,
+            h.grad.clone(),
+            &mut g,
+            true,
+        );
+        let ctx = RContext {
+            layers: &self.layers,
+            offsets: &self.offsets,
+            params,
+            fwd: &fwd,
+            head: &h,
+            gouts: &gouts,
+            kind: self.kind,
+        };
+        let mut out = DMatrix::zeros(self.n_params, v.ncols());
+        passes::r_pass(
+            &ctx,
+            &Dirs::Dense {
+                v: v.as_slice(),
+                k: v.ncols(),
+            },
+            0,
+            out.as_mut_slice(),
+        );
+        Ok(out)
+    }
+}
+
+impl Loss for NetLoss {
+    fn n_params(&self) -> usize {
+        self.n_params
+    }
+    fn loss(&self, params: &[f64]) -> Result<f64> {
+        check_params(self, params)?;
+        let fwd = self.forward(params, false)?;
+        Ok(passes::head(fwd.output(), &self.targets, self.kind)?.loss)
+    }
+    fn param_names(&self) -> Vec<String> {
+        self.names.clone()
+    }
+}
+
+impl Gradient for NetLoss {
+    fn gradient(&self, params: &[f64], out: &mut [f64]) -> Result<()> {
+        self.loss_and_gradient(params, out).map(|_| ())
+    }
+    fn loss_and_gradient(&self, params: &[f64], out: &mut [f64]) -> Result<f64> {
+        self.loss_grad_stats(params, out).map(|(l, _)| l)
+    }
+}
+
+impl Hvp for NetLoss {
+    fn hvp(&self, params: &[f64], v: &[f64], out: &mut [f64]) -> Result<()> {
+        check_params(self, params)?;
+        if v.len() != self.n_params || out.len() != self.n_params {
+            return Err(Error::dim(
+                "direction",
+                self.n_params,
+                v.len().min(out.len()),
+            ));
+        }
+        crate::error::ensure_finite("direction", v)?;
+        let fwd = self.forward(params, true)?;
+        let h = passes::head(fwd.output(), &self.targets, self.kind)?;
+        let mut g = vec![0.0; self.n_params];
+        let gouts = passes::backward(
+            &self.layers,
+            &self.offsets,
+            params,
+            &fwd,
+            h.grad.clone(),
+            &mut g,
+            true,
+        );
+        let ctx = RContext {
+            layers: &self.layers,
+            offsets: &self.offsets,
+            params,
+            fwd: &fwd,
+            head: &h,
+            gouts: &gouts,
+            kind: self.kind,
+        };
+        out.fill(0.0);
+        passes::r_pass(&ctx, &Dirs::Dense { v, k: 1 }, 0, out);
+        Ok(())
+    }
+}
+
+impl Hessian for NetLoss {
+    /// The dense Hessian from blocks of unit-direction R passes, blocks in parallel (rayon).
+    ///
+    /// A column for a parameter of layer `l` is computed only in the rows of layers `l..`
+    /// (its R pass starts and ends at `l`); the rows of earlier layers come from symmetry, and
+    /// the diagonal blocks are averaged with their transposes, so the result is exactly
+    /// symmetric.
+    ///
+    /// # Cost
+    /// About `n/2` Hessian-vector products' worth of GEMMs, `O(n²)` memory.
+    fn hessian(&self, params: &[f64]) -> Result<DMatrix<f64>> {
+        check_params(self, params)?;
+        let n = self.n_params;
+        let fwd = self.forward(params, true)?;
+        let h = passes::head(fwd.output(), &self.targets, self.kind)?;
+        let mut g = vec![0.0; n];
+        let gouts = passes::backward(
+            &self.layers,
+            &self.offsets,
+            params,
+            &fwd,
+            h.grad.clone(),
+            &mut g,
+            true,
+        );
+        let ctx = RContext {
+            layers: &self.layers,
+            offsets: &self.offsets,
+            params,
+            fwd: &fwd,
+            head: &h,
+            gouts: &gouts,
+            kind: self.kind,
+        };
+        // Blocks: (layer, parameter indices), never crossing a layer.
+        let mut blocks: Vec<(usize, Vec<usize>)> = Vec::new();
+        for (i, l) in self.layers.iter().enumerate() {
+            let off = self.offsets[i];
+            let idx: Vec<usize> = (off..off + l.n_params()).collect();
+            for chunk in idx.chunks(BLOCK) {
+                blocks.push((i, chunk.to_vec()));
+            }
+        }
+        let mut layer_of = vec![0usize; n];
+        for (i, l) in self.layers.iter().enumerate() {
+            let off = self.offsets[i];
+            layer_of[off..off + l.n_params()].fill(i);
+        }
+        let mut hm = DMatrix::<f64>::zeros(n, n);
+        let cols: Vec<(usize, Vec<usize>, Vec<f64>)> = blocks
+            .into_par_iter()
+            .map(|(layer, idx)| {
+                let mut out = vec![0.0; n * idx.len()];
+                passes::r_pass(&ctx, &Dirs::Unit(&idx), layer, &mut out);
+                (layer, idx, out)
+            })
+            .collect();
+        for (layer, idx, out) in cols {
+            let off = self.offsets[layer];
+            for (j, &p) in idx.iter().enumerate() {
+                hm.column_mut(p).as_mut_slice()[off..]
+                    .copy_from_slice(&out[j * n + off..(j + 1) * n]);
+            }
+        }
+        // Column p holds rows >= offset(layer(p)); fill the rest by symmetry.
+        for p in 0..n {
+            let off = self.offsets[layer_of[p]];
+            for r in 0..off {
+                hm[(r, p)] = hm[(p, r)];
+            }
+            for r in off..p {
+                let a = 0.5 * (hm[(r, p)] + hm[(p, r)]);
+                hm[(r, p)] = a;
+                hm[(p, r)] = a;
+            }
+        }
+        crate::error::ensure_finite("hessian", hm.as_slice())?;
+        Ok(hm)
+    }
+}

@@ -1,0 +1,291 @@
+//! Models as safetensors files in PyTorch's `nn.Sequential` state_dict layout.
+//!
+//! Keys: `<i>.weight` (`out x in`) and `<i>.bias` for `Linear`; `<i>.weight`, `<i>.bias`,
+//! `<i>.running_mean`, `<i>.running_var`, `<i>.num_batches_tracked` (int64, a scalar) for
+//! `BatchNorm1d`. A gap of one index between modules with keys is an activation (its kind from
+//! the caller, else the file's metadata). Floats may be f32 or f64 when reading; critpt writes
+//! f64 and records `activation` and `loss` in the file's `__metadata__`, so that
+//! `safetensors.torch.load_file` + `model.load_state_dict` round-trip with no `torch.save`.
+
+use super::layers::{Activation, BatchNormState, Layer, LossKind};
+use super::model::Mlp;
+use crate::error::{Error, Result};
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// A model read from a file, with what its metadata says.
+#[derive(Debug, Clone)]
+pub struct ModelFile {
+    /// The network.
+    pub model: Mlp,
+    /// The activation the metadata names, if any.
+    pub activation: Option<Activation>,
+    /// The loss the metadata names, if any.
+    pub loss: Option<LossKind>,
+    /// All `__metadata__` entries.
+    pub metadata: HashMap<String, String>,
+}
+
+/// Reads a model file. `activation` overrides the metadata's; it is needed when the layers
+/// have gaps (activations) and the file does not name one.
+///
+/// # Errors
+/// [`Error::Io`]; [`Error::Data`] for a corrupt file, unexpected or missing keys, wrong shapes,
+/// unsupported dtypes, index gaps wider than one module, or an unknown activation.
+pub fn load_model(path: &Path, activation: Option<Activation>) -> Result<ModelFile> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    load_model_bytes(&bytes, &path.display().to_string(), activation)
+}
+
+/// The values of a float tensor as f64.
+fn floats(source: &str, key: &str, t: &TensorView<'_>) -> Result<Vec<f64>> {
+    let d = t.data();
+    match t.dtype() {
+        Dtype::F64 => Ok(d
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect()),
+        Dtype::F32 => Ok(d
+            .chunks_exact(4)
+            .map(|c| f64::from(f32::from_le_bytes(c.try_into().expect("4 bytes"))))
+            .collect()),
+        other => Err(Error::Data(format!(
+            "{source}: tensor '{key}' has dtype {other:?}; critpt reads F32 and F64"
+        ))),
+    }
+}
+
+/// As [`load_model`] from bytes; `source` names the file in errors.
+///
+/// # Errors
+/// As [`load_model`].
+pub fn load_model_bytes(
+    bytes: &[u8],
+    source: &str,
+    activation: Option<Activation>,
+) -> Result<ModelFile> {
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| Error::Data(format!("{source}: not a valid safetensors file ({e})")))?;
+    let (_, meta) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| Error::Data(format!("{source}: not a valid safetensors file ({e})")))?;
+    let metadata = meta.metadata().clone().unwrap_or_default();
+    // Group keys by module index.
+    let mut modules: BTreeMap<usize, BTreeMap<String, TensorView<'_>>> = BTreeMap::new();
+    for (key, t) in st.tensors() {
+        let bad = || {
+            Error::Data(format!(
+                "{source}: unexpected key '{key}'; expected '<index>.<weight|bias|running_mean|running_var|num_batches_tracked>' of an nn.Sequential"
+            ))
+        };
+        let (i, name) = key.split_once('.').ok_or_else(bad)?;
+        let i: usize = i.parse().map_err(|_| bad())?;
+        if ![
+            "weight",
+            "bias",
+            "running_mean",
+            "running_var",
+            "num_batches_tracked",
+        ]
+        .contains(&name)
+        {
+            return Err(bad());
+        }
+        modules.entry(i).or_default().insert(name.to_string(), t);
+    }
+    if modules.is_empty() {
+        return Err(Error::Data(format!("{source}: the file holds no tensors")));
+    }
+    let act = match activation {
+        Some(a) => Some(a),
+        None => match metadata.get("activation") {
+            Some(name) => Some(
+                name.parse::<Activation>()
+                    .map_err(|e| Error::Data(format!("{source}: metadata: {e}")))?,
+            ),
+            None => None,
+        },
+    };
+    let loss = match metadata.get("loss") {
+        Some(name) => Some(
+            name.parse::<LossKind>()
+                .map_err(|e| Error::Data(format!("{source}: metadata: {e}")))?,
+        ),
+        None => None,
+    };
+    let mut layers = Vec::new();
+    let mut params = Vec::new();
+    let mut prev: Option<usize> = None;
+    for (&i, tensors) in &modules {
+        let gap = match prev {
+            None => i,
+            Some(p) => i - p - 1,
+        };
+        if gap > 1 || prev.is_none() && gap > 0 {
+            return Err(Error::Data(format!(
+                "{source}: modules {}..{} have no keys; critpt expects a Linear or BatchNorm1d first and at most one activation between layers",
+                i - gap,
+                i - 1
+            )));
+        }
+        if gap == 1 {
+            let a = act.ok_or_else(|| {
+                Error::Data(format!(
+                    "{source}: module {} is an activation but the file does not name it; give --activation ({})",
+                    i - 1,
+                    Activation::NAMES
+                ))
+            })?;
+            layers.push(Layer::Activation(a));
+        }
+        prev = Some(i);
+        let get = |name: &str| -> Result<&TensorView<'_>> {
+            tensors
+                .get(name)
+                .ok_or_else(|| Error::Data(format!("{source}: missing key '{i}.{name}'")))
+        };
+        let shape_err = |name: &str, want: String, got: &[usize]| {
+            Error::Data(format!(
+                "{source}: '{i}.{name}' has shape {got:?}, expected {want}"
+            ))
+        };
+        let w = get("weight")?;
+        let b = get("bias")?;
+        if tensors.contains_key("running_mean") {
+            let n = w.shape().first().copied().unwrap_or(0);
+            for name in ["weight", "bias", "running_mean", "running_var"] {
+                let t = get(name)?;
+                if t.shape() != [n] {
+                    return Err(shape_err(name, format!("[{n}]"), t.shape()));
+                }
+            }
+            let mut state = BatchNormState::new(n);
+            state.running_mean =
+                floats(source, &format!("{i}.running_mean"), get("running_mean")?)?;
+            state.running_var = floats(source, &format!("{i}.running_var"), get("running_var")?)?;
+            if let Some(t) = tensors.get("num_batches_tracked") {
+                if t.dtype() != Dtype::I64 || t.data().len() != 8 {
+                    return Err(Error::Data(format!(
+                        "{source}: '{i}.num_batches_tracked' must be one int64, got {:?} {:?}",
+                        t.dtype(),
+                        t.shape()
+                    )));
+                }
+                state.num_batches_tracked =
+                    i64::from_le_bytes(t.data().try_into().expect("8 bytes"));
+            }
+            params.extend(floats(source, &format!("{i}.weight"), w)?);
+            params.extend(floats(source, &format!("{i}.bias"), b)?);
+            layers.push(Layer::BatchNorm { n, state });
+        } else {
+            if tensors.len() != 2 {
+                return Err(Error::Data(format!(
+                    "{source}: module {i} has keys {:?}; a Linear has weight and bias, a BatchNorm1d also running_mean and running_var",
+                    tensors.keys().collect::<Vec<_>>()
+                )));
+            }
+            let (n_out, n_in) = match w.shape() {
+                [o, n] => (*o, *n),
+                s => return Err(shape_err("weight", "[out, in]".into(), s)),
+            };
+            if b.shape() != [n_out] {
+                return Err(shape_err("bias", format!("[{n_out}]"), b.shape()));
+            }
+            params.extend(floats(source, &format!("{i}.weight"), w)?);
+            params.extend(floats(source, &format!("{i}.bias"), b)?);
+            layers.push(Layer::Linear { n_in, n_out });
+        }
+    }
+    crate::error::ensure_finite("model parameters", &params)?;
+    let model =
+        Mlp::from_parts(layers, params).map_err(|e| Error::Data(format!("{source}: {e}")))?;
+    Ok(ModelFile {
+        model,
+        activation: act,
+        loss,
+        metadata,
+    })
+}
+
+/// The bytes of a model file: every tensor f64 (`num_batches_tracked` int64), PyTorch keys,
+/// `activation` and `loss` in the metadata.
+///
+/// # Errors
+/// [`Error::Data`] if serialization fails.
+pub fn model_bytes(model: &Mlp, loss: Option<LossKind>) -> Result<Vec<u8>> {
+    let f64s = |v: &[f64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let mut entries: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    let offsets = model.offsets();
+    for (i, l) in model.layers.iter().enumerate() {
+        let p = &model.params[offsets[i]..offsets[i] + l.n_params()];
+        match l {
+            Layer::Linear { n_in, n_out } => {
+                let nw = n_in * n_out;
+                entries.push((
+                    format!("{i}.weight"),
+                    Dtype::F64,
+                    vec![*n_out, *n_in],
+                    f64s(&p[..nw]),
+                ));
+                entries.push((
+                    format!("{i}.bias"),
+                    Dtype::F64,
+                    vec![*n_out],
+                    f64s(&p[nw..]),
+                ));
+            }
+            Layer::BatchNorm { n, state } => {
+                entries.push((format!("{i}.weight"), Dtype::F64, vec![*n], f64s(&p[..*n])));
+                entries.push((format!("{i}.bias"), Dtype::F64, vec![*n], f64s(&p[*n..])));
+                entries.push((
+                    format!("{i}.running_mean"),
+                    Dtype::F64,
+                    vec![*n],
+                    f64s(&state.running_mean),
+                ));
+                entries.push((
+                    format!("{i}.running_var"),
+                    Dtype::F64,
+                    vec![*n],
+                    f64s(&state.running_var),
+                ));
+                entries.push((
+                    format!("{i}.num_batches_tracked"),
+                    Dtype::I64,
+                    vec![],
+                    state.num_batches_tracked.to_le_bytes().to_vec(),
+                ));
+            }
+            Layer::Activation(_) => {}
+        }
+    }
+    let views: Vec<(String, TensorView<'_>)> = entries
+        .iter()
+        .map(|(k, d, s, b)| {
+            TensorView::new(*d, s.clone(), b)
+                .map(|v| (k.clone(), v))
+                .map_err(|e| Error::Data(format!("tensor '{k}': {e}")))
+        })
+        .collect::<Result<_>>()?;
+    let mut meta = HashMap::new();
+    meta.insert("format".to_string(), "pt".to_string());
+    meta.insert("producer".to_string(), "critpt".to_string());
+    if let Some(a) = model.activation() {
+        meta.insert("activation".to_string(), a.name().to_string());
+    }
+    if let Some(l) = loss {
+        meta.insert("loss".to_string(), l.name().to_string());
+    }
+    safetensors::serialize(views, Some(meta))
+        .map_err(|e| Error::Data(format!("cannot serialize the model: {e}")))
+}
+
+/// Writes `model` to `path` (see [`model_bytes`]).
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be written.
+pub fn save_model(path: &Path, model: &Mlp, loss: Option<LossKind>) -> Result<()> {
+    let bytes = model_bytes(model, loss)?;
+    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
+}
