@@ -277,7 +277,7 @@ pub fn checkpoint_pca(checkpoints: &[Vec<f64>]) -> Result<CheckpointPca> {
     let eig = symmetric_eigen(&gram, EigenBackend::Faer)?;
     let total: f64 = eig.eigenvalues.iter().map(|l| l.max(0.0)).sum();
     let (s1, s2) = (eig.eigenvalues[t - 1], eig.eigenvalues[t - 2]);
-    if !(total > 0.0) || s2 <= 1e-12 * s1 {
+    if total <= 0.0 || s2 <= 1e-12 * s1 {
         return Err(Error::invalid(
             "checkpoints",
             "once centered they span fewer than two directions; a plane is not defined",

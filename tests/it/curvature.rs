@@ -7,7 +7,7 @@ use critpt::curvature::{
     Lanczos, LanczosResult, PowerIteration, QuadraticForm, Slq, Spectrum, Which,
 };
 use critpt::expr::Formula;
-use critpt::objective::Hessian;
+use critpt::objective::{Counted, Hessian};
 use nalgebra::{DMatrix, DVector};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -268,4 +268,24 @@ fn power_iteration_agrees_with_lanczos_and_costs_more() {
     assert!((r.spectrum.eigenvalues[0] + 9.0).abs() < 1e-9);
     assert!((r.spectrum.eigenvalues[1] - 6.0).abs() < 1e-9);
     assert!(r.n_hvps < lo.n_hvps + hi.n_hvps);
+}
+
+#[test]
+fn reported_product_counts_match_an_external_counter() {
+    let eig = uniform(150, -4.0, 6.0, 17);
+    let q = Counted::new(QuadraticForm::from_spectrum(&eig, 18).unwrap());
+    let p = vec![0.0; 150];
+    let mut before = 0;
+    let mut check = |reported: usize| {
+        let now = q.counts().hvps;
+        assert_eq!(now - before, reported);
+        before = now;
+    };
+    check(Lanczos::new(3, Which::Both).run(&q, &p).unwrap().n_hvps);
+    let cfg = Slq::new().with_runs(4).unwrap().with_steps(25).unwrap();
+    check(slq_density(&q, &p, &cfg).unwrap().n_hvps);
+    check(hutchinson(&q, &p, 17, 1).unwrap().n_matvecs);
+    check(hutch_plus_plus(&q, &p, 31, 1).unwrap().n_matvecs);
+    check(PowerIteration::new().run(&q, &p).unwrap().n_hvps);
+    assert!(q.counts().hessians == 0, "no dense Hessian is ever built");
 }

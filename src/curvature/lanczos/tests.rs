@@ -97,6 +97,11 @@ fn no_convergence_is_an_error_with_the_iterations() {
         matches!(err, Error::NoConvergence { iters: 3, .. }),
         "{err}"
     );
+    assert!(
+        err.to_string()
+            .starts_with("lanczos did not converge after 3 iterations (residual "),
+        "{err}"
+    );
 }
 
 #[test]
@@ -147,5 +152,30 @@ fn quadratic_form_gradient_and_hessian_agree() {
     let s = symmetric_eigen(&q.hessian(&p).unwrap(), EigenBackend::Faer).unwrap();
     for (a, b) in s.eigenvalues.iter().zip([-2.0, 1.0, 3.0]) {
         assert!((a - b).abs() < 1e-13);
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Any small symmetric matrix: Lanczos' ends equal the dense decomposition's.
+    #[test]
+    fn extremes_match_dense_on_random_symmetric_matrices(
+        n in 2usize..14,
+        entries in proptest::collection::vec(-10.0f64..10.0, 14 * 14),
+        seed in 0u64..1000,
+    ) {
+        let b = DMatrix::from_fn(n, n, |i, j| entries[i * 14 + j]);
+        let a = (&b + b.transpose()) * 0.5;
+        let dense = symmetric_eigen(&a, EigenBackend::Faer).unwrap();
+        let q = QuadraticForm::new(a).unwrap();
+        let r = Lanczos::new(1, Which::Both).with_seed(seed).run(&q, &vec![0.0; n]).unwrap();
+        let scale = dense.max_abs().max(1e-300);
+        let (lo, hi) = (r.spectrum.eigenvalues[0], r.spectrum.eigenvalues[1]);
+        proptest::prop_assert!((lo - dense.eigenvalues[0]).abs() <= 1e-9 * scale);
+        proptest::prop_assert!((hi - dense.eigenvalues[n - 1]).abs() <= 1e-9 * scale);
+        for res in &r.residuals {
+            proptest::prop_assert!(*res <= 1e-7 * scale);
+        }
     }
 }
