@@ -7,6 +7,5 @@ mod util;
 mod curvature;
 mod optim;
 mod find;
-fn main() {}
 mod plot;
 mod nn;
