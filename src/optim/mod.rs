@@ -58,7 +58,8 @@ pub trait Optimizer: Send {
     /// `lr` for this step.
     ///
     /// # Errors
-    /// Lengths that differ from the first call's.
+    /// Lengths that differ from the first call's (or between `params` and `grad`), or a
+    /// learning rate that is negative or not finite.
     fn step(&mut self, params: &mut [f64], grad: &[f64], lr: f64) -> Result<()>;
 
     /// Forgets all state (as a freshly constructed optimizer).

@@ -132,7 +132,7 @@ impl Optimizer for RmsProp {
             let avg = if self.centered {
                 let ga = lerp(self.grad_avg[i], g, 1.0 - alpha);
                 self.grad_avg[i] = ga;
-                (v + -1.0 * ga * ga).sqrt()
+                (v - ga * ga).sqrt()
             } else {
                 v.sqrt()
             } + eps;

@@ -8,8 +8,8 @@ use critpt::optim::{
 use critpt::surfaces::{self, VALLEY_X, VALLEY_Y};
 use critpt::{Error, Result};
 use serde_json::Value;
-use std::sync::Mutex;
 use std::process::Command;
+use std::sync::Mutex;
 
 const TORCH_NAMES: [&str; 7] = [
     "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw",
@@ -696,11 +696,7 @@ fn full_batch_equals_gradient_descent_exactly() {
     let schedule = Schedule::constant(0.3).unwrap();
     let epochs = 50;
     let gd = Runner::new(schedule, epochs)
-        .run(
-            &LineFit::new(n),
-            &mut Sgd::new(),
-            &[0.0, 0.0],
-        )
+        .run(&LineFit::new(n), &mut Sgd::new(), &[0.0, 0.0])
         .unwrap();
     for batch in [
         BatchSize::Full,
@@ -796,4 +792,78 @@ fn optimizers_are_send_and_runners_clone() {
     clone::<Runner>();
     clone::<MiniBatchRunner>();
     clone::<Adam>();
+}
+
+// ---- Options without a torch fixture: torch's documented algorithms, by hand ---------------
+
+#[test]
+fn amsgrad_keeps_the_largest_second_moment() {
+    let (lr, b1, b2, eps): (f64, f64, f64, f64) = (0.1, 0.9, 0.999, 1e-8);
+    let grads = [10.0, 0.1];
+    let mut opt = Adam::new().with_amsgrad(true);
+    let mut plain = Adam::new();
+    let (mut p, mut q) = (vec![0.0], vec![0.0]);
+    for g in grads {
+        opt.step(&mut p, &[g], lr).unwrap();
+        plain.step(&mut q, &[g], lr).unwrap();
+    }
+    // Step 1 moves by lr·g/(|g| + eps); step 2 divides by max(v1, v2).
+    let m2 = b1 * (1.0 - b1) * 10.0 + (1.0 - b1) * 0.1;
+    let v1 = (1.0 - b2) * 100.0;
+    let v2 = b2 * v1 + (1.0 - b2) * 0.01;
+    assert!(v2 < v1);
+    let step2 = |v: f64| lr / (1.0 - b1 * b1) * m2 / (v.sqrt() / (1.0 - b2 * b2).sqrt() + eps);
+    let first = -lr * 10.0 / (10.0 + eps);
+    assert!((p[0] - (first - step2(v1))).abs() < 1e-12);
+    assert!((q[0] - (first - step2(v2))).abs() < 1e-12);
+}
+
+#[test]
+fn adam_l2_and_adamw_decoupled_weight_decay_differ_as_torch_documents() {
+    let (lr, wd, eps) = (0.1, 0.5, 1e-8);
+    // Adam: g + wd·θ enters the moments; first step moves by lr·sign.
+    let mut adam = Adam::new().with_weight_decay(wd).unwrap();
+    let mut p = vec![2.0];
+    adam.step(&mut p, &[-0.5], lr).unwrap(); // g' = -0.5 + 1.0 = 0.5
+    assert!((p[0] - (2.0 - lr * 0.5 / (0.5 + eps))).abs() < 1e-12);
+    // AdamW: θ ← θ(1 − lr·wd), then Adam on the raw gradient.
+    let mut adamw = AdamW::new().with_weight_decay(wd).unwrap();
+    let mut q = vec![2.0];
+    adamw.step(&mut q, &[-0.5], lr).unwrap();
+    assert!((q[0] - (2.0 * (1.0 - lr * wd) + lr * 0.5 / (0.5 + eps))).abs() < 1e-12);
+}
+
+#[test]
+fn centered_rmsprop_with_momentum_by_hand() {
+    let (lr, a, mu, eps) = (0.01, 0.9, 0.5, 1e-8);
+    let mut opt = RmsProp::new()
+        .with_alpha(a)
+        .unwrap()
+        .with_momentum(mu)
+        .unwrap()
+        .with_centered(true);
+    let mut p = vec![1.0];
+    let (g1, g2) = (2.0, -1.0);
+    opt.step(&mut p, &[g1], lr).unwrap();
+    opt.step(&mut p, &[g2], lr).unwrap();
+    let (v1, ga1) = ((1.0 - a) * g1 * g1, (1.0 - a) * g1);
+    let b1 = g1 / ((v1 - ga1 * ga1).sqrt() + eps);
+    let (v2, ga2) = (a * v1 + (1.0 - a) * g2 * g2, a * ga1 + (1.0 - a) * g2);
+    let b2 = mu * b1 + g2 / ((v2 - ga2 * ga2).sqrt() + eps);
+    assert!((p[0] - (1.0 - lr * b1 - lr * b2)).abs() < 1e-12);
+}
+
+#[test]
+fn adagrad_lr_decay_and_initial_accumulator_by_hand() {
+    let (lr, decay, s0) = (0.5, 0.25, 4.0);
+    let mut opt = Adagrad::new()
+        .with_lr_decay(decay)
+        .unwrap()
+        .with_initial_accumulator_value(s0)
+        .unwrap();
+    let mut p = vec![0.0];
+    opt.step(&mut p, &[3.0], lr).unwrap(); // s = 13, rate lr
+    opt.step(&mut p, &[1.0], lr).unwrap(); // s = 14, rate lr/(1 + decay)
+    let want = -lr * 3.0 / (13f64.sqrt() + 1e-10) - lr / (1.0 + decay) / (14f64.sqrt() + 1e-10);
+    assert!((p[0] - want).abs() < 1e-12);
 }
