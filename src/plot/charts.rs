@@ -390,8 +390,12 @@ impl SpectrumScale {
     fn fwd(self, l: f64) -> f64 {
         match self {
             SpectrumScale::Linear => l,
-            SpectrumScale::SymLog { linthresh } => {
-                l.signum() * (l.abs() / linthresh).ln_1p() / std::f64::consts::LN_10
+            SpectrumScale::SymLog { linthresh: c } => {
+                if l.abs() <= c {
+                    l / c
+                } else {
+                    l.signum() * (1.0 + (l.abs() / c).log10())
+                }
             }
             SpectrumScale::LogAbs => l.abs().log10(),
         }
@@ -400,8 +404,12 @@ impl SpectrumScale {
     fn inv(self, t: f64) -> f64 {
         match self {
             SpectrumScale::Linear => t,
-            SpectrumScale::SymLog { linthresh } => {
-                t.signum() * linthresh * (10f64.powf(t.abs()) - 1.0)
+            SpectrumScale::SymLog { linthresh: c } => {
+                if t.abs() <= 1.0 {
+                    t * c
+                } else {
+                    t.signum() * c * 10f64.powf(t.abs() - 1.0)
+                }
             }
             SpectrumScale::LogAbs => 10f64.powf(t),
         }
@@ -728,12 +736,23 @@ impl Plot for SpectrumPlot {
             } else {
                 y_label
             })
-            .x_label_formatter(&|t| fmt_tick(sc.inv(*t)))
-            .y_label_formatter(&|v| {
-                if log_counts {
-                    fmt_tick(10f64.powf(*v))
+            .x_label_formatter(&|t| {
+                // On a log scale only whole decades get a label.
+                if sc == SpectrumScale::Linear {
+                    fmt_tick(*t)
+                } else if (t - t.round()).abs() < 1e-9 {
+                    fmt_tick(sc.inv(t.round()))
                 } else {
+                    String::new()
+                }
+            })
+            .y_label_formatter(&|v| {
+                if !log_counts {
                     fmt_tick(*v)
+                } else if (v - v.round()).abs() < 1e-9 {
+                    fmt_tick(10f64.powf(v.round()))
+                } else {
+                    String::new()
                 }
             })
             .label_style(("sans-serif", fonts.tick))

@@ -267,15 +267,7 @@ impl SurfacePlot {
             } else {
                 POSITIVE_CURVATURE_COLOR
             };
-            let label = format!(
-                "eigenvector, λ = {} ({})",
-                fmt_tick(lambda),
-                if lambda < 0.0 {
-                    "downhill curvature"
-                } else {
-                    "uphill curvature"
-                }
-            );
+            let label = format!("eigenvector λ = {}", fmt_tick(lambda));
             for s in [1.0, -1.0] {
                 self.arrows.push(Arrow {
                     from: at,
@@ -860,14 +852,9 @@ impl Plot for SurfacePlot {
         };
         let (w, _) = inner.dim_in_pixel();
         let legend = self.legend_entries();
-        let longest = legend
-            .iter()
-            .map(|(_, t)| t.chars().count())
-            .max()
-            .unwrap_or(0);
         let strip_w = if self.colorbar || !legend.is_empty() {
-            let legend_w = (longest as f64 * fonts.legend * 0.6 + fonts.legend * 4.0) as u32;
-            legend_w.max((fonts.tick * 9.0) as u32).min(w / 3)
+            let legend_w = legend_width(&inner, &legend, fonts.legend);
+            legend_w.max((fonts.tick * 9.0) as u32).min(w * 2 / 5)
         } else {
             0
         };

@@ -180,21 +180,22 @@ impl Plot for Surface3d {
             }
         }
         cells.sort_by(|a, b| b.0.cmp(&a.0));
+        // Each cell with its edges, so that edges of hidden cells stay hidden.
+        let edges = g.nx <= 80 && g.ny <= 80;
         let edge = BLACK.mix(0.15);
-        chart
-            .draw_series(cells.iter().map(|(_, pts, t)| {
-                let h = ((t - z0) / (z1 - z0)).clamp(0.0, 1.0);
-                Polygon::new(pts.clone(), ViridisRGB.get_color(h as f32).filled())
-            }))
+        let area = chart.plotting_area();
+        for (_, pts, t) in &cells {
+            let h = ((t - z0) / (z1 - z0)).clamp(0.0, 1.0);
+            area.draw(&Polygon::new(
+                pts.clone(),
+                ViridisRGB.get_color(h as f32).filled(),
+            ))
             .map_err(draw_err)?;
-        if g.nx <= 80 && g.ny <= 80 {
-            chart
-                .draw_series(cells.iter().map(|(_, pts, _)| {
-                    let mut p = pts.clone();
-                    p.push(pts[0]);
-                    PathElement::new(p, edge)
-                }))
-                .map_err(draw_err)?;
+            if edges {
+                let mut p = pts.clone();
+                p.push(pts[0]);
+                area.draw(&PathElement::new(p, edge)).map_err(draw_err)?;
+            }
         }
         // Axis names at the ends of the horizontal axes and the top of the vertical one.
         let font = ("sans-serif", fonts.label).into_font().color(&BLACK);

@@ -497,10 +497,12 @@ fn look_at_figures() {
         SurfacePlot::from_loss(&mse, bx, 150)
             .unwrap()
             .with_title("mean square error")
+            .with_value_label("loss")
             .with_critical_point(start, CriticalKind::NotCritical),
         SurfacePlot::from_loss(&ce, bx, 150)
             .unwrap()
             .with_title("cross-entropy")
+            .with_value_label("loss")
             .with_critical_point(start, CriticalKind::NotCritical),
     ])
     .unwrap()
