@@ -298,13 +298,14 @@ impl LinePlot {
         self
     }
 
-    /// A logarithmic y axis (non-positive values are not drawn).
+    /// A logarithmic y axis (non-positive values are not drawn; data spanning less than a factor
+    /// 30 is drawn on a linear axis, where a log axis would get too few labels).
     pub fn with_log_y(mut self, log: bool) -> Self {
         self.axes.log_y = log;
         self
     }
 
-    /// A logarithmic x axis (non-positive values are not drawn).
+    /// A logarithmic x axis (as [`LinePlot::with_log_y`]).
     pub fn with_log_x(mut self, log: bool) -> Self {
         self.axes.log_x = log;
         self
@@ -350,13 +351,13 @@ impl ScatterPlot {
         self
     }
 
-    /// A logarithmic y axis.
+    /// A logarithmic y axis (as [`LinePlot::with_log_y`]).
     pub fn with_log_y(mut self, log: bool) -> Self {
         self.axes.log_y = log;
         self
     }
 
-    /// A logarithmic x axis.
+    /// A logarithmic x axis (as [`LinePlot::with_log_y`]).
     pub fn with_log_x(mut self, log: bool) -> Self {
         self.axes.log_x = log;
         self

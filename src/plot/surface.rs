@@ -381,7 +381,7 @@ impl ColorScale {
         };
         s.t0 = s.t(lo);
         s.t1 = s.t(hi);
-        if !(s.t1 > s.t0) {
+        if s.t1.partial_cmp(&s.t0) != Some(std::cmp::Ordering::Greater) {
             // A constant surface: give the colour bar some height.
             s.t0 -= 0.5;
             s.t1 += 0.5;
@@ -436,7 +436,7 @@ impl ColorScale {
 
 /// Evenly spaced "nice" tick values (steps 1, 2, 5 × 10^k) within `[lo, hi]`, about `n` of them.
 pub(crate) fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    if !(hi > lo) || !lo.is_finite() || !hi.is_finite() {
+    if !lo.is_finite() || !hi.is_finite() || hi <= lo {
         return vec![lo];
     }
     let raw = (hi - lo) / n.max(1) as f64;
@@ -1011,7 +1011,7 @@ impl Plot for SurfacePlot {
         // Critical points last, so nothing hides them.
         let mr = (px * 0.55) as i32;
         for m in &self.markers {
-            if !(m.point[0].is_finite() && m.point[1].is_finite()) || !bx.contains(m.point) {
+            if !(m.point[0].is_finite() && m.point[1].is_finite() && bx.contains(m.point)) {
                 continue;
             }
             draw_kind_marker(chart.plotting_area(), (m.point[0], m.point[1]), m.kind, mr)?;

@@ -9,6 +9,9 @@ use crate::objective::Loss;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+/// A cell to draw: projected depth, corners `(x, height, y)`, height of the colour.
+type Cell = (i32, Vec<(f64, f64, f64)>, f64);
+
 /// A 3-D view of a surface: one coloured quadrilateral per grid cell, drawn back to front.
 ///
 /// Cells with a non-finite corner are left out. With [`ValueScale::Log`] the height is
@@ -113,7 +116,7 @@ impl Plot for Surface3d {
         let shift = if log { log_shift(lo, hi).0 } else { 0.0 };
         let tr = |v: f64| if log { (v + shift).log10() } else { v };
         let (mut z0, mut z1) = (tr(lo), tr(hi));
-        if !(z1 > z0) {
+        if z1.partial_cmp(&z0) != Some(std::cmp::Ordering::Greater) {
             z0 -= 0.5;
             z1 += 0.5;
         }
@@ -157,7 +160,7 @@ impl Plot for Surface3d {
             .map_err(draw_err)?;
 
         // Cells with their depth, drawn far to near.
-        let mut cells: Vec<(i32, Vec<(f64, f64, f64)>, f64)> = Vec::new();
+        let mut cells: Vec<Cell> = Vec::new();
         let coord = chart.as_coord_spec();
         for j in 0..g.ny - 1 {
             for i in 0..g.nx - 1 {
@@ -179,7 +182,7 @@ impl Plot for Surface3d {
                 cells.push((depth, pts, tr(mean)));
             }
         }
-        cells.sort_by(|a, b| b.0.cmp(&a.0));
+        cells.sort_by_key(|c| std::cmp::Reverse(c.0));
         // Each cell with its edges, so that edges of hidden cells stay hidden.
         let edges = g.nx <= 80 && g.ny <= 80;
         let edge = BLACK.mix(0.15);
