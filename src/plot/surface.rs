@@ -429,7 +429,9 @@ impl ColorScale {
             }
             out
         } else {
-            nice_ticks(self.t0, self.t1, 7)
+            // Widen a hair so that round values at the very ends (0 for a loss) get a tick.
+            let pad = (self.t1 - self.t0) * 0.005;
+            nice_ticks(self.t0 - pad, self.t1 + pad, 7)
         }
     }
 }
