@@ -111,7 +111,7 @@ pub fn run(a: &PlotArgs) -> Result<ExitCode> {
     };
     let mut fig = SurfacePlot::from_loss(&f, bx, resolution)?
         .with_title(match &a.function.surface {
-            Some(name) => format!("{name}: {}", f.source()),
+            Some(name) => critpt::surfaces::by_name(name)?.description.to_string(),
             None => f.source().to_string(),
         })
         .with_scale(if a.log {

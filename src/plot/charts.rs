@@ -4,7 +4,7 @@
 //! Legends sit in a strip to the right of the plot, so they never hide data.
 
 use super::surface::{draw_legend, legend_width, Glyph};
-use super::{draw_err, draw_polyline, ensure_font, fmt_tick, Fonts, Plot};
+use super::{draw_err, draw_polyline, ensure_font, fmt_tick, titled, Fonts, Plot};
 use crate::error::{Error, Result};
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
@@ -110,8 +110,7 @@ fn draw_xy<DB: DrawingBackend>(
     let inner = if axes.title.is_empty() {
         area.clone()
     } else {
-        area.titled(&axes.title, ("sans-serif", fonts.title).into_font())
-            .map_err(draw_err)?
+        titled(area, &axes.title, fonts.title).map_err(draw_err)?
     };
     let series = match marks {
         Marks::Lines(s) | Marks::Points(s) => s,
@@ -550,8 +549,7 @@ impl Plot for SpectrumPlot {
         let inner = if self.title.is_empty() {
             area.clone()
         } else {
-            area.titled(&self.title, ("sans-serif", fonts.title).into_font())
-                .map_err(draw_err)?
+            titled(area, &self.title, fonts.title).map_err(draw_err)?
         };
         let sc = self.scale;
         let usable = |l: f64| sc != SpectrumScale::LogAbs || l != 0.0;

@@ -4,7 +4,7 @@
 //! of the plot, so they never hide data.
 
 use super::grid::{contour_lines, log_levels, log_shift, quantile_levels, Grid, PlotBox};
-use super::{draw_err, draw_polyline, ensure_font, fmt_tick, Fonts, Plot};
+use super::{draw_err, draw_polyline, ensure_font, fmt_tick, titled, Fonts, Plot};
 use crate::critical::CriticalKind;
 use crate::error::{Error, Result};
 use crate::objective::Loss;
@@ -420,8 +420,20 @@ impl ColorScale {
                 self.t0.ceil() as i32
             };
             let k1 = (hi - base).log10().floor() as i32;
-            for k in k0.max(-300)..=k1.min(300) {
-                out.push(base + 10f64.powi(k));
+            // Few decades: add 2 and 5 times each power.
+            let mults: &[f64] = if k1 - k0 < 3 {
+                &[1.0, 2.0, 5.0]
+            } else {
+                &[1.0]
+            };
+            for k in (k0 - 1).max(-300)..=k1.min(300) {
+                for m in mults {
+                    let v = base + m * 10f64.powi(k);
+                    let t = self.t(v);
+                    if t >= self.t0 && t <= self.t1 {
+                        out.push(v);
+                    }
+                }
             }
             // Too many decades: keep every other one.
             while out.len() > 9 {
@@ -849,8 +861,7 @@ impl Plot for SurfacePlot {
         let inner = if self.title.is_empty() {
             area.clone()
         } else {
-            area.titled(&self.title, ("sans-serif", fonts.title).into_font())
-                .map_err(draw_err)?
+            titled(area, &self.title, fonts.title).map_err(draw_err)?
         };
         let (w, _) = inner.dim_in_pixel();
         let legend = self.legend_entries();

@@ -121,11 +121,13 @@ impl Plot for Surface3d {
             z1 += 0.5;
         }
         let bx = g.bx;
+        let area = &if self.title.is_empty() {
+            area.clone()
+        } else {
+            super::titled(area, &self.title, fonts.title)?
+        };
         let mut builder = ChartBuilder::on(area);
         builder.margin((fonts.tick * 1.5) as u32);
-        if !self.title.is_empty() {
-            builder.caption(&self.title, ("sans-serif", fonts.title));
-        }
         // plotters' 3-D y axis is vertical: (x, height, y).
         let mut chart = builder
             .build_cartesian_3d(bx.x.0..bx.x.1, z0..z1, bx.y.0..bx.y.1)
