@@ -47,9 +47,10 @@ pub struct PlotArgs {
     /// Log colour scale (for surfaces spanning orders of magnitude).
     #[arg(long)]
     pub log: bool,
-    /// Grid points per axis.
-    #[arg(long, default_value_t = 200)]
-    pub resolution: usize,
+    /// Grid points per axis (default 200 for PNG, 120 for SVG, which stores one rectangle per
+    /// point).
+    #[arg(long)]
+    pub resolution: Option<usize>,
 }
 
 /// ADAPTER (lead: wire to the critical-point search after merging). The critical points to
@@ -90,7 +91,11 @@ fn trajectories_adapter(
 /// Runs `critpt plot`.
 pub fn run(a: &PlotArgs) -> Result<ExitCode> {
     // Check the output name before any work.
-    critpt::plot::Format::from_path(&a.out)?;
+    let format = critpt::plot::Format::from_path(&a.out)?;
+    let resolution = a.resolution.unwrap_or(match format {
+        critpt::plot::Format::Png => 200,
+        critpt::plot::Format::Svg => 120,
+    });
     let f = a.function.formula()?;
     if f.variables().len() != 2 {
         bail!(
@@ -104,9 +109,9 @@ pub fn run(a: &PlotArgs) -> Result<ExitCode> {
         (None, Some(name)) => PlotBox::from_pairs(&critpt::surfaces::by_name(name)?.plot_box)?,
         (None, None) => bail!("--box LO1,HI1,LO2,HI2 is required with --expr"),
     };
-    let mut fig = SurfacePlot::from_loss(&f, bx, a.resolution)?
+    let mut fig = SurfacePlot::from_loss(&f, bx, resolution)?
         .with_title(match &a.function.surface {
-            Some(name) => format!("{name}: {}", f.source()),
+            Some(name) => critpt::surfaces::by_name(name)?.description.to_string(),
             None => f.source().to_string(),
         })
         .with_scale(if a.log {

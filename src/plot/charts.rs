@@ -4,7 +4,7 @@
 //! Legends sit in a strip to the right of the plot, so they never hide data.
 
 use super::surface::{draw_legend, legend_width, Glyph};
-use super::{draw_err, draw_polyline, ensure_font, fmt_tick, Fonts, Plot};
+use super::{draw_err, draw_polyline, ensure_font, fmt_tick, titled, Fonts, Plot};
 use crate::error::{Error, Result};
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
@@ -110,8 +110,7 @@ fn draw_xy<DB: DrawingBackend>(
     let inner = if axes.title.is_empty() {
         area.clone()
     } else {
-        area.titled(&axes.title, ("sans-serif", fonts.title).into_font())
-            .map_err(draw_err)?
+        titled(area, &axes.title, fonts.title).map_err(draw_err)?
     };
     let series = match marks {
         Marks::Lines(s) | Marks::Points(s) => s,
@@ -298,13 +297,14 @@ impl LinePlot {
         self
     }
 
-    /// A logarithmic y axis (non-positive values are not drawn).
+    /// A logarithmic y axis (non-positive values are not drawn; data spanning less than a factor
+    /// 30 is drawn on a linear axis, where a log axis would get too few labels).
     pub fn with_log_y(mut self, log: bool) -> Self {
         self.axes.log_y = log;
         self
     }
 
-    /// A logarithmic x axis (non-positive values are not drawn).
+    /// A logarithmic x axis (as [`LinePlot::with_log_y`]).
     pub fn with_log_x(mut self, log: bool) -> Self {
         self.axes.log_x = log;
         self
@@ -350,13 +350,13 @@ impl ScatterPlot {
         self
     }
 
-    /// A logarithmic y axis.
+    /// A logarithmic y axis (as [`LinePlot::with_log_y`]).
     pub fn with_log_y(mut self, log: bool) -> Self {
         self.axes.log_y = log;
         self
     }
 
-    /// A logarithmic x axis.
+    /// A logarithmic x axis (as [`LinePlot::with_log_y`]).
     pub fn with_log_x(mut self, log: bool) -> Self {
         self.axes.log_x = log;
         self
@@ -390,8 +390,12 @@ impl SpectrumScale {
     fn fwd(self, l: f64) -> f64 {
         match self {
             SpectrumScale::Linear => l,
-            SpectrumScale::SymLog { linthresh } => {
-                l.signum() * (l.abs() / linthresh).ln_1p() / std::f64::consts::LN_10
+            SpectrumScale::SymLog { linthresh: c } => {
+                if l.abs() <= c {
+                    l / c
+                } else {
+                    l.signum() * (1.0 + (l.abs() / c).log10())
+                }
             }
             SpectrumScale::LogAbs => l.abs().log10(),
         }
@@ -400,8 +404,12 @@ impl SpectrumScale {
     fn inv(self, t: f64) -> f64 {
         match self {
             SpectrumScale::Linear => t,
-            SpectrumScale::SymLog { linthresh } => {
-                t.signum() * linthresh * (10f64.powf(t.abs()) - 1.0)
+            SpectrumScale::SymLog { linthresh: c } => {
+                if t.abs() <= 1.0 {
+                    t * c
+                } else {
+                    t.signum() * c * 10f64.powf(t.abs() - 1.0)
+                }
             }
             SpectrumScale::LogAbs => 10f64.powf(t),
         }
@@ -541,8 +549,7 @@ impl Plot for SpectrumPlot {
         let inner = if self.title.is_empty() {
             area.clone()
         } else {
-            area.titled(&self.title, ("sans-serif", fonts.title).into_font())
-                .map_err(draw_err)?
+            titled(area, &self.title, fonts.title).map_err(draw_err)?
         };
         let sc = self.scale;
         let usable = |l: f64| sc != SpectrumScale::LogAbs || l != 0.0;
@@ -728,12 +735,23 @@ impl Plot for SpectrumPlot {
             } else {
                 y_label
             })
-            .x_label_formatter(&|t| fmt_tick(sc.inv(*t)))
-            .y_label_formatter(&|v| {
-                if log_counts {
-                    fmt_tick(10f64.powf(*v))
+            .x_label_formatter(&|t| {
+                // On a log scale only whole decades get a label.
+                if sc == SpectrumScale::Linear {
+                    fmt_tick(*t)
+                } else if (t - t.round()).abs() < 1e-9 {
+                    fmt_tick(sc.inv(t.round()))
                 } else {
+                    String::new()
+                }
+            })
+            .y_label_formatter(&|v| {
+                if !log_counts {
                     fmt_tick(*v)
+                } else if (v - v.round()).abs() < 1e-9 {
+                    fmt_tick(10f64.powf(v.round()))
+                } else {
+                    String::new()
                 }
             })
             .label_style(("sans-serif", fonts.tick))

@@ -125,7 +125,8 @@ pub(crate) struct Fonts {
 impl Fonts {
     pub fn for_area<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> Fonts {
         let (w, h) = area.dim_in_pixel();
-        let s = (w.min(h) as f64 / 900.0).clamp(0.45, 3.0);
+        // Sub-linear in the size, so small figures keep readable text.
+        let s = (w.min(h) as f64 / 900.0).powf(0.7).clamp(0.5, 3.0);
         Fonts {
             title: 34.0 * s,
             label: 26.0 * s,
@@ -277,8 +278,7 @@ impl<P: Plot> Plot for Panels<P> {
         let inner = if self.title.is_empty() {
             area.clone()
         } else {
-            area.titled(&self.title, ("sans-serif", fonts.title).into_font())
-                .map_err(draw_err)?
+            titled(area, &self.title, fonts.title).map_err(draw_err)?
         };
         let parts = inner.split_evenly((1, self.panels.len()));
         for (p, a) in self.panels.iter().zip(parts.iter()) {
@@ -286,6 +286,38 @@ impl<P: Plot> Plot for Panels<P> {
         }
         Ok(())
     }
+}
+
+/// The area below a title: the title shrinks (down to 60%) to fit the width, then is cut with
+/// an ellipsis.
+pub(crate) fn titled<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    size: f64,
+) -> Result<DrawingArea<DB, Shift>> {
+    let (w, _) = area.dim_in_pixel();
+    let avail = (w as f64 * 0.96) as u32;
+    let width = |t: &str, s: f64| -> u32 {
+        let style: TextStyle = ("sans-serif", s).into_font().into();
+        area.estimate_text_size(t, &style)
+            .map(|(w, _)| w)
+            .unwrap_or((t.chars().count() as f64 * s * 0.6) as u32)
+    };
+    let mut s = size;
+    while s > size * 0.6 && width(title, s) > avail {
+        s *= 0.9;
+    }
+    let mut text = title.to_string();
+    if width(&text, s) > avail {
+        let chars: Vec<char> = title.chars().collect();
+        let mut n = chars.len();
+        while n > 1 && width(&text, s) > avail {
+            n -= 1;
+            text = chars[..n].iter().collect::<String>() + "…";
+        }
+    }
+    area.titled(&text, ("sans-serif", s).into_font())
+        .map_err(draw_err)
 }
 
 /// Formats a number for tick labels: up to 4 significant digits, scientific outside 1e-3..1e5.

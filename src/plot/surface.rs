@@ -4,7 +4,7 @@
 //! of the plot, so they never hide data.
 
 use super::grid::{contour_lines, log_levels, log_shift, quantile_levels, Grid, PlotBox};
-use super::{draw_err, draw_polyline, ensure_font, fmt_tick, Fonts, Plot};
+use super::{draw_err, draw_polyline, ensure_font, fmt_tick, titled, Fonts, Plot};
 use crate::critical::CriticalKind;
 use crate::error::{Error, Result};
 use crate::objective::Loss;
@@ -267,15 +267,7 @@ impl SurfacePlot {
             } else {
                 POSITIVE_CURVATURE_COLOR
             };
-            let label = format!(
-                "eigenvector, λ = {} ({})",
-                fmt_tick(lambda),
-                if lambda < 0.0 {
-                    "downhill curvature"
-                } else {
-                    "uphill curvature"
-                }
-            );
+            let label = format!("eigenvector λ = {}", fmt_tick(lambda));
             for s in [1.0, -1.0] {
                 self.arrows.push(Arrow {
                     from: at,
@@ -389,7 +381,7 @@ impl ColorScale {
         };
         s.t0 = s.t(lo);
         s.t1 = s.t(hi);
-        if !(s.t1 > s.t0) {
+        if s.t1.partial_cmp(&s.t0) != Some(std::cmp::Ordering::Greater) {
             // A constant surface: give the colour bar some height.
             s.t0 -= 0.5;
             s.t1 += 0.5;
@@ -428,8 +420,20 @@ impl ColorScale {
                 self.t0.ceil() as i32
             };
             let k1 = (hi - base).log10().floor() as i32;
-            for k in k0.max(-300)..=k1.min(300) {
-                out.push(base + 10f64.powi(k));
+            // Few decades: add 2 and 5 times each power.
+            let mults: &[f64] = if k1 - k0 < 3 {
+                &[1.0, 2.0, 5.0]
+            } else {
+                &[1.0]
+            };
+            for k in (k0 - 1).max(-300)..=k1.min(300) {
+                for m in mults {
+                    let v = base + m * 10f64.powi(k);
+                    let t = self.t(v);
+                    if t >= self.t0 && t <= self.t1 {
+                        out.push(v);
+                    }
+                }
             }
             // Too many decades: keep every other one.
             while out.len() > 9 {
@@ -437,14 +441,16 @@ impl ColorScale {
             }
             out
         } else {
-            nice_ticks(self.t0, self.t1, 7)
+            // Widen a hair so that round values at the very ends (0 for a loss) get a tick.
+            let pad = (self.t1 - self.t0) * 0.005;
+            nice_ticks(self.t0 - pad, self.t1 + pad, 7)
         }
     }
 }
 
 /// Evenly spaced "nice" tick values (steps 1, 2, 5 × 10^k) within `[lo, hi]`, about `n` of them.
 pub(crate) fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    if !(hi > lo) || !lo.is_finite() || !hi.is_finite() {
+    if !lo.is_finite() || !hi.is_finite() || hi <= lo {
         return vec![lo];
     }
     let raw = (hi - lo) / n.max(1) as f64;
@@ -855,19 +861,13 @@ impl Plot for SurfacePlot {
         let inner = if self.title.is_empty() {
             area.clone()
         } else {
-            area.titled(&self.title, ("sans-serif", fonts.title).into_font())
-                .map_err(draw_err)?
+            titled(area, &self.title, fonts.title).map_err(draw_err)?
         };
         let (w, _) = inner.dim_in_pixel();
         let legend = self.legend_entries();
-        let longest = legend
-            .iter()
-            .map(|(_, t)| t.chars().count())
-            .max()
-            .unwrap_or(0);
         let strip_w = if self.colorbar || !legend.is_empty() {
-            let legend_w = (longest as f64 * fonts.legend * 0.6 + fonts.legend * 4.0) as u32;
-            legend_w.max((fonts.tick * 9.0) as u32).min(w / 3)
+            let legend_w = legend_width(&inner, &legend, fonts.legend);
+            legend_w.max((fonts.tick * 9.0) as u32).min(w * 2 / 5)
         } else {
             0
         };
@@ -1024,7 +1024,7 @@ impl Plot for SurfacePlot {
         // Critical points last, so nothing hides them.
         let mr = (px * 0.55) as i32;
         for m in &self.markers {
-            if !(m.point[0].is_finite() && m.point[1].is_finite()) || !bx.contains(m.point) {
+            if !(m.point[0].is_finite() && m.point[1].is_finite() && bx.contains(m.point)) {
                 continue;
             }
             draw_kind_marker(chart.plotting_area(), (m.point[0], m.point[1]), m.kind, mr)?;

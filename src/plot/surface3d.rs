@@ -9,6 +9,9 @@ use crate::objective::Loss;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+/// A cell to draw: projected depth, corners `(x, height, y)`, height of the colour.
+type Cell = (i32, Vec<(f64, f64, f64)>, f64);
+
 /// A 3-D view of a surface: one coloured quadrilateral per grid cell, drawn back to front.
 ///
 /// Cells with a non-finite corner are left out. With [`ValueScale::Log`] the height is
@@ -113,16 +116,18 @@ impl Plot for Surface3d {
         let shift = if log { log_shift(lo, hi).0 } else { 0.0 };
         let tr = |v: f64| if log { (v + shift).log10() } else { v };
         let (mut z0, mut z1) = (tr(lo), tr(hi));
-        if !(z1 > z0) {
+        if z1.partial_cmp(&z0) != Some(std::cmp::Ordering::Greater) {
             z0 -= 0.5;
             z1 += 0.5;
         }
         let bx = g.bx;
+        let area = &if self.title.is_empty() {
+            area.clone()
+        } else {
+            super::titled(area, &self.title, fonts.title)?
+        };
         let mut builder = ChartBuilder::on(area);
         builder.margin((fonts.tick * 1.5) as u32);
-        if !self.title.is_empty() {
-            builder.caption(&self.title, ("sans-serif", fonts.title));
-        }
         // plotters' 3-D y axis is vertical: (x, height, y).
         let mut chart = builder
             .build_cartesian_3d(bx.x.0..bx.x.1, z0..z1, bx.y.0..bx.y.1)
@@ -157,7 +162,7 @@ impl Plot for Surface3d {
             .map_err(draw_err)?;
 
         // Cells with their depth, drawn far to near.
-        let mut cells: Vec<(i32, Vec<(f64, f64, f64)>, f64)> = Vec::new();
+        let mut cells: Vec<Cell> = Vec::new();
         let coord = chart.as_coord_spec();
         for j in 0..g.ny - 1 {
             for i in 0..g.nx - 1 {
@@ -179,22 +184,23 @@ impl Plot for Surface3d {
                 cells.push((depth, pts, tr(mean)));
             }
         }
-        cells.sort_by(|a, b| b.0.cmp(&a.0));
+        cells.sort_by_key(|c| std::cmp::Reverse(c.0));
+        // Each cell with its edges, so that edges of hidden cells stay hidden.
+        let edges = g.nx <= 80 && g.ny <= 80;
         let edge = BLACK.mix(0.15);
-        chart
-            .draw_series(cells.iter().map(|(_, pts, t)| {
-                let h = ((t - z0) / (z1 - z0)).clamp(0.0, 1.0);
-                Polygon::new(pts.clone(), ViridisRGB.get_color(h as f32).filled())
-            }))
+        let area = chart.plotting_area();
+        for (_, pts, t) in &cells {
+            let h = ((t - z0) / (z1 - z0)).clamp(0.0, 1.0);
+            area.draw(&Polygon::new(
+                pts.clone(),
+                ViridisRGB.get_color(h as f32).filled(),
+            ))
             .map_err(draw_err)?;
-        if g.nx <= 80 && g.ny <= 80 {
-            chart
-                .draw_series(cells.iter().map(|(_, pts, _)| {
-                    let mut p = pts.clone();
-                    p.push(pts[0]);
-                    PathElement::new(p, edge)
-                }))
-                .map_err(draw_err)?;
+            if edges {
+                let mut p = pts.clone();
+                p.push(pts[0]);
+                area.draw(&PathElement::new(p, edge)).map_err(draw_err)?;
+            }
         }
         // Axis names at the ends of the horizontal axes and the top of the vertical one.
         let font = ("sans-serif", fonts.label).into_font().color(&BLACK);

@@ -113,6 +113,13 @@ fn unwritable_path_is_an_io_error() {
     let err = saddle_plot().save(&missing, (400, 300)).unwrap_err();
     assert!(matches!(err, Error::Io { .. }), "{err}");
     assert!(err.to_string().contains("no-such-dir"), "{err}");
+    // A path through a regular file fails even for root (who ignores permissions).
+    let file = scratch("plain-file");
+    std::fs::write(&file, "x").unwrap();
+    let err = saddle_plot()
+        .save(file.join("f.png"), (400, 300))
+        .unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err}");
     let missing_svg = scratch("no-such-dir").join("f.svg");
     let err = saddle_plot().save(&missing_svg, (400, 300)).unwrap_err();
     assert!(matches!(err, Error::Io { .. }), "{err}");
@@ -497,10 +504,12 @@ fn look_at_figures() {
         SurfacePlot::from_loss(&mse, bx, 150)
             .unwrap()
             .with_title("mean square error")
+            .with_value_label("loss")
             .with_critical_point(start, CriticalKind::NotCritical),
         SurfacePlot::from_loss(&ce, bx, 150)
             .unwrap()
             .with_title("cross-entropy")
+            .with_value_label("loss")
             .with_critical_point(start, CriticalKind::NotCritical),
     ])
     .unwrap()
