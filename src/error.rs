@@ -70,12 +70,13 @@ pub enum Error {
     #[error("{0}")]
     Data(String),
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: String,
-        /// The operating system's error.
-        source: std::io::Error,
+        /// The operating system's error (in the message, deliberately not a `source`, so that
+        /// error chains print it once).
+        cause: std::io::Error,
     },
 }
 
@@ -101,10 +102,10 @@ impl Error {
     }
 
     /// Builds an [`Error::Io`] for `path`.
-    pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+    pub fn io(path: impl AsRef<std::path::Path>, cause: std::io::Error) -> Self {
         Error::Io {
             path: path.as_ref().display().to_string(),
-            source,
+            cause,
         }
     }
 }
