@@ -15,7 +15,10 @@
 
 use super::data::Targets;
 use super::layers::{BnMode, Layer, LossKind};
-use super::mat::{add_col_sums, gemm, slice_view, slice_view_mut, view, view_mut};
+use super::mat::{
+    add_col_sums, gemm, pooled_scratch, pooled_tile_mul, pooled_zeros, recycle, slice_view,
+    slice_view_mut, view, view_mut,
+};
 use crate::error::{Error, Result};
 use nalgebra::DMatrix;
 
@@ -376,21 +379,6 @@ impl Dirs<'_> {
     }
 }
 
-/// Multiplies `dst` (`kN x w`) element-wise, in place, by `m` (`N x w`) tiled over the `k`
-/// blocks.
-fn tile_mul(dst: &mut DMatrix<f64>, m: &DMatrix<f64>, k: usize) {
-    let n = m.nrows();
-    let kn = k * n;
-    for (c, col) in dst.as_mut_slice().chunks_exact_mut(kn.max(1)).enumerate() {
-        let mc = &m.as_slice()[c * n..(c + 1) * n];
-        for blk in col.chunks_exact_mut(n.max(1)) {
-            for (d, f) in blk.iter_mut().zip(mc) {
-                *d *= f;
-            }
-        }
-    }
-}
-
 /// `dst += tile(a ⊙ b) ⊙ r` where `a`, `b` are `N x w` and `r`, `dst` are `kN x w`.
 fn tile_add_prod(
     dst: &mut DMatrix<f64>,
@@ -474,7 +462,11 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
             Layer::Linear { n_in, n_out } if rin.is_some() || touches => {
                 let (n_in, n_out) = (*n_in, *n_out);
                 let nw = n_in * n_out;
-                let mut r = DMatrix::zeros(kn, n_out);
+                let mut r = if rin.is_some() {
+                    pooled_scratch(kn, n_out)
+                } else {
+                    pooled_zeros(kn, n_out)
+                };
                 if let Some(ri) = &rin {
                     gemm(
                         view_mut(&mut r),
@@ -508,20 +500,14 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
                 Some(r)
             }
             Layer::Linear { .. } => None,
-            Layer::Activation(_) => rin.as_ref().map(|ri| {
-                let mut r = ri.clone();
-                tile_mul(
-                    &mut r,
-                    &fwd.dact[i].as_ref().expect("activation cache").0,
-                    k,
-                );
-                r
-            }),
+            Layer::Activation(_) => rin
+                .as_ref()
+                .map(|ri| pooled_tile_mul(ri, &fwd.dact[i].as_ref().expect("activation cache").0)),
             Layer::BatchNorm { n: w, .. } if rin.is_some() || touches => {
                 let w = *w;
                 let bc = fwd.bn[i].as_ref().expect("batch-norm cache");
-                let mut r = DMatrix::zeros(kn, w);
-                let mut rx = DMatrix::zeros(kn, w);
+                let mut r = pooled_scratch(kn, w);
+                let mut rx = pooled_zeros(kn, w);
                 let mut tmp = vec![0.0; n];
                 for c in 0..w {
                     let xh = &bc.xhat.as_slice()[c * n..(c + 1) * n];
@@ -559,7 +545,7 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
     let Some(rz) = rin else { return };
     // R of the output gradient.
     let c_out = rz.ncols();
-    let mut rg = DMatrix::zeros(kn, c_out);
+    let mut rg = pooled_scratch(kn, c_out);
     match kind {
         LossKind::CrossEntropy => {
             let p = head.probs.as_ref().expect("probabilities");
@@ -576,7 +562,10 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
         }
         LossKind::Mse => {
             let f = 2.0 / (n * c_out) as f64;
-            rg = rz * f;
+            rg.as_mut_slice()
+                .iter_mut()
+                .zip(rz.as_slice())
+                .for_each(|(d, z)| *d = z * f);
         }
     }
     // R-backward.
@@ -591,7 +580,7 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
             Layer::Linear { n_in, n_out } => {
                 let (n_in, n_out) = (*n_in, *n_out);
                 let nw = n_in * n_out;
-                let mut t1 = DMatrix::zeros(n_in, n_out * k);
+                let mut t1 = pooled_scratch(n_in, n_out * k);
                 gemm(
                     view_mut(&mut t1),
                     view(a).transpose(),
@@ -609,7 +598,7 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
                     }
                 }
                 if let Some(ri) = rin_i {
-                    let mut t2 = DMatrix::zeros(n_out, n_in * k);
+                    let mut t2 = pooled_scratch(n_out, n_in * k);
                     gemm(
                         view_mut(&mut t2),
                         view(gout).transpose(),
@@ -626,6 +615,7 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
                             }
                         }
                     }
+                    recycle(t2);
                 }
                 for j in 0..k {
                     for o in 0..n_out {
@@ -636,7 +626,7 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
                     }
                 }
                 need_in.then(|| {
-                    let mut r = DMatrix::zeros(kn, n_in);
+                    let mut r = pooled_scratch(kn, n_in);
                     let wt = slice_view(&params[off..off + nw], n_in, n_out);
                     gemm(view_mut(&mut r), view(&rg), wt.transpose(), false);
                     for j in 0..k {
@@ -663,8 +653,7 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
             }
             Layer::Activation(_) => need_in.then(|| {
                 let (fp, fpp) = fwd.dact[i].as_ref().expect("activation cache");
-                let mut r = rg.clone();
-                tile_mul(&mut r, fp, k);
+                let mut r = pooled_tile_mul(&rg, fp);
                 if let (Some(ri), Some(fpp)) = (rin_i, fpp.as_ref()) {
                     tile_add_prod(&mut r, gout, fpp, ri, k);
                 }
@@ -674,7 +663,7 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
                 let w = *w;
                 let bc = fwd.bn[i].as_ref().expect("batch-norm cache");
                 let rx = rxhat[i].as_ref();
-                let mut r = DMatrix::zeros(if need_in { kn } else { 0 }, w);
+                let mut r = pooled_scratch(if need_in { kn } else { 0 }, w);
                 let zeros = vec![0.0; n];
                 let (mut gx, mut rgx, mut pg, mut prg) =
                     (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
@@ -720,8 +709,11 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
             }
         };
         match rgin {
-            Some(r) => rg = r,
+            Some(r) => recycle(std::mem::replace(&mut rg, r)),
             None => break,
         }
     }
+    recycle(rg);
+    recycle(rz);
+    rins.into_iter().chain(rxhat).flatten().for_each(recycle);
 }
