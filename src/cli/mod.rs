@@ -7,6 +7,7 @@
 pub mod classify;
 pub mod common;
 pub mod escape;
+pub mod optimize;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -27,6 +28,8 @@ pub enum Command {
     Classify(classify::ClassifyArgs),
     /// One step out of a saddle along the most negative curvature.
     Escape(escape::EscapeArgs),
+    /// One optimizer's trajectory from a start point.
+    Optimize(optimize::OptimizeArgs),
     /// Regenerate every teaching figure into plots/ and print a report.
     Gallery(GalleryArgs),
 }
@@ -44,6 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Classify(a) => classify::run(&a),
         Command::Escape(a) => escape::run(&a),
+        Command::Optimize(a) => optimize::run(&a),
         Command::Gallery(a) => gallery_placeholder(&a),
     }
 }

@@ -1,1 +1,2 @@
 mod nn;
+mod optim;
