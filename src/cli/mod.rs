@@ -4,10 +4,12 @@
 //! library and prints. Errors bubble up as `anyhow::Error` and become `error: ...` with exit
 //! status 1 in `main`; clap's own usage errors exit with status 2.
 
+pub mod analyze;
 pub mod classify;
 pub mod common;
 pub mod escape;
 pub mod optimize;
+pub mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -30,6 +32,10 @@ pub enum Command {
     Escape(escape::EscapeArgs),
     /// One optimizer's trajectory from a start point.
     Optimize(optimize::OptimizeArgs),
+    /// Train an MLP and save it as safetensors.
+    Train(train::TrainArgs),
+    /// Curvature of a trained model's loss: Hessian spectrum and verdict.
+    Analyze(analyze::AnalyzeArgs),
     /// Regenerate every teaching figure into plots/ and print a report.
     Gallery(GalleryArgs),
 }
@@ -48,6 +54,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Classify(a) => classify::run(&a),
         Command::Escape(a) => escape::run(&a),
         Command::Optimize(a) => optimize::run(&a),
+        Command::Train(a) => train::run(&a),
+        Command::Analyze(a) => analyze::run(&a),
         Command::Gallery(a) => gallery_placeholder(&a),
     }
 }
