@@ -157,7 +157,7 @@ impl NetLoss {
         &self,
         params: &[f64],
         grad: &mut [f64],
-    ) -> Result<(f64, Vec<Option<(Vec<f64>, Vec<f64>)>>)> {
+    ) -> Result<(f64, passes::BatchStats)> {
         check_params(self, params)?;
         if grad.len() != self.n_params {
             return Err(Error::dim("gradient buffer", self.n_params, grad.len()));

@@ -36,13 +36,19 @@ pub(crate) struct BnCache {
     train: bool,
 }
 
+/// Per batch-norm layer: the batch mean and biased variance of a train-mode pass.
+pub(crate) type BatchStats = Vec<Option<(Vec<f64>, Vec<f64>)>>;
+
+/// `f'` and (for second-order passes) `f''` at an activation layer's inputs.
+type ActDerivs = (DMatrix<f64>, Option<DMatrix<f64>>);
+
 /// Everything a forward pass keeps for the backward and R passes.
 pub(crate) struct Forward {
     /// `acts[i]` is the input of layer `i`; the last entry is the output.
     acts: Vec<DMatrix<f64>>,
     bn: Vec<Option<BnCache>>,
     /// `(f', f'')` at each activation layer (`f''` only for second-order passes).
-    dact: Vec<Option<(DMatrix<f64>, Option<DMatrix<f64>>)>>,
+    dact: Vec<Option<ActDerivs>>,
 }
 
 impl Forward {
@@ -55,7 +61,7 @@ impl Forward {
         self.acts.pop().expect("a forward pass has an input")
     }
     /// Batch statistics (mean, biased variance) of each train-mode batch-norm layer.
-    pub(crate) fn batch_stats(&self) -> Vec<Option<(Vec<f64>, Vec<f64>)>> {
+    pub(crate) fn batch_stats(&self) -> BatchStats {
         self.bn
             .iter()
             .map(|b| match b {
@@ -358,7 +364,7 @@ impl Dirs<'_> {
         }
     }
     /// Direction `j`'s components in `[off, off + len)` when dense.
-    fn dense<'b>(&'b self, j: usize, np: usize, off: usize, len: usize) -> Option<&'b [f64]> {
+    fn dense(&self, j: usize, np: usize, off: usize, len: usize) -> Option<&[f64]> {
         match self {
             Dirs::Dense { v, .. } => Some(&v[j * np + off..j * np + off + len]),
             Dirs::Unit(_) => None,
