@@ -96,6 +96,13 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
         data.apply_standardization(st);
     }
     let obj = NetLoss::new(&model, &data, kind, mode)?;
+    if model.n_params() > 20_000 {
+        bail!(
+            "the model has {} parameters: a dense Hessian would need {:.1} GB; use --method lanczos",
+            model.n_params(),
+            (model.n_params() as f64).powi(2) * 8e-9
+        );
+    }
     let mut tol = Tolerances::dual();
     if let Some(g) = a.tol_grad {
         tol = tol.with_grad(g)?;
