@@ -385,28 +385,35 @@ impl Dirs<'_> {
     }
 }
 
-/// `dst += tile(a ⊙ b) ⊙ r` where `a`, `b` are `N x w` and `r`, `dst` are `kN x w`.
-fn tile_add_prod(
-    dst: &mut DMatrix<f64>,
-    a: &DMatrix<f64>,
-    b: &DMatrix<f64>,
-    r: &DMatrix<f64>,
-    k: usize,
-) {
-    let n = a.nrows();
-    let kn = k * n;
-    for c in 0..a.ncols() {
-        let ac = &a.as_slice()[c * n..(c + 1) * n];
-        let bc = &b.as_slice()[c * n..(c + 1) * n];
-        for j in 0..k {
-            let base = c * kn + j * n;
-            let dcol = &mut dst.as_mut_slice()[base..base + n];
-            let rcol = &r.as_slice()[base..base + n];
+/// The activation's R-backward in one pass: `rg ⊙ tile(fp) + tile(gf) ⊙ ri`, where `rg`, `ri`
+/// are `kN x w` and `fp`, `gf = gout ⊙ f''` are `N x w`.
+fn act_back(
+    rg: &DMatrix<f64>,
+    fp: &DMatrix<f64>,
+    gf: &DMatrix<f64>,
+    ri: &DMatrix<f64>,
+) -> DMatrix<f64> {
+    let n = fp.nrows();
+    let kn = rg.nrows();
+    let mut out = pooled_scratch(kn, rg.ncols());
+    for c in 0..rg.ncols() {
+        let fc = &fp.as_slice()[c * n..(c + 1) * n];
+        let gc = &gf.as_slice()[c * n..(c + 1) * n];
+        let range = c * kn..(c + 1) * kn;
+        let oc = &mut out.as_mut_slice()[range.clone()];
+        let rgc = &rg.as_slice()[range.clone()];
+        let ric = &ri.as_slice()[range];
+        for ((ob, rb), ib) in oc
+            .chunks_exact_mut(n)
+            .zip(rgc.chunks_exact(n))
+            .zip(ric.chunks_exact(n))
+        {
             for s in 0..n {
-                dcol[s] += ac[s] * bc[s] * rcol[s];
+                ob[s] = rb[s] * fc[s] + gc[s] * ib[s];
             }
         }
     }
+    out
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -659,11 +666,10 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
             }
             Layer::Activation(_) => need_in.then(|| {
                 let (fp, fpp) = fwd.dact[i].as_ref().expect("activation cache");
-                let mut r = pooled_tile_mul(&rg, fp);
-                if let (Some(ri), Some(fpp)) = (rin_i, fpp.as_ref()) {
-                    tile_add_prod(&mut r, gout, fpp, ri, k);
+                match (rin_i, fpp.as_ref()) {
+                    (Some(ri), Some(fpp)) => act_back(&rg, fp, &gout.component_mul(fpp), ri),
+                    _ => pooled_tile_mul(&rg, fp),
                 }
-                r
             }),
             Layer::BatchNorm { n: w, .. } => {
                 let w = *w;
