@@ -4,12 +4,14 @@
 //! library and prints. Errors bubble up as `anyhow::Error` and become `error: ...` with exit
 //! status 1 in `main`; clap's own usage errors exit with status 2.
 
+pub mod analyze;
 pub mod classify;
 pub mod common;
 pub mod escape;
 pub mod optimize;
 pub mod find;
 pub mod plot;
+pub mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -36,6 +38,10 @@ pub enum Command {
     Find(find::FindArgs),
     /// Draw a surface with contours, critical points and trajectories into a PNG or SVG file.
     Plot(plot::PlotArgs),
+    /// Train an MLP and save it as safetensors.
+    Train(train::TrainArgs),
+    /// Curvature of a trained model's loss: Hessian spectrum and verdict.
+    Analyze(analyze::AnalyzeArgs),
     /// Regenerate every teaching figure into plots/ and print a report.
     Gallery(GalleryArgs),
 }
@@ -56,6 +62,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Optimize(a) => optimize::run(&a),
         Command::Find(a) => find::run(&a),
         Command::Plot(a) => plot::run(&a),
+        Command::Train(a) => train::run(&a),
+        Command::Analyze(a) => analyze::run(&a),
         Command::Gallery(a) => gallery_placeholder(&a),
     }
 }

@@ -43,3 +43,87 @@ pub(crate) fn add_col_sums(s: &[f64], r: usize, out: &mut [f64]) {
         *o += col.iter().sum::<f64>();
     }
 }
+
+thread_local! {
+    /// Buffers of finished R passes, reused by the next pass on the same thread: the blocks of a
+    /// dense Hessian allocate the same large matrices over and over, and fresh pages cost more
+    /// than the arithmetic.
+    static POOL: std::cell::RefCell<Vec<Vec<f64>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Most buffers kept per thread.
+const POOL_MAX: usize = 24;
+
+/// A zero `r x c` matrix, reusing a pooled buffer when one is large enough.
+pub(crate) fn pooled_zeros(r: usize, c: usize) -> DMatrix<f64> {
+    let len = r * c;
+    let buf = POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        let pos = p.iter().position(|v| v.capacity() >= len);
+        pos.map(|i| p.swap_remove(i))
+    });
+    match buf {
+        Some(mut v) => {
+            v.clear();
+            v.resize(len, 0.0);
+            DMatrix::from_vec(r, c, v)
+        }
+        None => DMatrix::zeros(r, c),
+    }
+}
+
+/// Returns a matrix's buffer to the pool.
+pub(crate) fn recycle(m: DMatrix<f64>) {
+    let v: Vec<f64> = m.data.into();
+    if v.capacity() < 4096 {
+        return;
+    }
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < POOL_MAX {
+            p.push(v);
+        }
+    });
+}
+
+/// An `r x c` matrix whose entries are unspecified (stale pooled values): only for outputs that
+/// are overwritten entirely (a GEMM without accumulation, an element-wise map).
+pub(crate) fn pooled_scratch(r: usize, c: usize) -> DMatrix<f64> {
+    let len = r * c;
+    let buf = POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        let pos = p.iter().position(|v| v.capacity() >= len);
+        pos.map(|i| p.swap_remove(i))
+    });
+    match buf {
+        Some(mut v) => {
+            if v.len() >= len {
+                v.truncate(len);
+            } else {
+                v.resize(len, 0.0);
+            }
+            DMatrix::from_vec(r, c, v)
+        }
+        None => DMatrix::zeros(r, c),
+    }
+}
+
+/// `m ⊙ tile(f)` for `m` (`kN x w`) and `f` (`N x w`) into a pooled matrix.
+pub(crate) fn pooled_tile_mul(m: &DMatrix<f64>, f: &DMatrix<f64>) -> DMatrix<f64> {
+    let n = f.nrows();
+    let mut out = pooled_scratch(m.nrows(), m.ncols());
+    let kn = m.nrows();
+    for ((oc, mc), fc) in out
+        .as_mut_slice()
+        .chunks_exact_mut(kn.max(1))
+        .zip(m.as_slice().chunks_exact(kn.max(1)))
+        .zip(f.as_slice().chunks_exact(n.max(1)))
+    {
+        for (ob, mb) in oc.chunks_exact_mut(n).zip(mc.chunks_exact(n)) {
+            for ((o, a), b) in ob.iter_mut().zip(mb).zip(fc) {
+                *o = a * b;
+            }
+        }
+    }
+    out
+}

@@ -24,7 +24,7 @@ pub use data::{shuffled_batches, Dataset, Standardization, Targets, Task};
 pub use layers::{Activation, BatchNormState, BnMode, Layer, LossKind};
 pub use model::{accuracy_of, Mlp};
 pub use objective::NetLoss;
-pub use safetensors_io::{load_model, save_model, ModelFile};
+pub use safetensors_io::{load_model, load_model_bytes, model_bytes, save_model, ModelFile};
 pub use train::{train, EpochRecord, TrainConfig, TrainReport};
 
 #[cfg(test)]

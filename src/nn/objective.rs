@@ -157,7 +157,7 @@ impl NetLoss {
         &self,
         params: &[f64],
         grad: &mut [f64],
-    ) -> Result<(f64, Vec<Option<(Vec<f64>, Vec<f64>)>>)> {
+    ) -> Result<(f64, passes::BatchStats)> {
         check_params(self, params)?;
         if grad.len() != self.n_params {
             return Err(Error::dim("gradient buffer", self.n_params, grad.len()));
@@ -315,46 +315,48 @@ impl Hessian for NetLoss {
             gouts: &gouts,
             kind: self.kind,
         };
-        // Blocks: (layer, parameter indices), never crossing a layer.
-        let mut blocks: Vec<(usize, Vec<usize>)> = Vec::new();
-        for (i, l) in self.layers.iter().enumerate() {
-            let off = self.offsets[i];
-            let idx: Vec<usize> = (off..off + l.n_params()).collect();
-            for chunk in idx.chunks(BLOCK) {
-                blocks.push((i, chunk.to_vec()));
-            }
-        }
-        let mut layer_of = vec![0usize; n];
-        for (i, l) in self.layers.iter().enumerate() {
-            let off = self.offsets[i];
-            layer_of[off..off + l.n_params()].fill(i);
-        }
+        // Blocks of consecutive columns, never crossing a layer; each writes its own columns.
         let mut hm = DMatrix::<f64>::zeros(n, n);
-        let cols: Vec<(usize, Vec<usize>, Vec<f64>)> = blocks
-            .into_par_iter()
-            .map(|(layer, idx)| {
-                let mut out = vec![0.0; n * idx.len()];
-                passes::r_pass(&ctx, &Dirs::Unit(&idx), layer, &mut out);
-                (layer, idx, out)
-            })
-            .collect();
-        for (layer, idx, out) in cols {
-            let off = self.offsets[layer];
-            for (j, &p) in idx.iter().enumerate() {
-                hm.column_mut(p).as_mut_slice()[off..]
-                    .copy_from_slice(&out[j * n + off..(j + 1) * n]);
+        let mut layer_off = vec![0usize; n];
+        {
+            let mut jobs: Vec<(usize, usize, &mut [f64])> = Vec::new();
+            let mut rest = hm.as_mut_slice();
+            for (i, l) in self.layers.iter().enumerate() {
+                let off = self.offsets[i];
+                layer_off[off..off + l.n_params()].fill(off);
+                let mut start = off;
+                while start < off + l.n_params() {
+                    let len = BLOCK.min(off + l.n_params() - start);
+                    let (head, tail) = std::mem::take(&mut rest).split_at_mut(n * len);
+                    jobs.push((i, start, head));
+                    rest = tail;
+                    start += len;
+                }
             }
+            jobs.into_par_iter().for_each(|(layer, start, out)| {
+                let idx: Vec<usize> = (start..start + out.len() / n).collect();
+                passes::r_pass(&ctx, &Dirs::Unit(&idx), layer, out);
+            });
         }
-        // Column p holds rows >= offset(layer(p)); fill the rest by symmetry.
-        for p in 0..n {
-            let off = self.offsets[layer_of[p]];
-            for r in 0..off {
-                hm[(r, p)] = hm[(p, r)];
-            }
-            for r in off..p {
-                let a = 0.5 * (hm[(r, p)] + hm[(p, r)]);
-                hm[(r, p)] = a;
-                hm[(p, r)] = a;
+        // Column p holds the rows from its layer's offset on; fill the rest by symmetry and
+        // average the diagonal blocks, tile by tile for the cache.
+        const TILE: usize = 64;
+        let s = hm.as_mut_slice();
+        for pt in (0..n).step_by(TILE) {
+            for rt in (0..=pt).step_by(TILE) {
+                for p in pt..(pt + TILE).min(n) {
+                    let off = layer_off[p];
+                    for r in rt..(rt + TILE).min(p) {
+                        let lower = s[r * n + p];
+                        if r < off {
+                            s[p * n + r] = lower;
+                        } else {
+                            let a = 0.5 * (s[p * n + r] + lower);
+                            s[p * n + r] = a;
+                            s[r * n + p] = a;
+                        }
+                    }
+                }
             }
         }
         crate::error::ensure_finite("hessian", hm.as_slice())?;

@@ -15,7 +15,10 @@
 
 use super::data::Targets;
 use super::layers::{BnMode, Layer, LossKind};
-use super::mat::{add_col_sums, gemm, slice_view, slice_view_mut, view, view_mut};
+use super::mat::{
+    add_col_sums, gemm, pooled_scratch, pooled_tile_mul, pooled_zeros, recycle, slice_view,
+    slice_view_mut, view, view_mut,
+};
 use crate::error::{Error, Result};
 use nalgebra::DMatrix;
 
@@ -33,13 +36,19 @@ pub(crate) struct BnCache {
     train: bool,
 }
 
+/// Per batch-norm layer: the batch mean and biased variance of a train-mode pass.
+pub(crate) type BatchStats = Vec<Option<(Vec<f64>, Vec<f64>)>>;
+
+/// `f'` and (for second-order passes) `f''` at an activation layer's inputs.
+type ActDerivs = (DMatrix<f64>, Option<DMatrix<f64>>);
+
 /// Everything a forward pass keeps for the backward and R passes.
 pub(crate) struct Forward {
     /// `acts[i]` is the input of layer `i`; the last entry is the output.
     acts: Vec<DMatrix<f64>>,
     bn: Vec<Option<BnCache>>,
     /// `(f', f'')` at each activation layer (`f''` only for second-order passes).
-    dact: Vec<Option<(DMatrix<f64>, Option<DMatrix<f64>>)>>,
+    dact: Vec<Option<ActDerivs>>,
 }
 
 impl Forward {
@@ -52,7 +61,7 @@ impl Forward {
         self.acts.pop().expect("a forward pass has an input")
     }
     /// Batch statistics (mean, biased variance) of each train-mode batch-norm layer.
-    pub(crate) fn batch_stats(&self) -> Vec<Option<(Vec<f64>, Vec<f64>)>> {
+    pub(crate) fn batch_stats(&self) -> BatchStats {
         self.bn
             .iter()
             .map(|b| match b {
@@ -355,7 +364,7 @@ impl Dirs<'_> {
         }
     }
     /// Direction `j`'s components in `[off, off + len)` when dense.
-    fn dense<'b>(&'b self, j: usize, np: usize, off: usize, len: usize) -> Option<&'b [f64]> {
+    fn dense(&self, j: usize, np: usize, off: usize, len: usize) -> Option<&[f64]> {
         match self {
             Dirs::Dense { v, .. } => Some(&v[j * np + off..j * np + off + len]),
             Dirs::Unit(_) => None,
@@ -376,43 +385,35 @@ impl Dirs<'_> {
     }
 }
 
-/// Multiplies `dst` (`kN x w`) element-wise, in place, by `m` (`N x w`) tiled over the `k`
-/// blocks.
-fn tile_mul(dst: &mut DMatrix<f64>, m: &DMatrix<f64>, k: usize) {
-    let n = m.nrows();
-    let kn = k * n;
-    for (c, col) in dst.as_mut_slice().chunks_exact_mut(kn.max(1)).enumerate() {
-        let mc = &m.as_slice()[c * n..(c + 1) * n];
-        for blk in col.chunks_exact_mut(n.max(1)) {
-            for (d, f) in blk.iter_mut().zip(mc) {
-                *d *= f;
-            }
-        }
-    }
-}
-
-/// `dst += tile(a ⊙ b) ⊙ r` where `a`, `b` are `N x w` and `r`, `dst` are `kN x w`.
-fn tile_add_prod(
-    dst: &mut DMatrix<f64>,
-    a: &DMatrix<f64>,
-    b: &DMatrix<f64>,
-    r: &DMatrix<f64>,
-    k: usize,
-) {
-    let n = a.nrows();
-    let kn = k * n;
-    for c in 0..a.ncols() {
-        let ac = &a.as_slice()[c * n..(c + 1) * n];
-        let bc = &b.as_slice()[c * n..(c + 1) * n];
-        for j in 0..k {
-            let base = c * kn + j * n;
-            let dcol = &mut dst.as_mut_slice()[base..base + n];
-            let rcol = &r.as_slice()[base..base + n];
+/// The activation's R-backward in one pass: `rg ⊙ tile(fp) + tile(gf) ⊙ ri`, where `rg`, `ri`
+/// are `kN x w` and `fp`, `gf = gout ⊙ f''` are `N x w`.
+fn act_back(
+    rg: &DMatrix<f64>,
+    fp: &DMatrix<f64>,
+    gf: &DMatrix<f64>,
+    ri: &DMatrix<f64>,
+) -> DMatrix<f64> {
+    let n = fp.nrows();
+    let kn = rg.nrows();
+    let mut out = pooled_scratch(kn, rg.ncols());
+    for c in 0..rg.ncols() {
+        let fc = &fp.as_slice()[c * n..(c + 1) * n];
+        let gc = &gf.as_slice()[c * n..(c + 1) * n];
+        let range = c * kn..(c + 1) * kn;
+        let oc = &mut out.as_mut_slice()[range.clone()];
+        let rgc = &rg.as_slice()[range.clone()];
+        let ric = &ri.as_slice()[range];
+        for ((ob, rb), ib) in oc
+            .chunks_exact_mut(n)
+            .zip(rgc.chunks_exact(n))
+            .zip(ric.chunks_exact(n))
+        {
             for s in 0..n {
-                dcol[s] += ac[s] * bc[s] * rcol[s];
+                ob[s] = rb[s] * fc[s] + gc[s] * ib[s];
             }
         }
     }
+    out
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -474,7 +475,11 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
             Layer::Linear { n_in, n_out } if rin.is_some() || touches => {
                 let (n_in, n_out) = (*n_in, *n_out);
                 let nw = n_in * n_out;
-                let mut r = DMatrix::zeros(kn, n_out);
+                let mut r = if rin.is_some() {
+                    pooled_scratch(kn, n_out)
+                } else {
+                    pooled_zeros(kn, n_out)
+                };
                 if let Some(ri) = &rin {
                     gemm(
                         view_mut(&mut r),
@@ -508,20 +513,14 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
                 Some(r)
             }
             Layer::Linear { .. } => None,
-            Layer::Activation(_) => rin.as_ref().map(|ri| {
-                let mut r = ri.clone();
-                tile_mul(
-                    &mut r,
-                    &fwd.dact[i].as_ref().expect("activation cache").0,
-                    k,
-                );
-                r
-            }),
+            Layer::Activation(_) => rin
+                .as_ref()
+                .map(|ri| pooled_tile_mul(ri, &fwd.dact[i].as_ref().expect("activation cache").0)),
             Layer::BatchNorm { n: w, .. } if rin.is_some() || touches => {
                 let w = *w;
                 let bc = fwd.bn[i].as_ref().expect("batch-norm cache");
-                let mut r = DMatrix::zeros(kn, w);
-                let mut rx = DMatrix::zeros(kn, w);
+                let mut r = pooled_scratch(kn, w);
+                let mut rx = pooled_zeros(kn, w);
                 let mut tmp = vec![0.0; n];
                 for c in 0..w {
                     let xh = &bc.xhat.as_slice()[c * n..(c + 1) * n];
@@ -559,7 +558,7 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
     let Some(rz) = rin else { return };
     // R of the output gradient.
     let c_out = rz.ncols();
-    let mut rg = DMatrix::zeros(kn, c_out);
+    let mut rg = pooled_scratch(kn, c_out);
     match kind {
         LossKind::CrossEntropy => {
             let p = head.probs.as_ref().expect("probabilities");
@@ -576,7 +575,10 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
         }
         LossKind::Mse => {
             let f = 2.0 / (n * c_out) as f64;
-            rg = rz * f;
+            rg.as_mut_slice()
+                .iter_mut()
+                .zip(rz.as_slice())
+                .for_each(|(d, z)| *d = z * f);
         }
     }
     // R-backward.
@@ -591,7 +593,7 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
             Layer::Linear { n_in, n_out } => {
                 let (n_in, n_out) = (*n_in, *n_out);
                 let nw = n_in * n_out;
-                let mut t1 = DMatrix::zeros(n_in, n_out * k);
+                let mut t1 = pooled_scratch(n_in, n_out * k);
                 gemm(
                     view_mut(&mut t1),
                     view(a).transpose(),
@@ -609,7 +611,7 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
                     }
                 }
                 if let Some(ri) = rin_i {
-                    let mut t2 = DMatrix::zeros(n_out, n_in * k);
+                    let mut t2 = pooled_scratch(n_out, n_in * k);
                     gemm(
                         view_mut(&mut t2),
                         view(gout).transpose(),
@@ -626,6 +628,7 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
                             }
                         }
                     }
+                    recycle(t2);
                 }
                 for j in 0..k {
                     for o in 0..n_out {
@@ -636,7 +639,7 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
                     }
                 }
                 need_in.then(|| {
-                    let mut r = DMatrix::zeros(kn, n_in);
+                    let mut r = pooled_scratch(kn, n_in);
                     let wt = slice_view(&params[off..off + nw], n_in, n_out);
                     gemm(view_mut(&mut r), view(&rg), wt.transpose(), false);
                     for j in 0..k {
@@ -663,18 +666,16 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
             }
             Layer::Activation(_) => need_in.then(|| {
                 let (fp, fpp) = fwd.dact[i].as_ref().expect("activation cache");
-                let mut r = rg.clone();
-                tile_mul(&mut r, fp, k);
-                if let (Some(ri), Some(fpp)) = (rin_i, fpp.as_ref()) {
-                    tile_add_prod(&mut r, gout, fpp, ri, k);
+                match (rin_i, fpp.as_ref()) {
+                    (Some(ri), Some(fpp)) => act_back(&rg, fp, &gout.component_mul(fpp), ri),
+                    _ => pooled_tile_mul(&rg, fp),
                 }
-                r
             }),
             Layer::BatchNorm { n: w, .. } => {
                 let w = *w;
                 let bc = fwd.bn[i].as_ref().expect("batch-norm cache");
                 let rx = rxhat[i].as_ref();
-                let mut r = DMatrix::zeros(if need_in { kn } else { 0 }, w);
+                let mut r = pooled_scratch(if need_in { kn } else { 0 }, w);
                 let zeros = vec![0.0; n];
                 let (mut gx, mut rgx, mut pg, mut prg) =
                     (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
@@ -720,8 +721,11 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
             }
         };
         match rgin {
-            Some(r) => rg = r,
+            Some(r) => recycle(std::mem::replace(&mut rg, r)),
             None => break,
         }
     }
+    recycle(rg);
+    recycle(rz);
+    rins.into_iter().chain(rxhat).flatten().for_each(recycle);
 }

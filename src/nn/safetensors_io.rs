@@ -7,6 +7,7 @@
 //! f64 and records `activation` and `loss` in the file's `__metadata__`, so that
 //! `safetensors.torch.load_file` + `model.load_state_dict` round-trip with no `torch.save`.
 
+use super::data::Standardization;
 use super::layers::{Activation, BatchNormState, Layer, LossKind};
 use super::model::Mlp;
 use crate::error::{Error, Result};
@@ -24,6 +25,9 @@ pub struct ModelFile {
     pub activation: Option<Activation>,
     /// The loss the metadata names, if any.
     pub loss: Option<LossKind>,
+    /// The feature standardization the model was trained with (metadata `standardize_mean`,
+    /// `standardize_std`), to apply to new data.
+    pub standardization: Option<Standardization>,
     /// All `__metadata__` entries.
     pub metadata: HashMap<String, String>,
 }
@@ -200,20 +204,41 @@ pub fn load_model_bytes(
     crate::error::ensure_finite("model parameters", &params)?;
     let model =
         Mlp::from_parts(layers, params).map_err(|e| Error::Data(format!("{source}: {e}")))?;
+    let standardization = match (
+        metadata.get("standardize_mean"),
+        metadata.get("standardize_std"),
+    ) {
+        (Some(m), Some(sd)) => {
+            let parse = |t: &str| -> Result<Vec<f64>> {
+                serde_json::from_str(t)
+                    .map_err(|e| Error::Data(format!("{source}: metadata standardization: {e}")))
+            };
+            Some(Standardization {
+                mean: parse(m)?,
+                std: parse(sd)?,
+            })
+        }
+        _ => None,
+    };
     Ok(ModelFile {
         model,
         activation: act,
         loss,
+        standardization,
         metadata,
     })
 }
 
 /// The bytes of a model file: every tensor f64 (`num_batches_tracked` int64), PyTorch keys,
-/// `activation` and `loss` in the metadata.
+/// `activation`, `loss` and the standardization (JSON lists) in the metadata.
 ///
 /// # Errors
 /// [`Error::Data`] if serialization fails.
-pub fn model_bytes(model: &Mlp, loss: Option<LossKind>) -> Result<Vec<u8>> {
+pub fn model_bytes(
+    model: &Mlp,
+    loss: Option<LossKind>,
+    standardization: Option<&Standardization>,
+) -> Result<Vec<u8>> {
     let f64s = |v: &[f64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     let mut entries: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     let offsets = model.offsets();
@@ -277,6 +302,11 @@ pub fn model_bytes(model: &Mlp, loss: Option<LossKind>) -> Result<Vec<u8>> {
     if let Some(l) = loss {
         meta.insert("loss".to_string(), l.name().to_string());
     }
+    if let Some(st) = standardization {
+        let js = |v: &[f64]| serde_json::to_string(v).unwrap_or_default();
+        meta.insert("standardize_mean".to_string(), js(&st.mean));
+        meta.insert("standardize_std".to_string(), js(&st.std));
+    }
     safetensors::serialize(views, Some(meta))
         .map_err(|e| Error::Data(format!("cannot serialize the model: {e}")))
 }
@@ -285,7 +315,12 @@ pub fn model_bytes(model: &Mlp, loss: Option<LossKind>) -> Result<Vec<u8>> {
 ///
 /// # Errors
 /// [`Error::Io`] when the file cannot be written.
-pub fn save_model(path: &Path, model: &Mlp, loss: Option<LossKind>) -> Result<()> {
-    let bytes = model_bytes(model, loss)?;
+pub fn save_model(
+    path: &Path,
+    model: &Mlp,
+    loss: Option<LossKind>,
+    standardization: Option<&Standardization>,
+) -> Result<()> {
+    let bytes = model_bytes(model, loss, standardization)?;
     std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
 }
