@@ -68,7 +68,7 @@ fn search_box(a: &FindArgs, f: &Formula) -> Result<SearchBox> {
         }
         (None, None) => bail!("give the search box: --box LO1,HI1,LO2,HI2,..."),
     };
-    Ok(SearchBox::try_new(&bounds).map_err(|e| anyhow::anyhow!("--box: {e}"))?)
+    SearchBox::try_new(&bounds).map_err(|e| anyhow::anyhow!("--box: {e}"))
 }
 
 /// Runs `critpt find`.

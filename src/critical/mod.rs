@@ -14,5 +14,5 @@ pub use classify::{
 pub use escape::{escape_saddle, EscapeOptions, EscapeStep};
 pub use search::{
     find_critical_points, halton_points, SearchBox, SearchOptions, SearchResult, SearchStats,
-    StartPath, DEFAULT_STARTS,
+    StartPath, DEFAULT_STARTS, MAX_STARTS,
 };

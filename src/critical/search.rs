@@ -53,8 +53,11 @@
 //! Per start: one Newton run (a Hessian and a few gradients per iteration) and one L-BFGS run (two
 //! gradients and one Hessian-vector product per function evaluation), then a short polish. The
 //! default [`DEFAULT_STARTS`] = 256 finds every critical point of the common 2-D test surfaces;
-//! higher dimensions need more (the separable `Σ (xᵢ⁴ − 2xᵢ²)` has `3^d` points; `d = 6` takes a few
-//! thousand starts). Evaluation counts are reported in [`SearchResult::evals`].
+//! higher dimensions need more. The separable `Σ (xᵢ⁴ − 2xᵢ²)` over `[−2, 2]^6` has `3^6 = 729`
+//! points, the smallest basins (around the all-zero maximum) about `0.29^6 ≈ 6e-4` of the box:
+//! 1500 starts found 718–722 of them and 3000 starts all 729 for each of the seeds 0–3, in 3–4.5 s
+//! on two busy cores (about 40 gradients, 9 Hessians and 50 Hessian-vector products per start).
+//! Evaluation counts are reported in [`SearchResult::evals`].
 //!
 //! # Known results
 //! On Beale's function over `[−4.5, 4.5]²` the search finds exactly the three documented points (the
@@ -86,6 +89,9 @@ use std::sync::{Arc, Mutex};
 
 /// Default number of starts: enough for the common 2-D test surfaces.
 pub const DEFAULT_STARTS: usize = 256;
+
+/// The largest number of starts accepted (every start's outcome is kept in memory).
+pub const MAX_STARTS: usize = 10_000_000;
 
 /// An axis-aligned box `[lo₁, hi₁] × … × [loₙ, hiₙ]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,7 +143,7 @@ impl SearchBox {
     /// # Errors
     /// An odd or zero count, and everything [`SearchBox::try_new`] rejects.
     pub fn from_flat(values: &[f64]) -> Result<Self> {
-        if values.is_empty() || values.len() % 2 != 0 {
+        if values.is_empty() || !values.len().is_multiple_of(2) {
             return Err(Error::invalid(
                 "box",
                 format!(
@@ -209,7 +215,11 @@ fn primes(n: usize) -> Vec<u64> {
     let mut out = Vec::with_capacity(n);
     let mut c = 2u64;
     while out.len() < n {
-        if out.iter().take_while(|&&p| p * p <= c).all(|&p| c % p != 0) {
+        if out
+            .iter()
+            .take_while(|&&p| p * p <= c)
+            .all(|&p| !c.is_multiple_of(p))
+        {
             out.push(c);
         }
         c += 1;
@@ -318,10 +328,16 @@ impl SearchOptions {
     /// Sets the number of starts.
     ///
     /// # Errors
-    /// Zero starts.
+    /// Zero starts, or more than [`MAX_STARTS`].
     pub fn with_starts(mut self, starts: usize) -> Result<Self> {
         if starts == 0 {
             return Err(Error::invalid("--starts", "need at least one start, got 0"));
+        }
+        if starts > MAX_STARTS {
+            return Err(Error::invalid(
+                "--starts",
+                format!("at most {MAX_STARTS} starts, got {starts}"),
+            ));
         }
         self.starts = starts;
         Ok(self)
@@ -552,17 +568,32 @@ fn newton_solve<O: Gradient + Hessian + ?Sized>(
     })
 }
 
-/// `½‖∇f‖²` as an argmin problem; its gradient is `H ∇f`.
+/// `½‖∇f‖²` as an argmin problem; its gradient is `H ∇f`. The line search asks for the cost and
+/// the gradient at the same point, so the last `∇f` is cached.
 struct HalfGradNormSq<'a, O: ?Sized> {
     obj: &'a O,
+    cache: std::cell::RefCell<Option<(DVector<f64>, Vec<f64>)>>,
+}
+
+impl<O: Gradient + ?Sized> HalfGradNormSq<'_, O> {
+    fn grad(&self, p: &DVector<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
+        if let Some((q, g)) = self.cache.borrow().as_ref() {
+            if q == p {
+                return Ok(g.clone());
+            }
+        }
+        let mut g = vec![0.0; p.len()];
+        self.obj.gradient(p.as_slice(), &mut g)?;
+        *self.cache.borrow_mut() = Some((p.clone(), g.clone()));
+        Ok(g)
+    }
 }
 
 impl<O: Gradient + Hvp + ?Sized> CostFunction for HalfGradNormSq<'_, O> {
     type Param = DVector<f64>;
     type Output = f64;
     fn cost(&self, p: &DVector<f64>) -> std::result::Result<f64, argmin::core::Error> {
-        let mut g = vec![0.0; p.len()];
-        self.obj.gradient(p.as_slice(), &mut g)?;
+        let g = self.grad(p)?;
         Ok(0.5 * g.iter().map(|v| v * v).sum::<f64>())
     }
 }
@@ -571,8 +602,7 @@ impl<O: Gradient + Hvp + ?Sized> argmin::core::Gradient for HalfGradNormSq<'_, O
     type Param = DVector<f64>;
     type Gradient = DVector<f64>;
     fn gradient(&self, p: &DVector<f64>) -> std::result::Result<DVector<f64>, argmin::core::Error> {
-        let mut g = vec![0.0; p.len()];
-        self.obj.gradient(p.as_slice(), &mut g)?;
+        let g = self.grad(p)?;
         let mut hg = vec![0.0; p.len()];
         self.obj.hvp(p.as_slice(), &g, &mut hg)?;
         Ok(DVector::from_vec(hg))
@@ -639,15 +669,21 @@ fn grad_norm_solve<O: Gradient + Hessian + Hvp + ?Sized>(
         .and_then(|s| s.with_tolerance_cost(0.0))
         .map_err(|e| Error::Unsupported(format!("l-bfgs setup failed: {e}")))
         .map(|solver| {
-            Executor::new(HalfGradNormSq { obj }, solver)
-                .configure(|st| {
-                    st.param(DVector::from_column_slice(x0))
-                        .max_iters(opts.max_lbfgs_iters)
-                        .target_cost(target)
-                })
-                .timer(false)
-                .add_observer(observer, ObserverMode::Always)
-                .run()
+            Executor::new(
+                HalfGradNormSq {
+                    obj,
+                    cache: std::cell::RefCell::new(None),
+                },
+                solver,
+            )
+            .configure(|st| {
+                st.param(DVector::from_column_slice(x0))
+                    .max_iters(opts.max_lbfgs_iters)
+                    .target_cost(target)
+            })
+            .timer(false)
+            .add_observer(observer, ObserverMode::Always)
+            .run()
         })?;
     let recorded = std::mem::take(&mut *shared.lock().unwrap_or_else(|e| e.into_inner()));
     // The lowest-cost parameter when the run finished; the last recorded iterate when argmin
@@ -728,7 +764,7 @@ fn run_start<O: Gradient + Hessian + Hvp + ?Sized>(
     let mut gn_path = Vec::new();
     let gn_end = grad_norm_solve(obj, &x0, bx, opts, &mut gn_path)?;
     for (end, from_newton) in [(newton_end, true), (gn_end, false)] {
-        if !(end.grad_norm <= opts.tol.grad) {
+        if end.grad_norm.is_nan() || end.grad_norm > opts.tol.grad {
             out.not_critical += 1;
         } else if !bx.contains(&end.point, 1e-9) {
             out.outside += 1;
@@ -816,9 +852,7 @@ pub fn find_critical_points<O: Gradient + Hessian + Hvp + ?Sized>(
     if obj.n_params() != bx.n_dims() {
         return Err(Error::dim("search box", obj.n_params(), bx.n_dims()));
     }
-    if opts.starts == 0 {
-        return Err(Error::invalid("--starts", "need at least one start, got 0"));
-    }
+    SearchOptions::default().with_starts(opts.starts)?;
     let counted = Counted::new(obj);
     let starts: Vec<Vec<f64>> = halton_points(opts.starts, bx.n_dims(), opts.seed)
         .iter()

@@ -359,3 +359,21 @@ fn same_seed_same_result_and_paths_lead_to_their_points() {
         assert!((f.loss(&p.point).unwrap() - p.value).abs() < 1e-12);
     }
 }
+
+// REFERENCE.md §6: minimizing ½‖∇f‖² can stop in a gradient-flat region, where H ∇f = 0 but
+// ∇f ≠ 0. For f = x³ + x + y², ∇f = (3x² + 1, 2y) never vanishes, and ½‖∇f‖² has a local
+// minimum at the origin (H ∇f = (6x (3x² + 1), 4y) = 0 there) with ‖∇f‖ = 1.
+#[test]
+fn gradient_flat_stalls_are_not_reported_as_critical_points() {
+    let f = Formula::parse("x^3 + x + y^2").unwrap();
+    let res = find_critical_points(&f, &square(-1.0, 1.0, 2), &SearchOptions::default()).unwrap();
+    assert!(res.points.is_empty());
+    assert_eq!(res.stats.not_critical, res.stats.runs);
+    // The gradient-norm runs really did stall at the gradient-flat point.
+    let stalled = res
+        .paths
+        .iter()
+        .filter(|p| norm(p.grad_norm.last().unwrap()) < 1e-4)
+        .count();
+    assert!(stalled > DEFAULT_STARTS / 2, "{stalled}");
+}
