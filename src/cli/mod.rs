@@ -10,6 +10,7 @@ pub mod escape;
 pub mod optimize;
 pub mod find;
 pub mod plot;
+pub mod gallery;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -37,15 +38,7 @@ pub enum Command {
     /// Draw a surface with contours, critical points and trajectories into a PNG or SVG file.
     Plot(plot::PlotArgs),
     /// Regenerate every teaching figure into plots/ and print a report.
-    Gallery(GalleryArgs),
-}
-
-/// `critpt gallery`.
-#[derive(Debug, clap::Args)]
-pub struct GalleryArgs {
-    /// Output directory.
-    #[arg(long, default_value = "plots")]
-    pub out: std::path::PathBuf,
+    Gallery(gallery::GalleryArgs),
 }
 
 /// Dispatches a parsed command line.
@@ -56,28 +49,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Optimize(a) => optimize::run(&a),
         Command::Find(a) => find::run(&a),
         Command::Plot(a) => plot::run(&a),
-        Command::Gallery(a) => gallery_placeholder(&a),
+        Command::Gallery(a) => gallery::run(&a),
     }
-}
-
-fn gallery_placeholder(_a: &GalleryArgs) -> anyhow::Result<ExitCode> {
-    use critpt::critical::{classify_point, escape_saddle, EscapeOptions, Tolerances};
-    let f = critpt::surfaces::by_name("two-weight")?.formula();
-    let p = classify_point(&f, &[0.0, 0.0], &Tolerances::dual())?;
-    let e = escape_saddle(
-        &f,
-        &[0.0, 0.0],
-        &Tolerances::dual(),
-        &EscapeOptions::default(),
-    )?;
-    println!("critpt gallery: the chapter's saddle analysis (figures not yet drawn)");
-    println!(
-        "  L = (1 - w1 w2)^2 at (0, 0): {} with eigenvalues {:?}, index {}, minimum ratio {}",
-        p.kind, p.spectrum.eigenvalues, p.index, p.minimum_ratio
-    );
-    println!(
-        "  escape along {:?} by {}: L {} -> {} (second-order prediction {:+})",
-        e.direction, e.step, e.value_before, e.value_after, e.predicted_change
-    );
-    Ok(ExitCode::SUCCESS)
 }
