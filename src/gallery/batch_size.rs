@@ -28,6 +28,9 @@ pub const TIMED: (usize, usize) = (20_000, 8);
 /// The timed batch sizes.
 pub const TIMED_BATCHES: [usize; 6] = [1, 10, 100, 1000, 10_000, 20_000];
 
+/// One-epoch runs per timed batch size (the best is kept).
+pub const REPEATS: usize = 9;
+
 /// The figure's data.
 #[derive(Debug, Clone)]
 pub struct Data {
@@ -35,7 +38,7 @@ pub struct Data {
     pub data: LinearRegression,
     /// One run per entry of [`BATCHES`].
     pub runs: Vec<MiniBatchRun>,
-    /// Seconds per epoch for each of [`TIMED_BATCHES`] (best of 3).
+    /// Seconds per epoch for each of [`TIMED_BATCHES`] (best of [`REPEATS`]).
     pub seconds_per_epoch: Vec<f64>,
 }
 
@@ -58,7 +61,8 @@ pub fn run(data: &LinearRegression, b: usize) -> Result<MiniBatchRun> {
 }
 
 /// Seconds per epoch of plain SGD on a `TIMED.0 × TIMED.1` regression with batch size `b`
-/// (best of 3 one-epoch runs; the path is not recorded).
+/// (best of [`REPEATS`] one-epoch runs, so that preemption by other processes is
+/// filtered out; the path is not recorded).
 ///
 /// # Errors
 /// Run errors.
@@ -67,7 +71,7 @@ pub fn time_epoch(big: &LinearRegression, b: usize) -> Result<f64> {
         .with_record_params(false);
     let start = vec![0.0; TIMED.1];
     let mut best = f64::INFINITY;
-    for _ in 0..3 {
+    for _ in 0..REPEATS {
         let t = Instant::now();
         runner.run(big, &mut Sgd::new(), &start)?;
         best = best.min(t.elapsed().as_secs_f64());
@@ -158,7 +162,8 @@ pub fn render(path: &Path) -> Result<FigureOutput> {
             "Left: SGD with eta = {LR} for {EPOCHS} epochs on y = 2x + 1 + noise ({N} points): \
              full batch makes {} smooth updates, batch 5 {} and batch 1 {} noisy ones. Right: \
              wall time of one epoch of SGD (gradient of the mean squared error plus one update \
-             per batch, one thread) on a {} x {} linear regression, best of 3, against batch size",
+             per batch, one thread) on a {} x {} linear regression, best of {REPEATS}, against batch size; \
+             batches smaller than the data set are shuffled each epoch",
             d.runs[0].updates, d.runs[1].updates, d.runs[2].updates, TIMED.0, TIMED.1
         ),
         numbers,

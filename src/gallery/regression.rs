@@ -75,7 +75,7 @@ impl LinearRegression {
         if true_w.len() != scales.len() {
             return Err(Error::dim("true weights", scales.len(), true_w.len()));
         }
-        if !(noise >= 0.0) || scales.iter().any(|s| !(*s >= 0.0)) {
+        if !noise.is_finite() || noise < 0.0 || scales.iter().any(|s| !s.is_finite() || *s < 0.0) {
             return Err(Error::invalid("scales", "must be finite and not negative"));
         }
         let mut rng = StdRng::seed_from_u64(seed);
@@ -106,7 +106,7 @@ impl LinearRegression {
         noise: f64,
         seed: u64,
     ) -> Result<Self> {
-        if !(lo < hi) {
+        if lo.is_nan() || hi.is_nan() || lo >= hi {
             return Err(Error::invalid("interval", format!("[{lo}, {hi}] is empty")));
         }
         let mut rng = StdRng::seed_from_u64(seed);
@@ -150,7 +150,7 @@ impl LinearRegression {
             let col: Vec<f64> = (0..self.n()).map(|i| self.x[i * self.d + j]).collect();
             let m = col.iter().sum::<f64>() / n;
             let s = (col.iter().map(|v| (v - m).powi(2)).sum::<f64>() / n).sqrt();
-            if !(s > 0.0) {
+            if s.is_nan() || s <= 0.0 {
                 return Err(Error::invalid(
                     "feature",
                     format!("{j} is constant; cannot z-score"),
