@@ -75,3 +75,25 @@ fn accuracy_takes_the_first_maximum() {
     assert!((accuracy_of(&z, &[0, 1, 0]) - 1.0).abs() < 1e-15);
     assert!((accuracy_of(&z, &[1, 1, 1]) - 1.0 / 3.0).abs() < 1e-15);
 }
+
+#[test]
+fn fast_tanh_agrees_with_libm_to_rounding() {
+    let mut worst = 0.0f64;
+    for i in -40_000..=40_000 {
+        let x = i as f64 * 5e-4;
+        worst = worst.max((Activation::Tanh.apply(x) - x.tanh()).abs());
+    }
+    for &x in &[
+        1e-300,
+        -1e-12,
+        19.9,
+        25.0,
+        -700.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    ] {
+        worst = worst.max((Activation::Tanh.apply(x) - x.tanh()).abs());
+    }
+    assert!(worst < 4e-16, "worst {worst:e}");
+    assert!(Activation::Tanh.apply(f64::NAN).is_nan());
+}
