@@ -8,8 +8,8 @@ pub mod analyze;
 pub mod classify;
 pub mod common;
 pub mod escape;
-pub mod optimize;
 pub mod find;
+pub mod optimize;
 pub mod plot;
 pub mod train;
 
