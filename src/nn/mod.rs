@@ -11,6 +11,7 @@
 //!
 //! Outside this module nothing knows about layers: everything else sees a flat parameter vector.
 
+pub mod curvature;
 pub mod data;
 pub mod layers;
 mod mat;

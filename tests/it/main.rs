@@ -2,11 +2,12 @@
 
 mod cli_errors;
 mod core;
-mod eigen_props;
-mod util;
 mod curvature;
-mod optim;
+mod eigen_props;
 mod find;
-mod plot;
+mod netcurv;
 mod nn;
 mod gallery;
+mod optim;
+mod plot;
+mod util;

@@ -1,0 +1,54 @@
+//! Curvature of a 64-128-128-10 tanh MLP on data/digits.csv (26 122 parameters): Lanczos top-5
+//! (matrix-free, exact HVPs) and a 1-D filter-normalized loss slice (21 points, in parallel).
+//! The Lanczos run is capped at 60 steps (tolerance 1e-4) to keep one sample to seconds.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use critpt::curvature::{slice_1d, Lanczos, Which};
+use critpt::nn::curvature::filter_normalized_direction;
+use critpt::nn::{Activation, BnMode, Dataset, LossKind, Mlp, NetLoss, Task};
+use std::hint::black_box;
+use std::path::Path;
+
+fn setup() -> (Mlp, Dataset) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digits.csv");
+    let mut data = Dataset::from_csv(
+        &path,
+        None,
+        Task::Classification {
+            n_classes: Some(10),
+        },
+    )
+    .expect("data/digits.csv");
+    data.standardize();
+    let model = Mlp::new(&[64, 128, 128, 10], Activation::Tanh, false, 0).expect("model");
+    (model, data)
+}
+
+fn bench(c: &mut Criterion) {
+    let (model, data) = setup();
+    let obj = NetLoss::new(&model, &data, LossKind::CrossEntropy, BnMode::Eval).expect("loss");
+    let mut g = c.benchmark_group("netcurv_digits_26k");
+    g.sample_size(10);
+    let lanczos = Lanczos::new(5, Which::Largest)
+        .with_tol(1e-4)
+        .expect("tol")
+        .with_max_iters(60)
+        .expect("iters")
+        .with_true_residuals(false);
+    g.bench_function("lanczos_top5", |b| {
+        b.iter(|| {
+            lanczos
+                .run(black_box(&obj), &model.params)
+                .expect("lanczos")
+        })
+    });
+    let d = filter_normalized_direction(&model, 0).expect("direction");
+    let alphas: Vec<f64> = (-10..=10).map(|i| i as f64 * 0.1).collect();
+    g.bench_function("slice_1d_21", |b| {
+        b.iter(|| slice_1d(black_box(&obj), &model.params, &d, &alphas).expect("slice"))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
