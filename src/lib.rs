@@ -26,6 +26,7 @@ pub mod curvature;
 pub mod derivatives;
 pub mod error;
 pub mod expr;
+pub mod gallery;
 pub mod nn;
 pub mod objective;
 pub mod optim;

@@ -12,6 +12,7 @@ pub mod optimize;
 pub mod find;
 pub mod plot;
 pub mod train;
+pub mod gallery;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -43,15 +44,7 @@ pub enum Command {
     /// Curvature of a trained model's loss: Hessian spectrum and verdict.
     Analyze(analyze::AnalyzeArgs),
     /// Regenerate every teaching figure into plots/ and print a report.
-    Gallery(GalleryArgs),
-}
-
-/// `critpt gallery`.
-#[derive(Debug, clap::Args)]
-pub struct GalleryArgs {
-    /// Output directory.
-    #[arg(long, default_value = "plots")]
-    pub out: std::path::PathBuf,
+    Gallery(gallery::GalleryArgs),
 }
 
 /// Dispatches a parsed command line.
@@ -64,28 +57,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plot(a) => plot::run(&a),
         Command::Train(a) => train::run(&a),
         Command::Analyze(a) => analyze::run(&a),
-        Command::Gallery(a) => gallery_placeholder(&a),
+        Command::Gallery(a) => gallery::run(&a),
     }
-}
-
-fn gallery_placeholder(_a: &GalleryArgs) -> anyhow::Result<ExitCode> {
-    use critpt::critical::{classify_point, escape_saddle, EscapeOptions, Tolerances};
-    let f = critpt::surfaces::by_name("two-weight")?.formula();
-    let p = classify_point(&f, &[0.0, 0.0], &Tolerances::dual())?;
-    let e = escape_saddle(
-        &f,
-        &[0.0, 0.0],
-        &Tolerances::dual(),
-        &EscapeOptions::default(),
-    )?;
-    println!("critpt gallery: the chapter's saddle analysis (figures not yet drawn)");
-    println!(
-        "  L = (1 - w1 w2)^2 at (0, 0): {} with eigenvalues {:?}, index {}, minimum ratio {}",
-        p.kind, p.spectrum.eigenvalues, p.index, p.minimum_ratio
-    );
-    println!(
-        "  escape along {:?} by {}: L {} -> {} (second-order prediction {:+})",
-        e.direction, e.step, e.value_before, e.value_after, e.predicted_change
-    );
-    Ok(ExitCode::SUCCESS)
 }

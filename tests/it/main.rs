@@ -9,3 +9,4 @@ mod optim;
 mod find;
 mod plot;
 mod nn;
+mod gallery;
