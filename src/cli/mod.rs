@@ -8,11 +8,11 @@ pub mod analyze;
 pub mod classify;
 pub mod common;
 pub mod escape;
-pub mod optimize;
 pub mod find;
+pub mod gallery;
+pub mod optimize;
 pub mod plot;
 pub mod train;
-pub mod gallery;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -17,8 +17,10 @@ pub mod adagrad_explosion;
 pub mod adaptive;
 pub mod batch_size;
 pub mod critical_points;
+pub mod minimum_ratio;
 pub mod momentum;
 pub mod mse_vs_ce;
+pub mod nn_common;
 pub mod normalization;
 pub mod regression;
 pub mod saddle_escape;
@@ -79,6 +81,12 @@ pub const FIGURES: &[FigureSpec] = &[
         name: "saddle-escape",
         title: "Escaping the saddle of (1 - w1 w2)^2 along negative curvature",
         render: saddle_escape::render,
+    },
+    FigureSpec {
+        number: 3,
+        name: "minimum-ratio",
+        title: "Training loss against minimum ratio of many small networks",
+        render: minimum_ratio::render,
     },
     FigureSpec {
         number: 4,

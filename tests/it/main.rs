@@ -2,11 +2,11 @@
 
 mod cli_errors;
 mod core;
-mod eigen_props;
-mod util;
 mod curvature;
-mod optim;
+mod eigen_props;
 mod find;
-mod plot;
-mod nn;
 mod gallery;
+mod nn;
+mod optim;
+mod plot;
+mod util;
