@@ -17,6 +17,7 @@ pub mod adagrad_explosion;
 pub mod adaptive;
 pub mod batch_size;
 pub mod critical_points;
+pub mod hessian_spectrum;
 pub mod minimum_ratio;
 pub mod momentum;
 pub mod mse_vs_ce;
@@ -129,6 +130,12 @@ pub const FIGURES: &[FigureSpec] = &[
         name: "normalization",
         title: "Feature normalization rounds the error surface",
         render: normalization::render,
+    },
+    FigureSpec {
+        number: 12,
+        name: "hessian-spectrum",
+        title: "Hessian spectrum of a trained digits MLP: bulk and outliers",
+        render: hessian_spectrum::render,
     },
 ];
 
