@@ -9,10 +9,10 @@ pub mod classify;
 pub mod common;
 pub mod escape;
 pub mod find;
+pub mod gallery;
 pub mod optimize;
 pub mod plot;
 pub mod train;
-pub mod gallery;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -17,8 +17,11 @@ pub mod adagrad_explosion;
 pub mod adaptive;
 pub mod batch_size;
 pub mod critical_points;
+pub mod hessian_spectrum;
+pub mod minimum_ratio;
 pub mod momentum;
 pub mod mse_vs_ce;
+pub mod nn_common;
 pub mod normalization;
 pub mod regression;
 pub mod saddle_escape;
@@ -81,6 +84,12 @@ pub const FIGURES: &[FigureSpec] = &[
         render: saddle_escape::render,
     },
     FigureSpec {
+        number: 3,
+        name: "minimum-ratio",
+        title: "Training loss against minimum ratio of many small networks",
+        render: minimum_ratio::render,
+    },
+    FigureSpec {
         number: 4,
         name: "batch-size",
         title: "Full batch vs mini-batch vs batch size 1; seconds per epoch",
@@ -121,6 +130,12 @@ pub const FIGURES: &[FigureSpec] = &[
         name: "normalization",
         title: "Feature normalization rounds the error surface",
         render: normalization::render,
+    },
+    FigureSpec {
+        number: 12,
+        name: "hessian-spectrum",
+        title: "Hessian spectrum of a trained digits MLP: bulk and outliers",
+        render: hessian_spectrum::render,
     },
 ];
 
