@@ -474,20 +474,6 @@ fn analyze_cli_errors_are_one_line_and_exit_1() {
         err.starts_with("error: ") && err.contains("--activation"),
         "{err}"
     );
-    // Lanczos is not here yet.
-    let out = critpt(&[
-        "analyze",
-        "--model",
-        model.to_str().unwrap(),
-        "--data",
-        iris.to_str().unwrap(),
-        "--activation",
-        "tanh",
-        "--method",
-        "lanczos",
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not yet available"));
     // A model that does not fit the data (4 inputs vs 2 features).
     let out = critpt(&[
         "analyze",
