@@ -121,3 +121,24 @@ pub fn ensure_finite(what: &str, values: &[f64]) -> Result<()> {
         ))),
     }
 }
+
+/// Checks that `value` is positive and finite, naming `name` otherwise; returns it.
+pub fn ensure_positive(name: &str, value: f64) -> Result<f64> {
+    if value > 0.0 && value.is_finite() {
+        Ok(value)
+    } else {
+        Err(Error::invalid(
+            name,
+            format!("must be positive and finite, got {value}"),
+        ))
+    }
+}
+
+/// Checks that a count is at least 1, naming `name` otherwise; returns it.
+pub fn ensure_nonzero(name: &str, value: usize) -> Result<usize> {
+    if value == 0 {
+        Err(Error::invalid(name, "must be at least 1, got 0"))
+    } else {
+        Ok(value)
+    }
+}

@@ -90,13 +90,7 @@ impl PowerIteration {
     /// # Errors
     /// `tol` not positive and finite.
     pub fn with_tol(mut self, tol: f64) -> Result<Self> {
-        if !(tol > 0.0 && tol.is_finite()) {
-            return Err(Error::invalid(
-                "tolerance",
-                format!("must be positive and finite, got {tol}"),
-            ));
-        }
-        self.tol = tol;
+        self.tol = crate::error::ensure_positive("tolerance", tol)?;
         Ok(self)
     }
 
@@ -105,13 +99,7 @@ impl PowerIteration {
     /// # Errors
     /// `max_iters == 0`.
     pub fn with_max_iters(mut self, max_iters: usize) -> Result<Self> {
-        if max_iters == 0 {
-            return Err(Error::invalid(
-                "max iterations",
-                "must be at least 1, got 0",
-            ));
-        }
-        self.max_iters = max_iters;
+        self.max_iters = crate::error::ensure_nonzero("max iterations", max_iters)?;
         Ok(self)
     }
 
