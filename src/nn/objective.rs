@@ -185,6 +185,14 @@ impl NetLoss {
         if v.nrows() != self.n_params {
             return Err(Error::dim("directions", self.n_params, v.nrows()));
         }
+        let mut out = DMatrix::zeros(self.n_params, v.ncols());
+        self.r_pass_dense(params, v.as_slice(), v.ncols(), out.as_mut_slice())?;
+        Ok(out)
+    }
+
+    /// `H·V` for `k` directions stored column-major in `v`, written into `out` (zeroed first):
+    /// one forward pass, one backward pass, then the R-operator pass over all `k` at once.
+    fn r_pass_dense(&self, params: &[f64], v: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
         let fwd = self.forward(params, true)?;
         let h = passes::head(fwd.output(), &self.targets, self.kind)?;
         let mut g = vec![0.0; self.n_params];
@@ -206,17 +214,9 @@ impl NetLoss {
             gouts: &gouts,
             kind: self.kind,
         };
-        let mut out = DMatrix::zeros(self.n_params, v.ncols());
-        passes::r_pass(
-            &ctx,
-            &Dirs::Dense {
-                v: v.as_slice(),
-                k: v.ncols(),
-            },
-            0,
-            out.as_mut_slice(),
-        );
-        Ok(out)
+        out.fill(0.0);
+        passes::r_pass(&ctx, &Dirs::Dense { v, k }, 0, out);
+        Ok(())
     }
 }
 
@@ -254,30 +254,7 @@ impl Hvp for NetLoss {
             ));
         }
         crate::error::ensure_finite("direction", v)?;
-        let fwd = self.forward(params, true)?;
-        let h = passes::head(fwd.output(), &self.targets, self.kind)?;
-        let mut g = vec![0.0; self.n_params];
-        let gouts = passes::backward(
-            &self.layers,
-            &self.offsets,
-            params,
-            &fwd,
-            h.grad.clone(),
-            &mut g,
-            true,
-        );
-        let ctx = RContext {
-            layers: &self.layers,
-            offsets: &self.offsets,
-            params,
-            fwd: &fwd,
-            head: &h,
-            gouts: &gouts,
-            kind: self.kind,
-        };
-        out.fill(0.0);
-        passes::r_pass(&ctx, &Dirs::Dense { v, k: 1 }, 0, out);
-        Ok(())
+        self.r_pass_dense(params, v, 1, out)
     }
 }
 
