@@ -52,6 +52,29 @@ pub trait Hessian: Loss {
 pub trait Hvp: Loss {
     /// Writes `H(params) · v` into `out`.
     fn hvp(&self, params: &[f64], v: &[f64], out: &mut [f64]) -> Result<()>;
+
+    /// Writes `H(params) · V` into `out` for the `k` directions stored column-major in `vs`
+    /// (`n_params x k`), as `k` products.
+    ///
+    /// The default calls [`Hvp::hvp`] once per column. Objectives that can share work across
+    /// directions override it: a network runs one blocked R pass (one GEMM for many directions)
+    /// instead of `k` thin ones. Trace and density estimators call this with their probes.
+    ///
+    /// # Errors
+    /// `vs` or `out` not `n_params·k` long, or the objective's error.
+    fn hvp_many(&self, params: &[f64], vs: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
+        let n = self.n_params();
+        if vs.len() != n * k || out.len() != n * k {
+            return Err(Error::dim("directions", n * k, vs.len().min(out.len())));
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        for (v, o) in vs.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+            self.hvp(params, v, o)?;
+        }
+        Ok(())
+    }
 }
 
 /// Checks a parameter vector's length and finiteness against an objective.
@@ -157,6 +180,10 @@ impl<O: Hvp> Hvp for Counted<O> {
         self.hvps.fetch_add(1, Ordering::Relaxed);
         self.inner.hvp(params, v, out)
     }
+    fn hvp_many(&self, params: &[f64], vs: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
+        self.hvps.fetch_add(k, Ordering::Relaxed);
+        self.inner.hvp_many(params, vs, k, out)
+    }
 }
 
 macro_rules! forward_ref {
@@ -179,6 +206,7 @@ macro_rules! forward_ref {
     };
     (@body Hvp) => {
         fn hvp(&self, params: &[f64], v: &[f64], out: &mut [f64]) -> Result<()> { (**self).hvp(params, v, out) }
+        fn hvp_many(&self, params: &[f64], vs: &[f64], k: usize, out: &mut [f64]) -> Result<()> { (**self).hvp_many(params, vs, k, out) }
     };
 }
 forward_ref!(Loss, Gradient, Hessian, Hvp);

@@ -58,6 +58,17 @@ impl<'a, O: Hvp + ?Sized> HvpOperator<'a, O> {
         ensure_finite("Hessian-vector product", out)
     }
 
+    /// Writes `H·V` into `out` for the `k` directions stored column-major in `vs`; `k`
+    /// products, made together through [`Hvp::hvp_many`].
+    ///
+    /// # Errors
+    /// The objective's error, or a non-finite product.
+    pub fn apply_many(&mut self, vs: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
+        self.n_hvps += k;
+        self.obj.hvp_many(self.params, vs, k, out)?;
+        ensure_finite("Hessian-vector product", out)
+    }
+
     /// Products made so far.
     pub fn n_hvps(&self) -> usize {
         self.n_hvps

@@ -27,6 +27,40 @@ pub struct TraceEstimate {
     pub seed: u64,
 }
 
+/// Probes per call to [`HvpOperator::apply_many`]: enough for blocked products to pay off,
+/// few enough that `O(n·PROBES)` memory stays small.
+const PROBES: usize = 32;
+
+/// `z_iᵀ H z_i` for `count` Rademacher probes drawn in order from `rng`, the products made
+/// [`PROBES`] at a time; `deflate` (if any) is applied to each probe first.
+fn quadratic_forms<O: Hvp + ?Sized>(
+    op: &mut HvpOperator<'_, O>,
+    rng: &mut StdRng,
+    count: usize,
+    deflate: &dyn Fn(&mut [f64]),
+) -> Result<Vec<f64>> {
+    let n = op.dim();
+    let mut samples = Vec::with_capacity(count);
+    let mut hz = Vec::new();
+    while samples.len() < count {
+        let k = PROBES.min(count - samples.len());
+        let mut zs = Vec::with_capacity(n * k);
+        for _ in 0..k {
+            let mut z = rademacher_vec(n, rng);
+            deflate(&mut z);
+            zs.extend_from_slice(&z);
+        }
+        hz.resize(n * k, 0.0);
+        op.apply_many(&zs, k, &mut hz)?;
+        samples.extend(
+            zs.chunks_exact(n)
+                .zip(hz.chunks_exact(n))
+                .map(|(z, h)| dot(z, h)),
+        );
+    }
+    Ok(samples)
+}
+
 /// Sample mean and standard error of the mean.
 fn mean_and_se(samples: &[f64]) -> (f64, f64) {
     let m = samples.len() as f64;
@@ -47,7 +81,7 @@ fn mean_and_se(samples: &[f64]) -> (f64, f64) {
 /// The objective implements [`Hvp`].
 ///
 /// # Cost
-/// Exactly `n_matvecs` products; `O(n)` memory.
+/// Exactly `n_matvecs` products, made 32 at a time; `O(32·n)` memory.
 ///
 /// # Errors
 /// `n_matvecs < 2` (no standard error), a bad point, an operator error.
@@ -75,15 +109,8 @@ pub fn hutchinson<O: Hvp + ?Sized>(
         ));
     }
     let mut op = HvpOperator::new(obj, params)?;
-    let n = op.dim();
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut hz = vec![0.0; n];
-    let mut samples = Vec::with_capacity(n_matvecs);
-    for _ in 0..n_matvecs {
-        let z = rademacher_vec(n, &mut rng);
-        op.apply(&z, &mut hz)?;
-        samples.push(dot(&z, &hz));
-    }
+    let samples = quadratic_forms(&mut op, &mut rng, n_matvecs, &|_| {})?;
     let (estimate, std_error) = mean_and_se(&samples);
     Ok(TraceEstimate {
         estimate,
@@ -140,21 +167,19 @@ pub fn hutch_plus_plus<O: Hvp + ?Sized>(
     let n = op.dim();
     let mut rng = StdRng::seed_from_u64(seed);
     let k = (n_matvecs / 3).min(n);
-    // HS, column by column.
+    // HS, all k probes in blocked products.
+    let mut s_cols = Vec::with_capacity(n * k);
+    for _ in 0..k {
+        s_cols.extend(rademacher_vec(n, &mut rng));
+    }
     let mut hs = DMatrix::zeros(n, k);
-    let mut buf = vec![0.0; n];
-    for j in 0..k {
-        let s = rademacher_vec(n, &mut rng);
-        op.apply(&s, &mut buf)?;
-        hs.column_mut(j).copy_from_slice(&buf);
-    }
+    op.apply_many(&s_cols, k, hs.as_mut_slice())?;
     let q = hs.qr().q(); // n×k, orthonormal columns.
-    let mut exact = 0.0;
-    for j in 0..k {
-        let qj = q.column(j);
-        op.apply(qj.as_slice(), &mut buf)?;
-        exact += dot(qj.as_slice(), &buf);
-    }
+    let mut hq = DMatrix::zeros(n, k);
+    op.apply_many(q.as_slice(), k, hq.as_mut_slice())?;
+    let exact: f64 = (0..k)
+        .map(|j| dot(q.column(j).as_slice(), hq.column(j).as_slice()))
+        .sum();
     if k == n {
         return Ok(TraceEstimate {
             estimate: exact,
@@ -164,19 +189,16 @@ pub fn hutch_plus_plus<O: Hvp + ?Sized>(
         });
     }
     let g = n_matvecs - 2 * k;
-    let mut samples = Vec::with_capacity(g);
-    for _ in 0..g {
-        let mut z = rademacher_vec(n, &mut rng);
-        // z ← (I − QQᵀ) z, twice for orthogonality to rounding.
+    // z ← (I − QQᵀ) z, twice for orthogonality to rounding.
+    let deflate = |z: &mut [f64]| {
         for _ in 0..2 {
-            let c = q.tr_mul(&nalgebra::DVector::from_column_slice(&z));
+            let c = q.tr_mul(&nalgebra::DVector::from_column_slice(z));
             for (j, cj) in c.iter().enumerate() {
-                axpy(-cj, q.column(j).as_slice(), &mut z);
+                axpy(-cj, q.column(j).as_slice(), z);
             }
         }
-        op.apply(&z, &mut buf)?;
-        samples.push(dot(&z, &buf));
-    }
+    };
+    let samples = quadratic_forms(&mut op, &mut rng, g, &deflate)?;
     let (rest, std_error) = mean_and_se(&samples);
     Ok(TraceEstimate {
         estimate: exact + rest,

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::objective::{check_params, Gradient, Hessian, Hvp, Loss};
 use nalgebra::DMatrix;
 use rayon::prelude::*;
+use std::sync::{Arc, Mutex};
 
 /// Directions per block in the dense Hessian.
 const BLOCK: usize = 16;
@@ -32,6 +33,33 @@ pub struct NetLoss {
     targets: Targets,
     kind: LossKind,
     mode: BnMode,
+    point: PointCache,
+}
+
+/// The forward and backward passes at one point, kept for the R passes that follow there.
+struct Prepared {
+    params: Vec<f64>,
+    fwd: passes::Forward,
+    head: passes::Head,
+    gouts: Vec<DMatrix<f64>>,
+}
+
+/// The passes at the last point a Hessian-vector product was asked for. Lanczos, power
+/// iteration, trace and density estimates ask for hundreds of products at one point: each then
+/// costs one R pass instead of a forward, a backward and an R pass. A clone starts empty.
+#[derive(Default)]
+struct PointCache(Mutex<Option<Arc<Prepared>>>);
+
+impl Clone for PointCache {
+    fn clone(&self) -> Self {
+        PointCache::default()
+    }
+}
+
+impl std::fmt::Debug for PointCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PointCache")
+    }
 }
 
 impl NetLoss {
@@ -122,6 +150,7 @@ impl NetLoss {
             targets,
             kind,
             mode,
+            point: PointCache::default(),
         })
     }
 
@@ -186,32 +215,56 @@ impl NetLoss {
             return Err(Error::dim("directions", self.n_params, v.nrows()));
         }
         let mut out = DMatrix::zeros(self.n_params, v.ncols());
-        self.r_pass_dense(params, v.as_slice(), v.ncols(), out.as_mut_slice())?;
+        self.hvp_many(params, v.as_slice(), v.ncols(), out.as_mut_slice())?;
         Ok(out)
     }
 
-    /// `H·V` for `k` directions stored column-major in `v`, written into `out` (zeroed first):
-    /// one forward pass, one backward pass, then the R-operator pass over all `k` at once.
-    fn r_pass_dense(&self, params: &[f64], v: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
+    /// The forward and backward passes at `params`, from the cache when it holds that point.
+    fn prepared(&self, params: &[f64]) -> Result<Arc<Prepared>> {
+        let cached = self
+            .point
+            .0
+            .lock()
+            .ok()
+            .and_then(|c| c.as_ref().filter(|p| p.params == params).cloned());
+        if let Some(p) = cached {
+            return Ok(p);
+        }
         let fwd = self.forward(params, true)?;
-        let h = passes::head(fwd.output(), &self.targets, self.kind)?;
+        let head = passes::head(fwd.output(), &self.targets, self.kind)?;
         let mut g = vec![0.0; self.n_params];
         let gouts = passes::backward(
             &self.layers,
             &self.offsets,
             params,
             &fwd,
-            h.grad.clone(),
+            head.grad.clone(),
             &mut g,
             true,
         );
+        let p = Arc::new(Prepared {
+            params: params.to_vec(),
+            fwd,
+            head,
+            gouts,
+        });
+        if let Ok(mut c) = self.point.0.lock() {
+            *c = Some(Arc::clone(&p));
+        }
+        Ok(p)
+    }
+
+    /// `H·V` for `k` directions stored column-major in `v`, written into `out` (zeroed first):
+    /// the R-operator pass over all `k` at once, after the (cached) forward and backward passes.
+    fn r_pass_dense(&self, params: &[f64], v: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
+        let p = self.prepared(params)?;
         let ctx = RContext {
             layers: &self.layers,
             offsets: &self.offsets,
             params,
-            fwd: &fwd,
-            head: &h,
-            gouts: &gouts,
+            fwd: &p.fwd,
+            head: &p.head,
+            gouts: &p.gouts,
             kind: self.kind,
         };
         out.fill(0.0);
@@ -256,6 +309,28 @@ impl Hvp for NetLoss {
         crate::error::ensure_finite("direction", v)?;
         self.r_pass_dense(params, v, 1, out)
     }
+
+    /// Blocked R passes of up to 16 directions each, at least one block per thread, the
+    /// blocks in parallel (rayon).
+    fn hvp_many(&self, params: &[f64], vs: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
+        check_params(self, params)?;
+        let n = self.n_params;
+        if vs.len() != n * k || out.len() != n * k {
+            return Err(Error::dim("directions", n * k, vs.len().min(out.len())));
+        }
+        crate::error::ensure_finite("direction", vs)?;
+        if n == 0 || k == 0 {
+            return Ok(());
+        }
+        // Prepare once, outside the pool, so the blocks share the cached passes.
+        self.prepared(params)?;
+        // At least one block per thread, at most BLOCK directions per block.
+        let blocks = k.div_ceil(BLOCK).max(rayon::current_num_threads()).min(k);
+        let per = k.div_ceil(blocks);
+        vs.par_chunks(n * per)
+            .zip(out.par_chunks_mut(n * per))
+            .try_for_each(|(v, o)| self.r_pass_dense(params, v, v.len() / n, o))
+    }
 }
 
 impl Hessian for NetLoss {
@@ -271,25 +346,14 @@ impl Hessian for NetLoss {
     fn hessian(&self, params: &[f64]) -> Result<DMatrix<f64>> {
         check_params(self, params)?;
         let n = self.n_params;
-        let fwd = self.forward(params, true)?;
-        let h = passes::head(fwd.output(), &self.targets, self.kind)?;
-        let mut g = vec![0.0; n];
-        let gouts = passes::backward(
-            &self.layers,
-            &self.offsets,
-            params,
-            &fwd,
-            h.grad.clone(),
-            &mut g,
-            true,
-        );
+        let p = self.prepared(params)?;
         let ctx = RContext {
             layers: &self.layers,
             offsets: &self.offsets,
             params,
-            fwd: &fwd,
-            head: &h,
-            gouts: &gouts,
+            fwd: &p.fwd,
+            head: &p.head,
+            gouts: &p.gouts,
             kind: self.kind,
         };
         // Blocks of consecutive columns, never crossing a layer; each writes its own columns.

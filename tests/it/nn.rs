@@ -252,6 +252,60 @@ fn hvp_matches_finite_differences_of_the_gradient_and_the_dense_hessian() {
 }
 
 #[test]
+fn many_directions_and_the_point_cache_agree_with_fresh_single_products() {
+    // k = 37 crosses the 16-direction blocks; the products must not depend on the blocking, and
+    // a product at a new point must not reuse the passes cached at the old one.
+    for (ci, (sizes, act, bn, kind, mode)) in cases().into_iter().enumerate() {
+        let (model, x, t) = random_case(&sizes, act, bn, kind, 11, 500 + ci as u64);
+        let obj = NetLoss::from_parts(&model, x.clone(), t.clone(), kind, mode).unwrap();
+        let n = model.params.len();
+        let a = model.params.clone();
+        let b: Vec<f64> = a.iter().map(|p| p * 0.9 + 0.01).collect();
+        for k in [1usize, 5, 37] {
+            let vs: Vec<f64> = (0..n * k).map(|i| ((i * 13) % 7) as f64 - 3.0).collect();
+            for p in [&a, &b, &a] {
+                let mut many = vec![0.0; n * k];
+                obj.hvp_many(p, &vs, k, &mut many).unwrap();
+                let fresh = NetLoss::from_parts(&model, x.clone(), t.clone(), kind, mode).unwrap();
+                for j in 0..k {
+                    let mut one = vec![0.0; n];
+                    fresh.hvp(p, &vs[j * n..(j + 1) * n], &mut one).unwrap();
+                    let s = max_abs(&one).max(1e-12);
+                    for i in 0..n {
+                        assert!(
+                            (many[j * n + i] - one[i]).abs() <= 1e-10 * s,
+                            "case {ci} k {k} dir {j} row {i}"
+                        );
+                    }
+                }
+            }
+        }
+        let mut short = vec![0.0; 2 * n - 1];
+        assert!(obj.hvp_many(&a, &vec![1.0; 2 * n], 2, &mut short).is_err());
+    }
+}
+
+#[test]
+fn counted_hvp_many_counts_every_direction() {
+    let (model, x, t) = random_case(
+        &[3, 4, 2],
+        Activation::Tanh,
+        false,
+        LossKind::CrossEntropy,
+        9,
+        1,
+    );
+    let obj = critpt::objective::Counted::new(
+        NetLoss::from_parts(&model, x, t, LossKind::CrossEntropy, BnMode::Eval).unwrap(),
+    );
+    let n = model.params.len();
+    let mut out = vec![0.0; 3 * n];
+    obj.hvp_many(&model.params, &vec![0.5; 3 * n], 3, &mut out)
+        .unwrap();
+    assert_eq!(obj.counts().hvps, 3);
+}
+
+#[test]
 fn gradient_matches_finite_differences_of_the_loss() {
     for (ci, (sizes, act, bn, kind, mode)) in cases().into_iter().enumerate() {
         let (model, x, t) = random_case(&sizes, act, bn, kind, 13, 200 + ci as u64);
