@@ -3,7 +3,9 @@
 
 use super::common::{parse_list, parse_point, FunctionArgs};
 use anyhow::{bail, Result};
+use critpt::critical::{find_critical_points, SearchBox, SearchOptions};
 use critpt::expr::Formula;
+use critpt::optim::{optimizer_by_name, Hyper, Runner, Schedule};
 use critpt::plot::{Plot, PlotBox, PointMarker, SurfacePlot, Trajectory, ValueScale};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,39 +55,60 @@ pub struct PlotArgs {
     pub resolution: Option<usize>,
 }
 
-/// ADAPTER (lead: wire to the critical-point search after merging). The critical points to
-/// mark: for `--fn`, the surface's documented points; for `--expr`, an error until `critpt find`
-/// is merged.
-fn critical_points_adapter(a: &PlotArgs, _f: &Formula, _bx: &PlotBox) -> Result<Vec<PointMarker>> {
-    match &a.function.surface {
-        Some(name) => {
-            let s = critpt::surfaces::by_name(name)?;
-            Ok(s.critical_points
-                .iter()
-                .filter(|k| k.point.len() == 2)
-                .map(|k| PointMarker {
-                    point: [k.point[0], k.point[1]],
-                    kind: k.kind,
-                })
-                .collect())
-        }
-        None => bail!("--critical needs critpt find (not yet merged)"),
+/// The critical points to mark: for `--fn`, the surface's documented points; for `--expr`, the
+/// points [`find_critical_points`] finds in the plotted box (default starts and seed).
+fn critical_points(a: &PlotArgs, f: &Formula, bx: &PlotBox) -> Result<Vec<PointMarker>> {
+    let marker = |p: &[f64], kind| PointMarker {
+        point: [p[0], p[1]],
+        kind,
+    };
+    if let Some(name) = &a.function.surface {
+        let s = critpt::surfaces::by_name(name)?;
+        return Ok(s
+            .critical_points
+            .iter()
+            .filter(|k| k.point.len() == 2)
+            .map(|k| marker(&k.point, k.kind))
+            .collect());
     }
+    let search = SearchBox::try_new(&[(bx.x.0, bx.x.1), (bx.y.0, bx.y.1)])?;
+    let res = find_critical_points(f, &search, &SearchOptions::default())?;
+    for w in &res.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(res
+        .points
+        .iter()
+        .map(|p| marker(&p.point, p.kind))
+        .collect())
 }
 
-/// ADAPTER (lead: wire to the optimizers' trajectory runner after merging). The trajectory of
-/// each named optimizer from `start` with learning rate `lr` for `steps` steps.
-fn trajectories_adapter(
+/// The trajectory of each named optimizer (default hyper-parameters, constant rate `lr`) from
+/// `start`, `steps` steps; a diverging run is drawn up to its last finite point, with a warning.
+fn trajectories(
     names: &[String],
-    _f: &Formula,
-    _start: &[f64],
-    _lr: f64,
-    _steps: usize,
+    f: &Formula,
+    start: &[f64],
+    lr: f64,
+    steps: usize,
 ) -> Result<Vec<Trajectory>> {
-    bail!(
-        "--optimizers needs critpt optimize (not yet merged); asked for {}",
-        names.join(", ")
-    )
+    names
+        .iter()
+        .map(|name| {
+            let mut opt = optimizer_by_name(name, &Hyper::default())?;
+            let t = Runner::new(Schedule::constant(lr)?, steps).run(f, opt.as_mut(), start)?;
+            if let Some(k) = t.diverged_at_step {
+                eprintln!(
+                    "warning: {name} diverged at step {k}; its path is drawn up to step {}",
+                    k - 1
+                );
+            }
+            Ok(Trajectory {
+                name: name.clone(),
+                points: t.path.iter().map(|p| [p[0], p[1]]).collect(),
+            })
+        })
+        .collect()
 }
 
 /// Runs `critpt plot`.
@@ -120,7 +143,7 @@ pub fn run(a: &PlotArgs) -> Result<ExitCode> {
             ValueScale::Linear
         });
     if a.critical {
-        fig = fig.with_critical_points(critical_points_adapter(a, &f, &bx)?);
+        fig = fig.with_critical_points(critical_points(a, &f, &bx)?);
     }
     if let Some(list) = &a.optimizers {
         let names: Vec<String> = list
@@ -138,7 +161,7 @@ pub fn run(a: &PlotArgs) -> Result<ExitCode> {
         if !(a.lr > 0.0 && a.lr.is_finite()) {
             bail!("--lr must be positive and finite, got {}", a.lr);
         }
-        for t in trajectories_adapter(&names, &f, &start, a.lr, a.steps)? {
+        for t in trajectories(&names, &f, &start, a.lr, a.steps)? {
             fig = fig.with_trajectory(t.name, t.points);
         }
     }

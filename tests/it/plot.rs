@@ -218,6 +218,38 @@ fn cli_writes_png_and_svg_of_requested_size() {
 }
 
 #[test]
+fn cli_marks_found_critical_points_and_draws_optimizer_paths() {
+    // x·y has one critical point, the saddle at the origin, which `find` must supply for --expr;
+    // the legend names each optimizer and the saddle.
+    let svg = scratch("cli-overlays.svg");
+    let (code, err) = run(&[
+        "plot",
+        "--expr",
+        "x*y + 0.1*x^4 + 0.1*y^4",
+        "--box",
+        "-3,3,-3,3",
+        "--critical",
+        "--optimizers",
+        "sgd,adam",
+        "--start",
+        "0.5,-0.4",
+        "--lr",
+        "0.05",
+        "--steps",
+        "50",
+        "--out",
+        svg.to_str().unwrap(),
+        "--resolution",
+        "30",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    for needle in ["sgd", "adam", "saddle", "minimum"] {
+        assert!(text.contains(needle), "{needle} missing from the legend");
+    }
+}
+
+#[test]
 fn cli_errors_are_one_line() {
     let ok_out = scratch("e.png");
     let ok_out = ok_out.to_str().unwrap();
@@ -256,15 +288,16 @@ fn cli_errors_are_one_line() {
     assert_user_error(
         &[
             "plot",
-            "--expr",
-            "x*y",
-            "--box",
-            "0,1,0,1",
-            "--critical",
+            "--fn",
+            "saddle",
+            "--optimizers",
+            "sgd,bogus",
+            "--start",
+            "1,1",
             "--out",
             ok_out,
         ],
-        "--critical needs critpt find (not yet merged)",
+        "bogus",
     );
     assert_user_error(
         &[
@@ -272,13 +305,11 @@ fn cli_errors_are_one_line() {
             "--fn",
             "saddle",
             "--optimizers",
-            "sgd,adam",
-            "--start",
-            "1,1",
+            "sgd",
             "--out",
             ok_out,
         ],
-        "not yet merged",
+        "--start",
     );
     assert_user_error(
         &["plot", "--fn", "saddle", "--out", ok_out, "--width", "10"],
