@@ -1,11 +1,13 @@
 //! Curvature of a 64-128-128-10 tanh MLP on data/digits.csv (26 122 parameters): Lanczos top-5
-//! (matrix-free, exact HVPs) and a 1-D filter-normalized loss slice (21 points, in parallel).
+//! (matrix-free, exact HVPs), one Hessian-vector product alone and 16 in one blocked call, and a
+//! 1-D filter-normalized loss slice (21 points, in parallel).
 //! The Lanczos run is capped at 60 steps (tolerance 1e-4) to keep one sample to seconds.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use critpt::curvature::{slice_1d, Lanczos, Which};
 use critpt::nn::curvature::filter_normalized_direction;
 use critpt::nn::{Activation, BnMode, Dataset, LossKind, Mlp, NetLoss, Task};
+use critpt::objective::Hvp;
 use std::hint::black_box;
 use std::path::Path;
 
@@ -40,6 +42,26 @@ fn bench(c: &mut Criterion) {
             lanczos
                 .run(black_box(&obj), &model.params)
                 .expect("lanczos")
+        })
+    });
+    // One product, and 16 products through one call (the blocked R pass): per-product cost.
+    let n = model.params.len();
+    let v: Vec<f64> = (0..n)
+        .map(|i| ((i * 7919) % 1000) as f64 / 1000.0 - 0.5)
+        .collect();
+    let mut out = vec![0.0; n];
+    g.bench_function("hvp_single", |b| {
+        b.iter(|| {
+            obj.hvp(&model.params, black_box(&v), &mut out)
+                .expect("hvp")
+        })
+    });
+    let vs: Vec<f64> = (0..16).flat_map(|_| v.iter().copied()).collect();
+    let mut outs = vec![0.0; 16 * n];
+    g.bench_function("hvp_many_16", |b| {
+        b.iter(|| {
+            obj.hvp_many(&model.params, black_box(&vs), 16, &mut outs)
+                .expect("hvp_many")
         })
     });
     let d = filter_normalized_direction(&model, 0).expect("direction");

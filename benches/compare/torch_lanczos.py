@@ -1,13 +1,17 @@
 """The same Lanczos loop as critpt's (full reorthogonalization, classical Gram-Schmidt twice) in
 PyTorch, float64, with double-backward Hessian-vector products, on the same MLP shape and data.
 
-    /tmp/torchvenv/bin/python benches/compare/torch_lanczos.py --layers 64,128,128,10 --hvps 264
+    /tmp/torchvenv/bin/python benches/compare/torch_lanczos.py --layers 64,128,128,10 --hvps 264 \
+        [--weights model.safetensors]
 
-Prints the wall time of the HVP loop and the extreme Ritz values. Weights are PyTorch's default
-initialization (seed 0): the cost of a product does not depend on the weights.
+Prints the wall time of the HVP loop and the extreme Ritz values. With --weights (a model saved
+by `critpt train`, nn.Sequential layout) the Hessian is the one `critpt analyze` decomposes, so
+the Ritz values can be compared too; without, PyTorch's default initialization (seed 0).
+Peak memory (max RSS) is printed at the end.
 """
 import argparse
 import csv
+import resource
 import time
 
 import torch
@@ -17,6 +21,7 @@ p.add_argument("--data", default="data/digits.csv")
 p.add_argument("--layers", default="64,128,128,10")
 p.add_argument("--hvps", type=int, default=264)
 p.add_argument("--threads", type=int, default=0)
+p.add_argument("--weights", default=None)
 a = p.parse_args()
 if a.threads:
     torch.set_num_threads(a.threads)
@@ -32,6 +37,11 @@ for i in range(len(sizes) - 1):
     if i + 2 < len(sizes):
         mods.append(torch.nn.Tanh())
 net = torch.nn.Sequential(*mods).double()
+if a.weights:
+    from safetensors.torch import load_file
+
+    state = {k: t.double() for k, t in load_file(a.weights).items()}
+    net.load_state_dict(state)
 params = [q for q in net.parameters()]
 n = sum(q.numel() for q in params)
 
@@ -67,3 +77,4 @@ T = torch.diag(torch.tensor(alphas)) + torch.diag(torch.tensor(betas[:-1]), 1) +
 ev = torch.linalg.eigvalsh(T)
 print(f"parameters {n} hvps {a.hvps} seconds {seconds:.3f} per_hvp {seconds / a.hvps:.4f}")
 print("smallest", [f"{e:.4e}" for e in ev[:5].tolist()], "largest", [f"{e:.4e}" for e in ev[-5:].tolist()])
+print(f"max_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
