@@ -10,6 +10,7 @@ pub mod common;
 pub mod escape;
 pub mod find;
 pub mod gallery;
+pub mod hyper;
 pub mod optimize;
 pub mod plot;
 pub mod train;

@@ -1,8 +1,9 @@
 //! `critpt optimize`: one optimizer's trajectory over a formula or surface.
 
 use super::common::{parse_point, print_json, FunctionArgs};
-use anyhow::{bail, Result};
-use critpt::optim::{default_lr, optimizer_by_name, Hyper, Runner, Schedule};
+use super::hyper::HyperArgs;
+use anyhow::Result;
+use critpt::optim::{Runner, Schedule};
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -30,39 +31,8 @@ pub struct OptimizeArgs {
     /// warmup-cosine:WARMUP:TOTAL[:ETA_MIN], transformer:D_MODEL:WARMUP, inverse-time:DECAY.
     #[arg(long, default_value = "constant")]
     pub schedule: String,
-    /// Momentum (sgd, momentum, nesterov, rmsprop, momentum-book).
-    #[arg(long, allow_hyphen_values = true)]
-    pub momentum: Option<f64>,
-    /// Dampening of the momentum buffer (sgd, momentum).
-    #[arg(long, allow_hyphen_values = true)]
-    pub dampening: Option<f64>,
-    /// Smoothing constant (rmsprop, rmsprop-book; default 0.99).
-    #[arg(long, allow_hyphen_values = true)]
-    pub alpha: Option<f64>,
-    /// Adam's beta1 (default 0.9).
-    #[arg(long, allow_hyphen_values = true)]
-    pub beta1: Option<f64>,
-    /// Adam's beta2 (default 0.999).
-    #[arg(long, allow_hyphen_values = true)]
-    pub beta2: Option<f64>,
-    /// Epsilon (adagrad 1e-10, rmsprop and adam 1e-8).
-    #[arg(long, allow_hyphen_values = true)]
-    pub eps: Option<f64>,
-    /// Weight decay (L2; decoupled for adamw, default 0.01 there).
-    #[arg(long, allow_hyphen_values = true)]
-    pub weight_decay: Option<f64>,
-    /// Adagrad's lr_decay.
-    #[arg(long, allow_hyphen_values = true)]
-    pub lr_decay: Option<f64>,
-    /// Centered RMSProp.
-    #[arg(long)]
-    pub centered: bool,
-    /// AMSGrad (adam, adamw).
-    #[arg(long)]
-    pub amsgrad: bool,
-    /// Nesterov momentum for sgd.
-    #[arg(long)]
-    pub nesterov: bool,
+    #[command(flatten)]
+    pub hyper: HyperArgs,
     /// Stop once the gradient norm is at most this.
     #[arg(long, allow_hyphen_values = true)]
     pub grad_tol: Option<f64>,
@@ -71,51 +41,11 @@ pub struct OptimizeArgs {
     pub json: bool,
 }
 
-impl OptimizeArgs {
-    fn hyper(&self) -> Hyper {
-        Hyper {
-            momentum: self.momentum,
-            dampening: self.dampening,
-            alpha: self.alpha,
-            beta1: self.beta1,
-            beta2: self.beta2,
-            eps: self.eps,
-            weight_decay: self.weight_decay,
-            lr_decay: self.lr_decay,
-            initial_accumulator_value: None,
-            centered: self.centered,
-            amsgrad: self.amsgrad,
-            nesterov: self.nesterov,
-        }
-    }
-}
-
-/// Runs `critpt optimize`.
 pub fn run(a: &OptimizeArgs) -> Result<ExitCode> {
     let f = a.function.formula()?;
     let start = parse_point("--start", &a.start, &f)?;
-    let hyper = a.hyper();
-    let unused = hyper.unused_for(&a.optimizer)?;
-    if !unused.is_empty() {
-        let flags: Vec<String> = unused
-            .iter()
-            .map(|u| format!("--{}", u.replace('_', "-")))
-            .collect();
-        bail!(
-            "{} does not apply to the {} optimizer",
-            flags.join(", "),
-            a.optimizer
-        );
-    }
-    let lr = match (a.lr, default_lr(&a.optimizer)?) {
-        (Some(lr), _) | (None, Some(lr)) => lr,
-        (None, None) => bail!(
-            "--lr is required for {} (torch.optim.SGD has no default learning rate)",
-            a.optimizer
-        ),
-    };
+    let (mut opt, lr) = a.hyper.build(&a.optimizer, a.lr)?;
     let schedule = Schedule::parse(&a.schedule, lr)?;
-    let mut opt = optimizer_by_name(&a.optimizer, &hyper)?;
     let mut runner = Runner::new(schedule, a.steps);
     if let Some(tol) = a.grad_tol {
         runner = runner.with_grad_tol(tol)?;

@@ -1,9 +1,10 @@
 //! `critpt train`: train an MLP on a data set and save it as safetensors.
 
 use super::common::print_json;
-use anyhow::{bail, Context, Result};
+use super::hyper::HyperArgs;
+use anyhow::{Context, Result};
 use critpt::nn::{self, Activation, Dataset, LossKind, Mlp, Task, TrainConfig};
-use critpt::optim::{default_lr, optimizer_by_name, Hyper, Schedule};
+use critpt::optim::Schedule;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use std::io::IsTerminal;
@@ -44,21 +45,8 @@ pub struct TrainArgs {
     /// Learning-rate schedule, per step (see `critpt optimize --help`).
     #[arg(long, default_value = "constant")]
     pub schedule: String,
-    /// Momentum (sgd, momentum, nesterov, rmsprop).
-    #[arg(long, allow_hyphen_values = true)]
-    pub momentum: Option<f64>,
-    /// Adam's beta1.
-    #[arg(long, allow_hyphen_values = true)]
-    pub beta1: Option<f64>,
-    /// Adam's beta2.
-    #[arg(long, allow_hyphen_values = true)]
-    pub beta2: Option<f64>,
-    /// Epsilon of the adaptive optimizers.
-    #[arg(long, allow_hyphen_values = true)]
-    pub eps: Option<f64>,
-    /// Weight decay.
-    #[arg(long, allow_hyphen_values = true)]
-    pub weight_decay: Option<f64>,
+    #[command(flatten)]
+    pub hyper: HyperArgs,
     /// Samples per step.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
@@ -110,32 +98,8 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
     if a.standardize {
         data.standardize();
     }
-    let hyper = Hyper {
-        momentum: a.momentum,
-        beta1: a.beta1,
-        beta2: a.beta2,
-        eps: a.eps,
-        weight_decay: a.weight_decay,
-        ..Hyper::default()
-    };
-    let unused = hyper.unused_for(&a.optimizer)?;
-    if !unused.is_empty() {
-        let flags: Vec<String> = unused
-            .iter()
-            .map(|u| format!("--{}", u.replace('_', "-")))
-            .collect();
-        bail!(
-            "{} does not apply to the {} optimizer",
-            flags.join(", "),
-            a.optimizer
-        );
-    }
-    let lr = match (a.lr, default_lr(&a.optimizer)?) {
-        (Some(lr), _) | (None, Some(lr)) => lr,
-        (None, None) => bail!("--lr is required for {}", a.optimizer),
-    };
+    let (mut opt, lr) = a.hyper.build(&a.optimizer, a.lr)?;
     let schedule = Schedule::parse(&a.schedule, lr)?;
-    let mut opt = optimizer_by_name(&a.optimizer, &hyper)?;
     let cfg = TrainConfig {
         batch_size: a.batch_size,
         epochs: a.epochs,
