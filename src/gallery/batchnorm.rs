@@ -67,8 +67,8 @@ pub const CHANNELS: [usize; 3] = [2, 12, 26];
 /// One training step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepRecord {
-    /// Samples in the step's batch.
-    pub batch_size: usize,
+    /// The sample indices of the step's batch.
+    pub batch: Vec<usize>,
     /// Mean of the batch-norm layer's input over the batch (per channel).
     pub batch_mean: Vec<f64>,
     /// Biased variance of that input over the batch (per channel).
@@ -77,11 +77,10 @@ pub struct StepRecord {
     pub running_mean: Vec<f64>,
     /// The layer's running (unbiased) variance after this batch was tracked.
     pub running_var: Vec<f64>,
-    /// RMS difference of train-mode and eval-mode outputs on the probe mini-batch, after the
-    /// step.
+    /// [`mode_gap`] on the probe mini-batch after the step: train-mode against eval-mode
+    /// outputs, relative to the eval-mode outputs.
     pub gap_batch: f64,
-    /// RMS difference of train-mode (whole data set as one batch) and eval-mode outputs on the
-    /// whole data set, after the step.
+    /// [`mode_gap`] on the whole data set (one batch of all samples) after the step.
     pub gap_full: f64,
 }
 
@@ -274,7 +273,7 @@ pub fn compute_with(opts: &Options) -> Result<Data> {
             opt.step(&mut model.params, &grad, lr)?;
             let (running_mean, running_var) = running(&model, bn_layer)?;
             steps.push(StepRecord {
-                batch_size: batch.len(),
+                batch,
                 batch_mean,
                 batch_var,
                 running_mean,
