@@ -316,10 +316,13 @@ pub fn compute() -> Result<Data> {
 /// separated by non-finite points, which break a line; on a log axis the pieces are evenly
 /// spaced in `ln x`.
 pub fn dashed(y: f64, x0: f64, x1: f64, log: bool) -> Vec<[f64; 2]> {
-    let (fwd, inv): (fn(f64) -> f64, fn(f64) -> f64) = if log {
-        (f64::ln, f64::exp)
+    let (fwd, inv) = if log {
+        (f64::ln as fn(f64) -> f64, f64::exp as fn(f64) -> f64)
     } else {
-        (|v| v, |v| v)
+        (
+            std::convert::identity as fn(f64) -> f64,
+            std::convert::identity as fn(f64) -> f64,
+        )
     };
     let (lo, hi) = (fwd(x0), fwd(x1));
     let pieces = 40;
@@ -415,9 +418,10 @@ pub fn render(path: &Path) -> Result<FigureOutput> {
     Ok(FigureOutput {
         caption: format!(
             "A 64-32-10 tanh MLP with BatchNorm1d trained on raw digits pixels ({} steps of {BATCH}, \
-             accuracy {:.3}): the running statistics (momentum 0.1, unbiased variance) end within \
-             {:.3} standard deviations (mean) and {:.1}% (variance) of the full-data statistics \
-             of the layer's input; the train/eval output gap on the whole data set falls from \
+             accuracy {:.3}): the running statistics (momentum 0.1, unbiased variance), which start \
+             at 0 and 1, end within {:.3} standard deviations (mean) and {:.1}% (variance) of \
+             the full-data statistics of the layer's input at the final parameters (worst of 32 \
+             channels); the relative train/eval output gap on the whole data set falls from \
              {:.3} to {:.4}, while on a mini-batch of {BATCH} it stays near {:.3} (the batch's \
              own sampling noise)",
             d.steps.len(),
