@@ -16,6 +16,7 @@
 pub mod adagrad_explosion;
 pub mod adaptive;
 pub mod batch_size;
+pub mod batchnorm;
 pub mod critical_points;
 pub mod hessian_spectrum;
 pub mod minimum_ratio;
@@ -26,6 +27,7 @@ pub mod normalization;
 pub mod regression;
 pub mod saddle_escape;
 pub mod schedules;
+pub mod sharpness;
 
 use crate::error::{Error, Result};
 use crate::plot::{LinePlot, Plot, SurfacePlot};
@@ -132,10 +134,22 @@ pub const FIGURES: &[FigureSpec] = &[
         render: normalization::render,
     },
     FigureSpec {
+        number: 11,
+        name: "batchnorm",
+        title: "Batch normalization: running statistics converge; train vs eval outputs",
+        render: batchnorm::render,
+    },
+    FigureSpec {
         number: 12,
         name: "hessian-spectrum",
         title: "Hessian spectrum of a trained digits MLP: bulk and outliers",
         render: hessian_spectrum::render,
+    },
+    FigureSpec {
+        number: 14,
+        name: "sharpness",
+        title: "Sharpness: λmax vs batch size; λmax vs 2/η under full-batch GD",
+        render: sharpness::render,
     },
 ];
 
