@@ -6,6 +6,7 @@ mod curvature;
 mod eigen_props;
 mod find;
 mod gallery;
+mod gallery_landscape;
 mod gallery_nn;
 mod netcurv;
 mod nn;
