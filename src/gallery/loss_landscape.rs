@@ -1,10 +1,10 @@
 //! Figure 13: the loss landscape around the trained digits MLP of figure 12 (64-16-10 tanh,
-//! Adam, 20 epochs), seen four ways (Li et al. 2018):
+//! Adam, 20 epochs), in five panels (Li et al. 2018):
 //! (a) 1-D slices along a filter-normalized random direction and along the top Hessian
-//! eigenvector, with the quadratic model `½λα²` of the eigenvector slice;
-//! (b) a 2-D slice over two filter-normalized random directions;
-//! (c) a 2-D slice over the top two Hessian eigenvectors;
-//! (d) the training path (one checkpoint per epoch) projected on the PCA plane of its
+//! eigenvector; (b) their zoom on `α = 0` with the quadratic model `L* + ½λ₁‖d‖²α²`;
+//! (c) a 2-D slice over two filter-normalized random directions;
+//! (d) a 2-D slice over the top two Hessian eigenvectors;
+//! (e) the training path (one checkpoint per epoch) projected on the PCA plane of its
 //! checkpoints, over the loss on that plane.
 //!
 //! The eigenvectors come from Lanczos on exact Hessian-vector products (the dense Hessian is
@@ -168,7 +168,7 @@ impl Data {
 /// Trains figure 12's network (64-16-10 tanh on standardized digits, Adam η = 0.01, batches of
 /// 64, seed 0) for `epochs` epochs and keeps a checkpoint per epoch.
 ///
-/// The loop is [`crate::nn::train`]'s for a network without batch norm, with the same shuffle
+/// The loop is [`crate::nn::train()`]'s for a network without batch norm, with the same shuffle
 /// stream, so the last checkpoint is the model of
 /// [`hessian_spectrum::trained`](super::hessian_spectrum::trained).
 ///
