@@ -9,7 +9,7 @@
 //!
 //! The eigenvectors come from Lanczos on exact Hessian-vector products (the dense Hessian is
 //! never formed here) and are scaled to the norm of the filter-normalized random direction, so
-//! that `α = 1` is a step of the same length in every panel (a–c).
+//! that `α = 1` is a step of the same length in panels (a)–(d).
 
 use super::hessian_spectrum::SIZES;
 use super::nn_common::{digits, NnPlot};
@@ -84,7 +84,7 @@ pub struct Data {
     pub seeds: [u64; 2],
     /// The two filter-normalized random directions.
     pub random_directions: [Vec<f64>; 2],
-    /// `‖d₁‖`, the length every direction of panels (a)–(c) is scaled to.
+    /// `‖d₁‖`, the length every direction of panels (a)–(d) is scaled to.
     pub scale: f64,
     /// The two largest Hessian eigenvalues at `θ*`, `λ₁ ≥ λ₂`.
     pub eigenvalues: [f64; 2],
