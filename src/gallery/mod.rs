@@ -19,6 +19,7 @@ pub mod batch_size;
 pub mod batchnorm;
 pub mod critical_points;
 pub mod hessian_spectrum;
+pub mod loss_landscape;
 pub mod minimum_ratio;
 pub mod momentum;
 pub mod mse_vs_ce;
@@ -144,6 +145,12 @@ pub const FIGURES: &[FigureSpec] = &[
         name: "hessian-spectrum",
         title: "Hessian spectrum of a trained digits MLP: bulk and outliers",
         render: hessian_spectrum::render,
+    },
+    FigureSpec {
+        number: 13,
+        name: "loss-landscape",
+        title: "Loss landscape of the trained digits MLP: slices, eigenvector plane, PCA path",
+        render: loss_landscape::render,
     },
     FigureSpec {
         number: 14,

@@ -7,6 +7,7 @@ mod eigen_props;
 mod find;
 mod gallery;
 mod gallery_bn_sharp;
+mod gallery_landscape;
 mod gallery_nn;
 mod netcurv;
 mod nn;
