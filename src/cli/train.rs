@@ -125,7 +125,7 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
         opt.as_mut(),
         &|k| schedule.lr(k as u64),
         &cfg,
-        &mut |r| {
+        &mut |r, _| {
             bar.set_position(r.epoch as u64);
             match r.accuracy {
                 Some(acc) => bar.set_message(format!("loss {:.4} accuracy {:.3}", r.loss, acc)),

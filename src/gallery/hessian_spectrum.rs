@@ -65,7 +65,7 @@ pub fn trained(sizes: &[usize], epochs: usize) -> Result<(Mlp, crate::nn::Datase
         &mut Adam::new(),
         &|_| 0.01,
         &cfg,
-        &mut |_| {},
+        &mut |_, _| {},
     )?;
     Ok((m, d, rep.loss, rep.accuracy.unwrap_or(f64::NAN)))
 }

@@ -19,13 +19,12 @@ use crate::curvature::{
 };
 use crate::error::{Error, Result};
 use crate::nn::curvature::filter_normalized_direction;
-use crate::nn::{shuffled_batches, Activation, BnMode, LossKind, Mlp, NetLoss};
+use crate::nn::{train, Activation, BnMode, LossKind, Mlp, NetLoss, TrainConfig};
 use crate::objective::{norm, Gradient};
-use crate::optim::{Adam, Optimizer};
+use crate::optim::Adam;
 use crate::plot::{Grid, Levels, LinePlot, Panels, Plot, PlotBox, Series, SurfacePlot, ValueScale};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use rand::SeedableRng;
 use std::path::Path;
 
 /// The figure's size: a 2×2 grid of panels.
@@ -37,9 +36,6 @@ pub const EPOCHS: usize = 20;
 /// Mini-batch size and Adam's learning rate, as figure 12.
 const BATCH_SIZE: usize = 64;
 const LEARNING_RATE: f64 = 0.01;
-/// The stream `nn::train` seeds its shuffling with (`cfg.seed ^ this`, `cfg.seed = 0` in
-/// figure 12), so that this figure's last checkpoint is figure 12's model (tested).
-const SHUFFLE_SEED: u64 = 0x5eed_ba7c_4e55_0001;
 /// Half-width of the zoom on `α = 0` (panel b), where the quadratic model `½λ₁‖d‖²α²` is
 /// drawn; the 1-D slices get [`ZOOM_POINTS`] extra points there.
 pub const ZOOM: f64 = 0.08;
@@ -168,15 +164,15 @@ impl Data {
 /// Trains figure 12's network (64-16-10 tanh on standardized digits, Adam η = 0.01, batches of
 /// 64, seed 0) for `epochs` epochs and keeps a checkpoint per epoch.
 ///
-/// The loop is [`crate::nn::train()`]'s for a network without batch norm, with the same shuffle
-/// stream, so the last checkpoint is the model of
-/// [`hessian_spectrum::trained`](super::hessian_spectrum::trained).
+/// The same [`crate::nn::train()`] run as
+/// [`hessian_spectrum::trained`](super::hessian_spectrum::trained), so the last checkpoint is
+/// that model.
 ///
 /// # Postconditions
 /// `epochs + 1` checkpoints: the initialization, then the parameters after each epoch.
 ///
 /// # Errors
-/// Data errors, a zero epoch count, non-finite gradients.
+/// Data errors, a zero epoch count, a diverging run.
 pub fn trained_with_checkpoints(
     sizes: &[usize],
     epochs: usize,
@@ -186,20 +182,21 @@ pub fn trained_with_checkpoints(
     }
     let data = digits()?;
     let mut model = Mlp::new(sizes, Activation::Tanh, false, 0)?;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(SHUFFLE_SEED);
-    let mut opt = Adam::new();
-    let mut grad = vec![0.0; model.n_params()];
     let mut checkpoints = vec![model.params.clone()];
-    for _ in 0..epochs {
-        for batch in shuffled_batches(data.n_samples(), BATCH_SIZE, &mut rng) {
-            let (x, t) = data.select(&batch);
-            let obj = NetLoss::from_parts(&model, x, t, LossKind::CrossEntropy, BnMode::Train)?;
-            obj.gradient(&model.params, &mut grad)?;
-            crate::error::ensure_finite("gradient", &grad)?;
-            opt.step(&mut model.params, &grad, LEARNING_RATE)?;
-        }
-        checkpoints.push(model.params.clone());
-    }
+    let cfg = TrainConfig {
+        batch_size: BATCH_SIZE,
+        epochs,
+        seed: 0,
+    };
+    train(
+        &mut model,
+        &data,
+        LossKind::CrossEntropy,
+        &mut Adam::new(),
+        &|_| LEARNING_RATE,
+        &cfg,
+        &mut |_, m| checkpoints.push(m.params.clone()),
+    )?;
     Ok((model, data, checkpoints))
 }
 

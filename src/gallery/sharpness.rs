@@ -220,7 +220,7 @@ pub fn batch_run(opts: &Options, data: &Dataset, b: usize) -> Result<BatchRun> {
             &mut opt,
             &|_| lr,
             &cfg,
-            &mut |_| {},
+            &mut |_, _| {},
         )?;
         loss = rep.loss;
         steps += rep.steps;

@@ -68,7 +68,7 @@ pub fn evaluate(model: &Mlp, data: &Dataset, kind: LossKind) -> Result<(f64, Opt
 
 /// Trains `model` in place on `data`; `lr(step)` gives the learning rate of step `step`
 /// (counted from 0 over the whole run, as a per-step `lr_scheduler`); `on_epoch` sees each
-/// epoch's record (for progress bars).
+/// epoch's record and the model after it (for progress bars and checkpoints).
 ///
 /// # Errors
 /// A zero batch size or epoch count; data that does not fit the model; a loss that becomes
@@ -80,7 +80,7 @@ pub fn train(
     optimizer: &mut dyn Optimizer,
     lr: &dyn Fn(usize) -> f64,
     cfg: &TrainConfig,
-    on_epoch: &mut dyn FnMut(&EpochRecord),
+    on_epoch: &mut dyn FnMut(&EpochRecord, &Mlp),
 ) -> Result<TrainReport> {
     if cfg.batch_size == 0 {
         return Err(Error::invalid("--batch-size", "must be at least 1, got 0"));
@@ -133,7 +133,7 @@ pub fn train(
             accuracy,
             learning_rate: last_lr,
         };
-        on_epoch(&rec);
+        on_epoch(&rec, model);
         records.push(rec);
     }
     let last = records.last().copied().expect("at least one epoch");

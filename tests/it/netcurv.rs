@@ -182,7 +182,7 @@ fn slice_along_the_top_eigenvector_is_half_lambda_alpha_squared() {
         &mut opt,
         &|_| 0.01,
         &cfg,
-        &mut |_| {},
+        &mut |_, _| {},
     )
     .unwrap();
     let obj = NetLoss::new(&model, &data, LossKind::CrossEntropy, BnMode::Eval).unwrap();

@@ -938,7 +938,7 @@ fn digits_mlp_trains_to_95_percent_and_analyzes() {
         opt.as_mut(),
         &|_| 0.003,
         &cfg,
-        &mut |_| {},
+        &mut |_, _| {},
     )
     .unwrap();
     assert!(rep.accuracy.unwrap() >= 0.95, "{:?}", rep.accuracy);
