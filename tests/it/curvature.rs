@@ -7,7 +7,7 @@ use critpt::curvature::{
     Lanczos, LanczosResult, PowerIteration, QuadraticForm, Slq, Spectrum, Which,
 };
 use critpt::expr::Formula;
-use critpt::objective::{Counted, Hessian};
+use critpt::objective::{Counted, Hessian, Hvp};
 use nalgebra::{DMatrix, DVector};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -288,4 +288,23 @@ fn reported_product_counts_match_an_external_counter() {
     check(hutch_plus_plus(&q, &p, 31, 1).unwrap().n_matvecs);
     check(PowerIteration::new().run(&q, &p).unwrap().n_hvps);
     assert!(q.counts().hessians == 0, "no dense Hessian is ever built");
+}
+
+#[test]
+fn default_hvp_many_is_one_product_per_column() {
+    // A formula has no blocked product: the trait's default loops over the columns.
+    let f = Formula::parse("x^2*y + sin(x*y) + y^4").unwrap();
+    let p = [0.7, -1.3];
+    let vs = [1.0, 0.0, 0.0, 1.0, 0.6, -0.8];
+    let mut many = [0.0; 6];
+    f.hvp_many(&p, &vs, 3, &mut many).unwrap();
+    let h = f.hessian(&p).unwrap();
+    for j in 0..3 {
+        let hv = &h * DVector::from_column_slice(&vs[2 * j..2 * j + 2]);
+        for i in 0..2 {
+            assert!((many[2 * j + i] - hv[i]).abs() < 1e-12 * (1.0 + hv[i].abs()));
+        }
+    }
+    let mut short = [0.0; 5];
+    assert!(f.hvp_many(&p, &vs, 3, &mut short).is_err());
 }
