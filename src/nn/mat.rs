@@ -85,6 +85,12 @@ pub(crate) fn pooled_zeros(r: usize, c: usize) -> DMatrix<f64> {
     }
 }
 
+/// Empties this thread's pool, returning its memory: after a burst of blocked R passes the
+/// buffers (each `k·N x width`) would otherwise stay alive in rayon's threads.
+pub(crate) fn release_pool() {
+    POOL.with(|p| p.borrow_mut().clear());
+}
+
 /// Returns a matrix's buffer to the pool.
 pub(crate) fn recycle(m: DMatrix<f64>) {
     let v: Vec<f64> = m.data.into();

@@ -18,6 +18,10 @@ use std::sync::{Arc, Mutex};
 /// Directions per block in the dense Hessian.
 const BLOCK: usize = 16;
 
+/// Largest `k·N x width` matrix, in bytes, a block of [`Hvp::hvp_many`] may allocate: the R pass
+/// holds a few such matrices per layer and per thread, so this bounds its memory whatever `k`.
+const BLOCK_BYTES: usize = 8 << 20;
+
 /// The mean training loss of a fixed architecture on fixed data, as a function of the
 /// parameters (state_dict order, row-major).
 ///
@@ -310,8 +314,9 @@ impl Hvp for NetLoss {
         self.r_pass_dense(params, v, 1, out)
     }
 
-    /// Blocked R passes of up to 16 directions each, at least one block per thread, the
-    /// blocks in parallel (rayon).
+    /// Blocked R passes of up to 16 directions each (fewer when `N x width` is large, so a
+    /// block's matrices stay under 32 MiB), at least one block per thread, the blocks in
+    /// parallel (rayon).
     fn hvp_many(&self, params: &[f64], vs: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
         check_params(self, params)?;
         let n = self.n_params;
@@ -324,12 +329,23 @@ impl Hvp for NetLoss {
         }
         // Prepare once, outside the pool, so the blocks share the cached passes.
         self.prepared(params)?;
-        // At least one block per thread, at most BLOCK directions per block.
-        let blocks = k.div_ceil(BLOCK).max(rayon::current_num_threads()).min(k);
+        // At least one block per thread; at most BLOCK directions, and BLOCK_BYTES per matrix,
+        // per block.
+        let width = self.layers.iter().fold(self.x.ncols(), |w, l| match l {
+            Layer::Linear { n_in, n_out } => w.max(*n_in).max(*n_out),
+            _ => w,
+        });
+        let bytes_per_dir = (self.x.nrows() * width * std::mem::size_of::<f64>()).max(1);
+        let cap = (BLOCK_BYTES / bytes_per_dir).clamp(1, BLOCK);
+        let blocks = k.div_ceil(cap).max(rayon::current_num_threads()).min(k);
         let per = k.div_ceil(blocks);
-        vs.par_chunks(n * per)
+        let result = vs
+            .par_chunks(n * per)
             .zip(out.par_chunks_mut(n * per))
-            .try_for_each(|(v, o)| self.r_pass_dense(params, v, v.len() / n, o))
+            .try_for_each(|(v, o)| self.r_pass_dense(params, v, v.len() / n, o));
+        rayon::broadcast(|_| super::mat::release_pool());
+        super::mat::release_pool();
+        result
     }
 }
 
@@ -378,6 +394,7 @@ impl Hessian for NetLoss {
                 let idx: Vec<usize> = (start..start + out.len() / n).collect();
                 passes::r_pass(&ctx, &Dirs::Unit(&idx), layer, out);
             });
+            rayon::broadcast(|_| super::mat::release_pool());
         }
         // Column p holds the rows from its layer's offset on; fill the rest by symmetry and
         // average the diagonal blocks, tile by tile for the cache.
