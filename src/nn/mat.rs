@@ -66,6 +66,9 @@ thread_local! {
 
 /// Most buffers kept per thread.
 const POOL_MAX: usize = 24;
+/// Most bytes kept per thread: the pool lives as long as rayon's threads, so what it holds
+/// after a burst of large R passes must stay small.
+const POOL_BYTES: usize = 64 << 20;
 
 /// A zero `r x c` matrix, reusing a pooled buffer when one is large enough.
 pub(crate) fn pooled_zeros(r: usize, c: usize) -> DMatrix<f64> {
@@ -85,12 +88,6 @@ pub(crate) fn pooled_zeros(r: usize, c: usize) -> DMatrix<f64> {
     }
 }
 
-/// Empties this thread's pool, returning its memory: after a burst of blocked R passes the
-/// buffers (each `k·N x width`) would otherwise stay alive in rayon's threads.
-pub(crate) fn release_pool() {
-    POOL.with(|p| p.borrow_mut().clear());
-}
-
 /// Returns a matrix's buffer to the pool.
 pub(crate) fn recycle(m: DMatrix<f64>) {
     let v: Vec<f64> = m.data.into();
@@ -99,7 +96,9 @@ pub(crate) fn recycle(m: DMatrix<f64>) {
     }
     POOL.with(|p| {
         let mut p = p.borrow_mut();
-        if p.len() < POOL_MAX {
+        let held: usize =
+            p.iter().map(|b| b.capacity()).sum::<usize>() * std::mem::size_of::<f64>();
+        if p.len() < POOL_MAX && held + v.capacity() * std::mem::size_of::<f64>() <= POOL_BYTES {
             p.push(v);
         }
     });

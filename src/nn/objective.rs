@@ -339,13 +339,9 @@ impl Hvp for NetLoss {
         let cap = (BLOCK_BYTES / bytes_per_dir).clamp(1, BLOCK);
         let blocks = k.div_ceil(cap).max(rayon::current_num_threads()).min(k);
         let per = k.div_ceil(blocks);
-        let result = vs
-            .par_chunks(n * per)
+        vs.par_chunks(n * per)
             .zip(out.par_chunks_mut(n * per))
-            .try_for_each(|(v, o)| self.r_pass_dense(params, v, v.len() / n, o));
-        rayon::broadcast(|_| super::mat::release_pool());
-        super::mat::release_pool();
-        result
+            .try_for_each(|(v, o)| self.r_pass_dense(params, v, v.len() / n, o))
     }
 }
 
@@ -394,7 +390,6 @@ impl Hessian for NetLoss {
                 let idx: Vec<usize> = (start..start + out.len() / n).collect();
                 passes::r_pass(&ctx, &Dirs::Unit(&idx), layer, out);
             });
-            rayon::broadcast(|_| super::mat::release_pool());
         }
         // Column p holds the rows from its layer's offset on; fill the rest by symmetry and
         // average the diagonal blocks, tile by tile for the cache.
