@@ -4,7 +4,7 @@
 //! Legends sit in a strip to the right of the plot, so they never hide data.
 
 use super::surface::{draw_legend, legend_width, Glyph};
-use super::{draw_err, draw_polyline, ensure_font, fmt_tick, titled, Fonts, Plot};
+use super::{draw_err, draw_polyline, ensure_font, fmt_axis_tick, fmt_tick, titled, Fonts, Plot};
 use crate::error::{Error, Result};
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
@@ -187,6 +187,12 @@ where
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
     Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
+    let (x_lo, x_hi, y_lo, y_hi) = (
+        xr.range().start,
+        xr.range().end,
+        yr.range().start,
+        yr.range().end,
+    );
     let mut chart = ChartBuilder::on(main)
         .margin((fonts.tick * 1.0) as u32)
         .x_label_area_size((fonts.label * 2.6) as u32)
@@ -201,8 +207,8 @@ where
         .y_labels(8)
         .x_desc(&axes.x_label)
         .y_desc(&axes.y_label)
-        .x_label_formatter(&|v| fmt_tick(*v))
-        .y_label_formatter(&|v| fmt_tick(*v))
+        .x_label_formatter(&|v| fmt_axis_tick(*v, x_lo, x_hi))
+        .y_label_formatter(&|v| fmt_axis_tick(*v, y_lo, y_hi))
         .label_style(("sans-serif", fonts.tick))
         .axis_desc_style(("sans-serif", fonts.label))
         .draw()

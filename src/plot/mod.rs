@@ -320,6 +320,17 @@ pub(crate) fn titled<DB: DrawingBackend>(
         .map_err(draw_err)
 }
 
+/// Formats a tick of a linear axis over `lo..hi`: as [`fmt_tick`], except that on an axis that
+/// crosses zero a value within rounding of zero (`|v| ≤ 1e-9·(hi − lo)`, such as a padded range's
+/// `-1.39e-17`) is `0`. A log axis (`lo > 0`) is left alone.
+pub fn fmt_axis_tick(v: f64, lo: f64, hi: f64) -> String {
+    if lo < 0.0 && hi > 0.0 && v.abs() <= 1e-9 * (hi - lo) {
+        "0".into()
+    } else {
+        fmt_tick(v)
+    }
+}
+
 /// Formats a number for tick labels: up to 4 significant digits, scientific outside 1e-3..1e5.
 pub fn fmt_tick(v: f64) -> String {
     if !v.is_finite() {

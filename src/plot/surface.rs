@@ -4,7 +4,7 @@
 //! of the plot, so they never hide data.
 
 use super::grid::{contour_lines, log_levels, log_shift, quantile_levels, Grid, PlotBox};
-use super::{draw_err, draw_polyline, ensure_font, fmt_tick, titled, Fonts, Plot};
+use super::{draw_err, draw_polyline, ensure_font, fmt_axis_tick, fmt_tick, titled, Fonts, Plot};
 use crate::critical::CriticalKind;
 use crate::error::{Error, Result};
 use crate::objective::Loss;
@@ -886,8 +886,8 @@ impl Plot for SurfacePlot {
             .y_labels(8)
             .x_desc(&self.x_label)
             .y_desc(&self.y_label)
-            .x_label_formatter(&|v| fmt_tick(*v))
-            .y_label_formatter(&|v| fmt_tick(*v))
+            .x_label_formatter(&|v| fmt_axis_tick(*v, bx.x.0, bx.x.1))
+            .y_label_formatter(&|v| fmt_axis_tick(*v, bx.y.0, bx.y.1))
             .label_style(("sans-serif", fonts.tick))
             .axis_desc_style(("sans-serif", fonts.label))
             .draw()

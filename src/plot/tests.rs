@@ -183,6 +183,11 @@ fn ticks_and_labels() {
     assert_eq!(fmt_tick(1e-5), "1e-5");
     assert_eq!(fmt_tick(2.5e6), "2.5e6");
     assert_eq!(fmt_tick(100.0), "100");
+    // Rounding residue of a padded range is zero on its axis, a real small value is not.
+    assert_eq!(fmt_axis_tick(-1.3877787807814457e-17, -0.1, 0.1), "0");
+    assert_eq!(fmt_axis_tick(1e-5, -1e-5, 1e-5), "1e-5");
+    // A log axis never crosses zero: its small ticks keep their values.
+    assert_eq!(fmt_axis_tick(0.1, 0.1, 1e8), "0.1");
 }
 
 #[test]
