@@ -3,12 +3,6 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fig = critpt::gallery::run_one("momentum", std::path::Path::new("plots"))?;
-    println!("{}", fig.path.display());
-    if let Ok(out) = &fig.outcome {
-        println!("{}", out.caption);
-        for (k, v) in &out.numbers {
-            println!("  {k} = {v}");
-        }
-    }
+    println!("{}", fig.summary());
     Ok(())
 }

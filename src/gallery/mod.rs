@@ -180,6 +180,22 @@ impl FigureReport {
     pub fn ok(&self) -> bool {
         self.outcome.is_ok()
     }
+
+    /// The file, then the caption and one `  name = value` line per number (or why it failed).
+    pub fn summary(&self) -> String {
+        let mut s = self.path.display().to_string();
+        match &self.outcome {
+            Ok(out) => {
+                s.push('\n');
+                s.push_str(&out.caption);
+                for (k, v) in &out.numbers {
+                    s.push_str(&format!("\n  {k} = {v}"));
+                }
+            }
+            Err(e) => s.push_str(&format!("\nfailed: {e}")),
+        }
+        s
+    }
 }
 
 /// The outcome of a gallery run, in registry order.
