@@ -157,6 +157,35 @@ pub fn slice_1d<L: Loss + ?Sized>(
         .collect()
 }
 
+/// The loss on the segment between two models: `loss((1 − t)·from + t·to)` for each `t` in
+/// `ts` (`t = 0` is `from`, `t = 1` is `to`; values outside `[0, 1]` extrapolate), the linear
+/// interpolation of Goodfellow, Vinyals & Saxe (2015).
+///
+/// # Cost
+/// One loss evaluation per `t`, in parallel.
+///
+/// # Errors
+/// Wrong lengths, non-finite inputs, or the first failing evaluation.
+///
+/// # Example
+/// ```
+/// # use critpt::{curvature::interpolation_slice, expr::Formula};
+/// let f = Formula::parse("x^2 + y^2").unwrap();
+/// let v = interpolation_slice(&f, &[1.0, 0.0], &[0.0, 1.0], &[0.0, 0.5, 1.0]).unwrap();
+/// assert_eq!(v, vec![1.0, 0.5, 1.0]);
+/// ```
+pub fn interpolation_slice<L: Loss + ?Sized>(
+    loss: &L,
+    from: &[f64],
+    to: &[f64],
+    ts: &[f64],
+) -> Result<Vec<f64>> {
+    check_params(loss, from)?;
+    check_params(loss, to)?;
+    let direction: Vec<f64> = to.iter().zip(from).map(|(b, a)| b - a).collect();
+    slice_1d(loss, from, &direction, ts)
+}
+
 /// A loss surface on a plane, from [`slice_2d`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Slice2d {

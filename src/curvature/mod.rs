@@ -20,8 +20,8 @@ pub use dense::{symmetric_eigen, EigenBackend, Spectrum};
 pub use density::{slq_density, MomentEstimate, Quadrature, Slq, SpectralDensity};
 pub use lanczos::{HvpOperator, Lanczos, LanczosResult, QuadraticForm, Which};
 pub use landscape::{
-    checkpoint_pca, filter_normalize, random_direction, slice_1d, slice_2d, CheckpointPca,
-    RandomDirection, Slice2d,
+    checkpoint_pca, filter_normalize, interpolation_slice, random_direction, slice_1d, slice_2d,
+    CheckpointPca, RandomDirection, Slice2d,
 };
 pub use power::{power_extremes, PowerIteration, PowerResult};
 pub use trace::{hutch_plus_plus, hutchinson, TraceEstimate};

@@ -3,8 +3,8 @@
 //! operators with chosen spectra and of formula Hessians.
 
 use critpt::curvature::{
-    hutch_plus_plus, hutchinson, power_extremes, slq_density, symmetric_eigen, EigenBackend,
-    Lanczos, LanczosResult, PowerIteration, QuadraticForm, Slq, Spectrum, Which,
+    hutch_plus_plus, hutchinson, interpolation_slice, power_extremes, slq_density, symmetric_eigen,
+    EigenBackend, Lanczos, LanczosResult, PowerIteration, QuadraticForm, Slq, Spectrum, Which,
 };
 use critpt::expr::Formula;
 use critpt::objective::{Counted, Hessian, Hvp};
@@ -307,4 +307,29 @@ fn default_hvp_many_is_one_product_per_column() {
     }
     let mut short = [0.0; 5];
     assert!(f.hvp_many(&p, &vs, 3, &mut short).is_err());
+}
+
+#[test]
+fn interpolation_slice_is_the_quadratic_along_the_segment() {
+    // L(θ) = ½θᵀAθ on the segment a + t(b − a): ½aᵀAa + t·aᵀA(b − a) + ½t²(b − a)ᵀA(b − a).
+    let q = QuadraticForm::from_spectrum(&[-1.0, 0.5, 2.0, 3.0], 11).unwrap();
+    let a = [0.3, -1.0, 0.7, 2.0];
+    let b = [-0.4, 0.2, 1.1, -0.5];
+    let ts = [-0.5, 0.0, 0.25, 1.0, 1.5];
+    let got = interpolation_slice(&q, &a, &b, &ts).unwrap();
+    let m = q.matrix();
+    let av = DVector::from_column_slice(&a);
+    let dv = DVector::from_iterator(4, b.iter().zip(&a).map(|(x, y)| x - y));
+    let c0 = 0.5 * av.dot(&(m * &av));
+    let c1 = av.dot(&(m * &dv));
+    let c2 = 0.5 * dv.dot(&(m * &dv));
+    for (t, g) in ts.iter().zip(&got) {
+        let want = c0 + c1 * t + c2 * t * t;
+        assert!(
+            (g - want).abs() < 1e-12 * (1.0 + want.abs()),
+            "t {t}: {g} vs {want}"
+        );
+    }
+    assert!(interpolation_slice(&q, &a, &b[..3], &ts).is_err());
+    assert!(interpolation_slice(&q, &a, &b, &[f64::NAN]).is_err());
 }
