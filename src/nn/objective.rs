@@ -315,7 +315,7 @@ impl Hvp for NetLoss {
     }
 
     /// Blocked R passes of up to 16 directions each (fewer when `N x width` is large, so a
-    /// block's matrices stay under 32 MiB), at least one block per thread, the blocks in
+    /// block's matrices stay under 8 MiB), at least one block per thread, the blocks in
     /// parallel (rayon).
     fn hvp_many(&self, params: &[f64], vs: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
         check_params(self, params)?;
