@@ -121,14 +121,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
         (None, None) => LossKind::CrossEntropy,
     };
     let mode: BnMode = a.batchnorm_mode.parse()?;
-    let task = match kind {
-        LossKind::CrossEntropy => Task::Classification {
-            n_classes: Some(model.n_outputs()),
-        },
-        LossKind::Mse => Task::Regression {
-            n_outputs: model.n_outputs(),
-        },
-    };
+    let task = Task::for_loss(kind, model.n_outputs());
     let mut data = Dataset::load(&a.data, targets(&a.target).as_deref(), task, a.seed)?;
     if a.standardize {
         data.standardize();

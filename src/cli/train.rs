@@ -86,14 +86,7 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
     let activation: Activation = a.activation.parse()?;
     let kind: LossKind = a.loss.parse()?;
     let model = Mlp::new(&sizes, activation, a.batchnorm, a.seed)?;
-    let task = match kind {
-        LossKind::CrossEntropy => Task::Classification {
-            n_classes: Some(model.n_outputs()),
-        },
-        LossKind::Mse => Task::Regression {
-            n_outputs: model.n_outputs(),
-        },
-    };
+    let task = Task::for_loss(kind, model.n_outputs());
     let mut data = Dataset::load(&a.data, targets(&a.target).as_deref(), task, a.seed)?;
     if a.standardize {
         data.standardize();

@@ -60,6 +60,19 @@ pub enum Task {
     },
 }
 
+impl Task {
+    /// The targets a loss needs from a model with `n_outputs` outputs: class labels below
+    /// `n_outputs` for cross-entropy, `n_outputs` numeric columns for MSE.
+    pub fn for_loss(kind: super::LossKind, n_outputs: usize) -> Task {
+        match kind {
+            super::LossKind::CrossEntropy => Task::Classification {
+                n_classes: Some(n_outputs),
+            },
+            super::LossKind::Mse => Task::Regression { n_outputs },
+        }
+    }
+}
+
 /// z-score statistics of the features, kept so that new data can be transformed the same way.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Standardization {

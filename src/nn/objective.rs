@@ -258,11 +258,9 @@ impl NetLoss {
         Ok(p)
     }
 
-    /// `H·V` for `k` directions stored column-major in `v`, written into `out` (zeroed first):
-    /// the R-operator pass over all `k` at once, after the (cached) forward and backward passes.
-    fn r_pass_dense(&self, params: &[f64], v: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
-        let p = self.prepared(params)?;
-        let ctx = RContext {
+    /// What the R pass reads: the architecture and the passes prepared at `params`.
+    fn r_context<'a>(&'a self, params: &'a [f64], p: &'a Prepared) -> RContext<'a> {
+        RContext {
             layers: &self.layers,
             offsets: &self.offsets,
             params,
@@ -270,7 +268,14 @@ impl NetLoss {
             head: &p.head,
             gouts: &p.gouts,
             kind: self.kind,
-        };
+        }
+    }
+
+    /// `H·V` for `k` directions stored column-major in `v`, written into `out` (zeroed first):
+    /// the R-operator pass over all `k` at once, after the (cached) forward and backward passes.
+    fn r_pass_dense(&self, params: &[f64], v: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
+        let p = self.prepared(params)?;
+        let ctx = self.r_context(params, &p);
         out.fill(0.0);
         passes::r_pass(&ctx, &Dirs::Dense { v, k }, 0, out);
         Ok(())
@@ -359,15 +364,7 @@ impl Hessian for NetLoss {
         check_params(self, params)?;
         let n = self.n_params;
         let p = self.prepared(params)?;
-        let ctx = RContext {
-            layers: &self.layers,
-            offsets: &self.offsets,
-            params,
-            fwd: &p.fwd,
-            head: &p.head,
-            gouts: &p.gouts,
-            kind: self.kind,
-        };
+        let ctx = self.r_context(params, &p);
         // Blocks of consecutive columns, never crossing a layer; each writes its own columns.
         let mut hm = DMatrix::<f64>::zeros(n, n);
         let mut layer_off = vec![0usize; n];
