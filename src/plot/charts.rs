@@ -4,7 +4,10 @@
 //! Legends sit in a strip to the right of the plot, so they never hide data.
 
 use super::surface::{draw_legend, legend_width, Glyph};
-use super::{draw_err, draw_polyline, ensure_font, fmt_axis_tick, fmt_tick, titled, Fonts, Plot};
+use super::{
+    begin_figure, draw_err, draw_polyline, ensure_font, fmt_axis_tick, fmt_tick, titled, Fonts,
+    Plot,
+};
 use crate::error::{Error, Result};
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
@@ -549,14 +552,7 @@ impl SpectrumPlot {
 
 impl Plot for SpectrumPlot {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()> {
-        ensure_font();
-        area.fill(&WHITE).map_err(draw_err)?;
-        let fonts = Fonts::for_area(area);
-        let inner = if self.title.is_empty() {
-            area.clone()
-        } else {
-            titled(area, &self.title, fonts.title).map_err(draw_err)?
-        };
+        let (inner, fonts) = begin_figure(area, &self.title)?;
         let sc = self.scale;
         let usable = |l: f64| sc != SpectrumScale::LogAbs || l != 0.0;
         let ts: Vec<(f64, bool)> = self

@@ -272,20 +272,30 @@ impl<P: Plot> Panels<P> {
 
 impl<P: Plot> Plot for Panels<P> {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()> {
-        ensure_font();
-        area.fill(&WHITE).map_err(draw_err)?;
-        let fonts = Fonts::for_area(area);
-        let inner = if self.title.is_empty() {
-            area.clone()
-        } else {
-            titled(area, &self.title, fonts.title).map_err(draw_err)?
-        };
+        let (inner, _) = begin_figure(area, &self.title)?;
         let parts = inner.split_evenly((1, self.panels.len()));
         for (p, a) in self.panels.iter().zip(parts.iter()) {
             p.draw(a)?;
         }
         Ok(())
     }
+}
+
+/// Starts a figure on `area`: registers the bundled font, paints the background white and
+/// draws `title` (none when empty). Returns the area below the title and the font sizes.
+pub(crate) fn begin_figure<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> Result<(DrawingArea<DB, Shift>, Fonts)> {
+    ensure_font();
+    area.fill(&WHITE).map_err(draw_err)?;
+    let fonts = Fonts::for_area(area);
+    let inner = if title.is_empty() {
+        area.clone()
+    } else {
+        titled(area, title, fonts.title).map_err(draw_err)?
+    };
+    Ok((inner, fonts))
 }
 
 /// The area below a title: the title shrinks (down to 60%) to fit the width, then is cut with

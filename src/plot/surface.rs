@@ -4,7 +4,7 @@
 //! of the plot, so they never hide data.
 
 use super::grid::{contour_lines, log_levels, log_shift, quantile_levels, Grid, PlotBox};
-use super::{draw_err, draw_polyline, ensure_font, fmt_axis_tick, fmt_tick, titled, Fonts, Plot};
+use super::{begin_figure, draw_err, draw_polyline, fmt_axis_tick, fmt_tick, Fonts, Plot};
 use crate::critical::CriticalKind;
 use crate::error::{Error, Result};
 use crate::objective::Loss;
@@ -855,14 +855,7 @@ fn draw_colorbar<DB: DrawingBackend>(
 
 impl Plot for SurfacePlot {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()> {
-        ensure_font();
-        area.fill(&WHITE).map_err(draw_err)?;
-        let fonts = Fonts::for_area(area);
-        let inner = if self.title.is_empty() {
-            area.clone()
-        } else {
-            titled(area, &self.title, fonts.title).map_err(draw_err)?
-        };
+        let (inner, fonts) = begin_figure(area, &self.title)?;
         let (w, _) = inner.dim_in_pixel();
         let legend = self.legend_entries();
         let strip_w = if self.colorbar || !legend.is_empty() {
