@@ -3,7 +3,7 @@
 use super::common::{parse_point, print_json, FunctionArgs};
 use super::hyper::HyperArgs;
 use anyhow::Result;
-use critpt::optim::{Runner, Schedule};
+use critpt::optim::{Runner, Schedule, ScheduleKind};
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -15,20 +15,30 @@ pub struct OptimizeArgs {
     /// The start, comma-separated (e.g. -1,1).
     #[arg(long, allow_hyphen_values = true)]
     pub start: String,
-    /// sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw (as torch.optim), or the
-    /// chapter's momentum-book, adagrad-book, rmsprop-book.
+    /// sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, nadam, radam, adamax,
+    /// adadelta, rprop (as torch.optim), or the chapter's momentum-book, adagrad-book,
+    /// rmsprop-book.
     #[arg(long)]
     pub optimizer: String,
-    /// Base learning rate. Defaults: adagrad, rmsprop, adagrad-book, rmsprop-book 0.01;
-    /// adam, adamw 0.001; required for sgd, momentum, nesterov, momentum-book.
+    /// Base learning rate. Defaults (torch's): adagrad, rmsprop, rprop, adagrad-book,
+    /// rmsprop-book 0.01; adam, adamw, radam 0.001; nadam, adamax 0.002; adadelta 1.0;
+    /// required for sgd, momentum, nesterov, momentum-book. Not used with the onecycle and
+    /// cyclic schedules, which set their own rates.
     #[arg(long, allow_hyphen_values = true)]
     pub lr: Option<f64>,
     /// Number of steps.
     #[arg(long, default_value_t = 100)]
     pub steps: usize,
-    /// Learning-rate schedule: constant, step:SIZE:GAMMA, exponential:GAMMA,
-    /// cosine:T_MAX[:ETA_MIN], linear-warmup:ITERS[:START_FACTOR],
-    /// warmup-cosine:WARMUP:TOTAL[:ETA_MIN], transformer:D_MODEL:WARMUP, inverse-time:DECAY.
+    /// Learning-rate schedule, step k from 0, as torch.optim.lr_scheduler: constant,
+    /// step:SIZE:GAMMA, exponential:GAMMA, cosine:T_MAX[:ETA_MIN],
+    /// linear-warmup:ITERS[:START_FACTOR], warmup-cosine:WARMUP:TOTAL[:ETA_MIN],
+    /// transformer:D_MODEL:WARMUP, inverse-time:DECAY, multistep:GAMMA:M1,M2,... (MultiStepLR),
+    /// polynomial:TOTAL_ITERS[:POWER] (PolynomialLR, power 1),
+    /// cosine-restarts:T_0[:T_MULT[:ETA_MIN]] (CosineAnnealingWarmRestarts),
+    /// onecycle:MAX_LR:TOTAL_STEPS[:PCT_START] (OneCycleLR, cosine, div factor 25, final div
+    /// factor 1e4, pct_start 0.3; beyond TOTAL_STEPS, where torch raises, the rate holds),
+    /// cyclic:BASE_LR:MAX_LR:STEP_SIZE_UP[:MODE] (CyclicLR, MODE triangular|triangular2),
+    /// linear:START_FACTOR:END_FACTOR:TOTAL_ITERS (LinearLR). onecycle and cyclic ignore --lr.
     #[arg(long, default_value = "constant")]
     pub schedule: String,
     #[command(flatten)]
@@ -44,8 +54,21 @@ pub struct OptimizeArgs {
 pub fn run(a: &OptimizeArgs) -> Result<ExitCode> {
     let f = a.function.formula()?;
     let start = parse_point("--start", &a.start, &f)?;
-    let (mut opt, lr) = a.hyper.build(&a.optimizer, a.lr)?;
-    let schedule = Schedule::parse(&a.schedule, lr)?;
+    let kind: ScheduleKind = a.schedule.parse()?;
+    // onecycle and cyclic set their own rates: the base rate is a placeholder, and the rate
+    // reported is the schedule's first.
+    let base = if kind.ignores_base_rate() {
+        Some(1.0)
+    } else {
+        a.lr
+    };
+    let (mut opt, base) = a.hyper.build(&a.optimizer, base)?;
+    let schedule = Schedule::new(kind, base)?;
+    let lr = if kind.ignores_base_rate() {
+        schedule.lr(0)
+    } else {
+        base
+    };
     let mut runner = Runner::new(schedule, a.steps);
     if let Some(tol) = a.grad_tol {
         runner = runner.with_grad_tol(tol)?;

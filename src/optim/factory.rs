@@ -1,14 +1,14 @@
 //! Building an optimizer from its name and optional hyper-parameters (`--optimizer NAME`).
 
 use super::{
-    Adagrad, AdagradBook, Adam, AdamW, Momentum, MomentumBook, Nesterov, Optimizer, RmsProp,
-    RmsPropBook, Sgd,
+    Adadelta, Adagrad, AdagradBook, Adam, AdamW, Adamax, Momentum, MomentumBook, NAdam, Nesterov,
+    Optimizer, RAdam, RmsProp, RmsPropBook, Rprop, Sgd,
 };
 use crate::error::{Error, Result};
 
-/// Every optimizer name [`optimizer_by_name`] knows: the seven `torch.optim` ones, then the
+/// Every optimizer name [`optimizer_by_name`] knows: the twelve `torch.optim` ones, then the
 /// chapter's forms.
-pub const OPTIMIZER_NAMES: [&str; 10] = [
+pub const OPTIMIZER_NAMES: [&str; 15] = [
     "sgd",
     "momentum",
     "nesterov",
@@ -16,6 +16,11 @@ pub const OPTIMIZER_NAMES: [&str; 10] = [
     "rmsprop",
     "adam",
     "adamw",
+    "nadam",
+    "radam",
+    "adamax",
+    "adadelta",
+    "rprop",
     "momentum-book",
     "adagrad-book",
     "rmsprop-book",
@@ -33,16 +38,27 @@ pub struct Hyper {
     pub dampening: Option<f64>,
     /// Smoothing constant (rmsprop, rmsprop-book), default 0.99.
     pub alpha: Option<f64>,
-    /// Adam's $\beta_1$, default 0.9.
+    /// $\beta_1$ (adam, adamw, nadam, radam, adamax), default 0.9.
     pub beta1: Option<f64>,
-    /// Adam's $\beta_2$, default 0.999.
+    /// $\beta_2$ (adam, adamw, nadam, radam, adamax), default 0.999.
     pub beta2: Option<f64>,
-    /// Epsilon (adagrad 1e-10, rmsprop 1e-8, adam/adamw 1e-8, adagrad-book 1e-10,
-    /// rmsprop-book 1e-8).
+    /// Epsilon (adagrad 1e-10; rmsprop, adam, adamw, nadam, radam, adamax 1e-8; adadelta 1e-6;
+    /// adagrad-book 1e-10, rmsprop-book 1e-8).
     pub eps: Option<f64>,
-    /// Weight decay: L2 (added to the gradient) for sgd, momentum, nesterov, adagrad, rmsprop and
-    /// adam, default 0; decoupled for adamw, default 0.01.
+    /// Weight decay, default 0: L2 (added to the gradient) for sgd, momentum, nesterov,
+    /// adagrad, rmsprop, adam, adamax, adadelta, and nadam and radam unless
+    /// `decoupled_weight_decay`; decoupled for adamw, default 0.01 there.
     pub weight_decay: Option<f64>,
+    /// Adadelta's $\rho$, default 0.9.
+    pub rho: Option<f64>,
+    /// NAdam's `momentum_decay`, default 0.004.
+    pub momentum_decay: Option<f64>,
+    /// Decoupled (AdamW-style) weight decay for nadam and radam.
+    pub decoupled_weight_decay: bool,
+    /// Rprop's etas $(\eta^-, \eta^+)$, default (0.5, 1.2).
+    pub etas: Option<(f64, f64)>,
+    /// Rprop's step-size bounds (min, max), default (1e-6, 50).
+    pub step_sizes: Option<(f64, f64)>,
     /// Adagrad's `lr_decay`, default 0.
     pub lr_decay: Option<f64>,
     /// Adagrad's `initial_accumulator_value`, default 0.
@@ -68,6 +84,24 @@ fn applicable(name: &str) -> Option<&'static [&'static str]> {
         ],
         "rmsprop" => &["alpha", "eps", "weight_decay", "momentum", "centered"],
         "adam" | "adamw" => &["beta1", "beta2", "eps", "weight_decay", "amsgrad"],
+        "nadam" => &[
+            "beta1",
+            "beta2",
+            "eps",
+            "weight_decay",
+            "momentum_decay",
+            "decoupled_weight_decay",
+        ],
+        "radam" => &[
+            "beta1",
+            "beta2",
+            "eps",
+            "weight_decay",
+            "decoupled_weight_decay",
+        ],
+        "adamax" => &["beta1", "beta2", "eps", "weight_decay"],
+        "adadelta" => &["rho", "eps", "weight_decay"],
+        "rprop" => &["etas", "step_sizes"],
         "momentum-book" => &["momentum"],
         "adagrad-book" => &["eps"],
         "rmsprop-book" => &["alpha", "eps"],
@@ -104,6 +138,11 @@ impl Hyper {
                 "initial_accumulator_value",
                 self.initial_accumulator_value.is_some(),
             ),
+            ("rho", self.rho.is_some()),
+            ("momentum_decay", self.momentum_decay.is_some()),
+            ("decoupled_weight_decay", self.decoupled_weight_decay),
+            ("etas", self.etas.is_some()),
+            ("step_sizes", self.step_sizes.is_some()),
             ("centered", self.centered),
             ("amsgrad", self.amsgrad),
             ("nesterov", self.nesterov),
@@ -117,7 +156,8 @@ impl Hyper {
 }
 
 /// The default learning rate of an optimizer: torch's where torch has one (adagrad 0.01,
-/// rmsprop 0.01, adam and adamw 0.001), the same for the chapter's adagrad-book (0.01) and
+/// rmsprop 0.01, adam, adamw and radam 0.001, nadam and adamax 0.002, adadelta 1.0, rprop
+/// 0.01), the same for the chapter's adagrad-book (0.01) and
 /// rmsprop-book (0.01). `None` for sgd, momentum, nesterov and momentum-book: the rate of plain
 /// and momentum gradient descent depends entirely on the curvature, so callers must choose it.
 ///
@@ -126,8 +166,10 @@ impl Hyper {
 pub fn default_lr(name: &str) -> Result<Option<f64>> {
     applicable(name).ok_or_else(|| unknown(name))?;
     Ok(match name {
-        "adagrad" | "rmsprop" | "adagrad-book" | "rmsprop-book" => Some(0.01),
-        "adam" | "adamw" => Some(0.001),
+        "adagrad" | "rmsprop" | "rprop" | "adagrad-book" | "rmsprop-book" => Some(0.01),
+        "adam" | "adamw" | "radam" => Some(0.001),
+        "nadam" | "adamax" => Some(0.002),
+        "adadelta" => Some(1.0),
         _ => None,
     })
 }
@@ -219,6 +261,56 @@ pub fn optimizer_by_name(name: &str, hyper: &Hyper) -> Result<Box<dyn Optimizer>
                 .with_amsgrad(h.amsgrad);
             if let Some(e) = h.eps {
                 o = o.with_eps(e)?;
+            }
+            Box::new(o)
+        }
+        "nadam" => {
+            let mut o = NAdam::new()
+                .with_betas(h.beta1.unwrap_or(0.9), h.beta2.unwrap_or(0.999))?
+                .with_weight_decay(wd)?
+                .with_momentum_decay(h.momentum_decay.unwrap_or(NAdam::DEFAULT_MOMENTUM_DECAY))?
+                .with_decoupled_weight_decay(h.decoupled_weight_decay);
+            if let Some(e) = h.eps {
+                o = o.with_eps(e)?;
+            }
+            Box::new(o)
+        }
+        "radam" => {
+            let mut o = RAdam::new()
+                .with_betas(h.beta1.unwrap_or(0.9), h.beta2.unwrap_or(0.999))?
+                .with_weight_decay(wd)?
+                .with_decoupled_weight_decay(h.decoupled_weight_decay);
+            if let Some(e) = h.eps {
+                o = o.with_eps(e)?;
+            }
+            Box::new(o)
+        }
+        "adamax" => {
+            let mut o = Adamax::new()
+                .with_betas(h.beta1.unwrap_or(0.9), h.beta2.unwrap_or(0.999))?
+                .with_weight_decay(wd)?;
+            if let Some(e) = h.eps {
+                o = o.with_eps(e)?;
+            }
+            Box::new(o)
+        }
+        "adadelta" => {
+            let mut o = Adadelta::new().with_weight_decay(wd)?;
+            if let Some(r) = h.rho {
+                o = o.with_rho(r)?;
+            }
+            if let Some(e) = h.eps {
+                o = o.with_eps(e)?;
+            }
+            Box::new(o)
+        }
+        "rprop" => {
+            let mut o = Rprop::new();
+            if let Some((minus, plus)) = h.etas {
+                o = o.with_etas(minus, plus)?;
+            }
+            if let Some((min, max)) = h.step_sizes {
+                o = o.with_step_sizes(min, max)?;
             }
             Box::new(o)
         }

@@ -5,7 +5,8 @@
 //! step (the schedule's value), exactly as `torch.optim` does.
 //!
 //! - One file per optimizer: [`Sgd`], [`Momentum`], [`Nesterov`], [`Adagrad`], [`RmsProp`],
-//!   [`Adam`], [`AdamW`] follow `torch.optim` (update order, epsilon placement, defaults);
+//!   [`Adam`], [`AdamW`], [`NAdam`], [`RAdam`], [`Adamax`], [`Adadelta`], [`Rprop`] follow
+//!   `torch.optim` (update order, epsilon placement, defaults);
 //!   [`MomentumBook`], [`AdagradBook`], [`RmsPropBook`] are the chapter's own forms
 //!   (REFERENCE.md §3). [`optimizer_by_name`] builds any of them from a [`Hyper`].
 //! - [`Schedule`] (in `schedule.rs`): the learning rate of step `k`, parsed from the
@@ -17,34 +18,44 @@
 //!
 //! Optimizers never evaluate the objective and never print; the runners own the loop.
 
+mod adadelta;
 mod adagrad;
 mod adagrad_book;
 mod adam;
+mod adamax;
 mod adamw;
 mod factory;
 mod minibatch;
 mod momentum;
 mod momentum_book;
+mod nadam;
 mod nesterov;
+mod radam;
 mod rmsprop;
 mod rmsprop_book;
+mod rprop;
 mod runner;
 mod schedule;
 mod sgd;
 
+pub use adadelta::Adadelta;
 pub use adagrad::Adagrad;
 pub use adagrad_book::AdagradBook;
 pub use adam::Adam;
+pub use adamax::Adamax;
 pub use adamw::AdamW;
 pub use factory::{default_lr, optimizer_by_name, Hyper, OPTIMIZER_NAMES};
 pub use minibatch::{BatchLoss, BatchSize, MiniBatchRun, MiniBatchRunner};
 pub use momentum::Momentum;
 pub use momentum_book::MomentumBook;
+pub use nadam::NAdam;
 pub use nesterov::Nesterov;
+pub use radam::RAdam;
 pub use rmsprop::RmsProp;
 pub use rmsprop_book::RmsPropBook;
+pub use rprop::Rprop;
 pub use runner::{Runner, StepInfo, StopReason, Trajectory};
-pub use schedule::{Schedule, ScheduleKind};
+pub use schedule::{CyclicMode, Milestones, Schedule, ScheduleKind, MAX_MILESTONES};
 pub use sgd::Sgd;
 
 use crate::error::{Error, Result};

@@ -12,5 +12,6 @@ mod gallery_nn;
 mod netcurv;
 mod nn;
 mod optim;
+mod optim_torch;
 mod plot;
 mod util;
