@@ -18,7 +18,7 @@ use std::str::FromStr;
 
 /// The most milestones a `multistep` schedule takes (they are stored inline, so a
 /// [`ScheduleKind`] stays `Copy`).
-pub const MAX_MILESTONES: usize = 32;
+pub const MAX_MILESTONES: usize = 16;
 
 /// The milestones of a `multistep` schedule: strictly increasing step indices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
