@@ -551,3 +551,19 @@ fn defaults_are_torchs() {
         assert_eq!(default_lr(name).unwrap(), Some(lr), "{name}");
     }
 }
+
+#[test]
+fn rprop_reads_the_rate_only_at_its_first_step() {
+    // torch's Rprop sets its step sizes from lr once; a schedule changes nothing after that.
+    let f = surfaces::by_name("himmelblau").unwrap().formula();
+    let run = |spec: &str| {
+        let mut opt = optimizer_by_name("rprop", &Hyper::default()).unwrap();
+        Runner::new(Schedule::parse(spec, 0.05).unwrap(), 30)
+            .run(&f, opt.as_mut(), &[-1.0, 1.0])
+            .unwrap()
+    };
+    let constant = run("constant");
+    let decayed = run("exponential:0.5");
+    assert_ne!(constant.learning_rates, decayed.learning_rates);
+    assert_eq!(constant.path, decayed.path);
+}
