@@ -56,6 +56,14 @@ pub struct AnalyzeArgs {
     /// magnitude). Only `both` can prove a saddle and an exact index at once.
     #[arg(long, default_value = "both")]
     pub which: String,
+    /// lanczos: vectors per block (default --top): an eigenvalue repeated up to this many
+    /// times is found as often as it occurs.
+    #[arg(long)]
+    pub block_size: Option<usize>,
+    /// lanczos: the most basis vectors held at once (memory: this many parameter vectors;
+    /// default as many as 256 MiB hold, 60 to 300).
+    #[arg(long)]
+    pub basis_size: Option<usize>,
     /// Maximum Lanczos block steps.
     #[arg(long, default_value_t = 500)]
     pub max_iters: usize,
@@ -366,7 +374,14 @@ fn run_lanczos(
     let gradient_norm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
     drop(grad);
     let which: Which = a.which.parse()?;
-    let r = Lanczos::new(k, which)
+    let mut lanczos = Lanczos::new(k, which);
+    if let Some(b) = a.block_size {
+        lanczos = lanczos.with_block_size(b)?;
+    }
+    if let Some(m) = a.basis_size {
+        lanczos = lanczos.with_basis_size(m)?;
+    }
+    let r = lanczos
         .with_tol(a.lanczos_tol)?
         .with_max_iters(a.max_iters)?
         .with_seed(a.seed)

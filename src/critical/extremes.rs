@@ -220,3 +220,79 @@ pub fn classify_extremes(
         note,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::curvature::{Lanczos, QuadraticForm};
+
+    /// The verdict of `k` pairs at both ends of `½θᵀAθ` at 0, with `A` of the given spectrum.
+    fn verdict(eig: &[f64], k: usize, which: Which) -> ExtremesVerdict {
+        let q = QuadraticForm::from_spectrum(eig, 3).unwrap();
+        let n = eig.len();
+        let r = Lanczos::new(k, which)
+            .with_seed(1)
+            .run(&q, &vec![0.0; n])
+            .unwrap();
+        classify_extremes(&r, which, k, n, 0.0, 0.0, &Tolerances::dual())
+    }
+
+    fn spectrum(low: &[f64], n: usize) -> Vec<f64> {
+        let mut e: Vec<f64> = (0..n).map(|i| 1.0 + i as f64 / n as f64).collect();
+        e[..low.len()].copy_from_slice(low);
+        e
+    }
+
+    #[test]
+    fn index_and_ratio_are_exact_once_a_found_eigenvalue_is_positive() {
+        let v = verdict(&spectrum(&[-3.0, -2.0], 60), 3, Which::Both);
+        assert_eq!(v.kind, Some(CriticalKind::Saddle));
+        assert_eq!((v.index, v.index_at_least), (Some(2), 2));
+        assert_eq!(v.minimum_ratio, Some(58.0 / 60.0));
+    }
+
+    #[test]
+    fn more_negatives_than_found_give_a_lower_bound_only() {
+        let v = verdict(&spectrum(&[-4.0, -3.0, -2.0, -1.5], 60), 3, Which::Both);
+        assert_eq!(v.kind, Some(CriticalKind::Saddle));
+        assert_eq!((v.index, v.index_at_least), (None, 3));
+        assert_eq!(v.minimum_ratio, None);
+    }
+
+    #[test]
+    fn an_eigenvalue_repeated_as_often_as_the_block_proves_no_count() {
+        // −2 three times with k = b = 3: a fourth copy could hide; and k = 4 sees all three.
+        let eig = spectrum(&[-2.0, -2.0, -2.0], 60);
+        let v = verdict(&eig, 3, Which::Both);
+        assert_eq!((v.index, v.index_at_least), (None, 3));
+        let v = verdict(&eig, 4, Which::Both);
+        assert_eq!((v.index, v.index_at_least), (Some(3), 3));
+        assert_eq!(v.minimum_ratio, Some(57.0 / 60.0));
+    }
+
+    #[test]
+    fn minimum_degenerate_and_maximum_follow_from_complete_ends() {
+        let v = verdict(&spectrum(&[0.5], 60), 2, Which::Both);
+        assert_eq!(
+            (v.kind, v.index, v.minimum_ratio),
+            (Some(CriticalKind::Minimum), Some(0), Some(1.0))
+        );
+        let v = verdict(&spectrum(&[0.0], 60), 2, Which::Smallest);
+        assert_eq!((v.kind, v.index), (Some(CriticalKind::Degenerate), Some(0)));
+        assert_eq!(v.minimum_ratio, Some(59.0 / 60.0));
+        let neg: Vec<f64> = spectrum(&[], 60).iter().map(|l| -l).collect();
+        let v = verdict(&neg, 2, Which::Largest);
+        assert_eq!((v.kind, v.index), (Some(CriticalKind::Maximum), None));
+    }
+
+    #[test]
+    fn one_end_alone_cannot_prove_a_saddle_from_the_other_side() {
+        // Only the largest, all positive: the negative eigenvalue is unseen, so no verdict.
+        let v = verdict(&spectrum(&[-1.0], 60), 2, Which::Largest);
+        assert_eq!(v.kind, None);
+        assert_eq!(v.index, None);
+        // The smallest alone proves the saddle: a Ritz value above τ proves a positive one.
+        let v = verdict(&spectrum(&[-1.0], 60), 2, Which::Smallest);
+        assert_eq!((v.kind, v.index), (Some(CriticalKind::Saddle), Some(1)));
+    }
+}

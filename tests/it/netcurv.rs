@@ -448,3 +448,77 @@ fn block_lanczos_finds_every_copy_of_repeated_extremes_and_never_a_wrong_index()
         }
     }
 }
+
+#[test]
+fn analyze_lanczos_on_repeated_extremes_never_reports_a_wrong_index() {
+    let dir = std::env::temp_dir().join(format!("critpt-repeated-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = repo("data/iris.csv");
+    let d = data.to_str().unwrap();
+    for scale in [0.0, 1e-9] {
+        let mut model = Mlp::new(&[4, 16, 3], Activation::Tanh, false, 0).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        for p in model.params.iter_mut() {
+            let g: f64 = StandardNormal.sample(&mut rng);
+            *p = scale * g;
+        }
+        let path = dir.join(format!("sym-{scale}.safetensors"));
+        save_model(&path, &model, Some(LossKind::CrossEntropy), None).unwrap();
+        let m = path.to_str().unwrap();
+        let dense = analyze(&["--model", m, "--data", d, "--method", "dense"]);
+        let all = floats(&dense["eigenvalues"]);
+        let n = all.len();
+        let scale_h = all[0].abs().max(all[n - 1].abs());
+        let dense_index = dense["index"].as_u64().unwrap();
+        for top in ["3", "8"] {
+            let k: usize = top.parse().unwrap();
+            for which in ["both", "smallest", "largest"] {
+                let lz = analyze(&[
+                    "--model", m, "--data", d, "--method", "lanczos", "--top", top, "--which",
+                    which,
+                ]);
+                let got = floats(&lz["eigenvalues"]);
+                let want: Vec<f64> = match which {
+                    "both" => all[..k].iter().chain(&all[n - k..]).copied().collect(),
+                    "smallest" => all[..k].to_vec(),
+                    _ => all[n - k..].to_vec(),
+                };
+                assert_eq!(got.len(), want.len());
+                for (g, w) in got.iter().zip(&want) {
+                    assert!((g - w).abs() <= 1e-8 * scale_h, "{which} {top}: {g} vs {w}");
+                }
+                if let Some(i) = lz["index"].as_u64() {
+                    assert_eq!(i, dense_index, "{which} {top}");
+                }
+                assert!(lz["index_at_least"].as_u64().unwrap() <= dense_index);
+                if !lz["kind"].is_null() {
+                    assert_eq!(lz["kind"], dense["kind"], "{which} {top}");
+                }
+                assert_eq!(lz["which"], which);
+                assert_eq!(lz["block_size"].as_u64().unwrap() as usize, k);
+            }
+        }
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_critpt"))
+        .args(["analyze", "--model"])
+        .arg(repo("fixtures/iris_tanh_random.safetensors"))
+        .args([
+            "--data",
+            d,
+            "--activation",
+            "tanh",
+            "--method",
+            "lanczos",
+            "--which",
+            "top",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.starts_with("error: ") && err.contains("largest, smallest, both"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
