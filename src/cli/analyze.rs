@@ -1,25 +1,23 @@
 //! `critpt analyze`: the curvature of a trained model's loss (PyTorch or critpt weights).
 //!
 //! Two methods. `dense` forms the exact Hessian and all its eigenvalues. `lanczos` never forms
-//! it: the `--top K` algebraically largest and K smallest eigenpairs by Lanczos with full
-//! reorthogonalization on exact Hessian-vector products (memory `O(P·m)`, m Lanczos steps).
-//! Without `--method`, models of more than [`DENSE_LIMIT`] parameters use `lanczos`.
+//! it: the `--top K` algebraically largest and/or smallest eigenpairs (`--which`) by block
+//! Lanczos with thick restarts on exact Hessian-vector products (memory `O(P·m)` for a basis of
+//! m vectors). Without `--method`, models of more than [`DENSE_LIMIT`] parameters use `lanczos`.
 //!
-//! With `lanczos`, `kind` comes from the extreme eigenvalues only, each trusted to within its
-//! residual `‖Hv − θv‖` (an eigenvalue lies within that distance of a Ritz value): `saddle`
-//! when the smallest is surely negative and the largest surely positive, `minimum` (`maximum`)
-//! when the smallest (largest) is surely positive (negative), `not_critical` when the gradient
-//! is too large; otherwise (a smallest eigenvalue within the zero threshold, unconverged
-//! pairs) `kind` is null and `kind_note` says why: it cannot be decided without the full
-//! spectrum. `index` is exact only when one of the K smallest is non-negative (then every
-//! negative eigenvalue is among them), else null with `index_at_least`; `minimum_ratio`
-//! (positive / all) is null: it needs the sign of every eigenvalue. `--trace` gives Hutch++ (`--hvps` products) with its standard error
-//! (the dense trace is exact); `--density` the SLQ spectral density (grid, values, moments).
+//! With `lanczos`, `kind`, `index` and `minimum_ratio` come from the extreme eigenpairs only
+//! ([`critpt::critical::classify_extremes`]): each is reported when it is proven, and null
+//! otherwise, with `index_at_least` (a proven lower bound) and `kind_note` saying why.
+//! `--trace` gives Hutch++ (`--hvps` products) with its standard error (the dense trace is
+//! exact); `--density` the SLQ spectral density (grid, values, moments, and every run's nodes
+//! and weights).
 
 use super::common::print_json;
 use super::train::targets;
 use anyhow::{bail, Result};
-use critpt::critical::{classify_point, escape_saddle, EscapeOptions, Tolerances};
+use critpt::critical::{
+    classify_extremes, classify_point, escape_saddle, EscapeOptions, Tolerances,
+};
 use critpt::curvature::{hutch_plus_plus, slq_density, Lanczos, Slq, Which};
 use critpt::nn::curvature::DENSE_LIMIT;
 use critpt::nn::{load_model, Activation, BnMode, Dataset, LossKind, NetLoss, Task};
@@ -54,7 +52,19 @@ pub struct AnalyzeArgs {
     /// smallest (default 5).
     #[arg(long)]
     pub top: Option<usize>,
-    /// Maximum Lanczos steps (stored vectors).
+    /// lanczos: which end of the spectrum, largest, smallest or both (ends by sign, not
+    /// magnitude). Only `both` can prove a saddle and an exact index at once.
+    #[arg(long, default_value = "both")]
+    pub which: String,
+    /// lanczos: vectors per block (default --top): an eigenvalue repeated up to this many
+    /// times is found as often as it occurs.
+    #[arg(long)]
+    pub block_size: Option<usize>,
+    /// lanczos: the most basis vectors held at once (memory: this many parameter vectors;
+    /// default as many as 256 MiB hold, 60 to 300).
+    #[arg(long)]
+    pub basis_size: Option<usize>,
+    /// Maximum Lanczos block steps.
     #[arg(long, default_value_t = 500)]
     pub max_iters: usize,
     /// Relative residual tolerance of Lanczos.
@@ -303,6 +313,7 @@ impl Extras {
                 "second_moment": {"mean": d.second_moment.mean, "std_error": d.second_moment.std_error},
                 "hvps": d.n_hvps,
                 "seed": d.seed,
+                "runs_quadrature": d.runs,
                 "seconds": start.elapsed().as_secs_f64(),
             }))
         } else {
@@ -342,65 +353,6 @@ impl Extras {
     }
 }
 
-/// `kind`, `index` and a note, from the extreme Ritz values only (see the module docs).
-fn classify_extremes(
-    values: &[f64],
-    residuals: &[f64],
-    converged: &[bool],
-    k_small: usize,
-    gradient_norm: f64,
-    loss: f64,
-    tol: &Tolerances,
-) -> (Option<&'static str>, Option<usize>, String) {
-    let n = values.len();
-    let max_abs = values.iter().fold(0.0f64, |m, l| m.max(l.abs()));
-    let zero = tol.zero_threshold(max_abs, loss);
-    let small = &values[..k_small.min(n)];
-    // Every negative eigenvalue is among the k smallest once one of them is surely non-negative.
-    let index = (0..small.len())
-        .any(|i| converged[i] && small[i] - residuals[i] > -zero)
-        .then(|| {
-            (0..small.len())
-                .filter(|&i| small[i] + residuals[i] < -zero)
-                .count()
-        });
-    if gradient_norm > tol.grad {
-        return (
-            Some("not_critical"),
-            index,
-            "the gradient is not zero".into(),
-        );
-    }
-    let lo_neg = converged[0] && values[0] + residuals[0] < -zero;
-    let lo_pos = converged[0] && values[0] - residuals[0] > zero;
-    let hi_pos = converged[n - 1] && values[n - 1] - residuals[n - 1] > zero;
-    let hi_neg = converged[n - 1] && values[n - 1] + residuals[n - 1] < -zero;
-    match (lo_neg, hi_pos, lo_pos, hi_neg) {
-        (true, true, _, _) => (Some("saddle"), index, "eigenvalues of both signs".into()),
-        (_, _, true, _) => (
-            Some("minimum"),
-            index,
-            "the smallest eigenvalue is positive (assuming Lanczos found the extreme one)".into(),
-        ),
-        (_, _, _, true) => (
-            Some("maximum"),
-            index,
-            "the largest eigenvalue is negative (assuming Lanczos found the extreme one)".into(),
-        ),
-        _ => (
-            None,
-            index,
-            format!(
-                "undecided: the extreme eigenvalues ({:.3e}, {:.3e}) are within the zero threshold \
-                 {zero:.1e} or unconverged; deciding minimum vs degenerate needs the full spectrum \
-                 (--method dense)",
-                values[0],
-                values[n - 1]
-            ),
-        ),
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn run_lanczos(
     a: &AnalyzeArgs,
@@ -421,28 +373,30 @@ fn run_lanczos(
     let loss = obj.loss_and_gradient(&model.params, &mut grad)?;
     let gradient_norm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
     drop(grad);
-    let r = Lanczos::new(k, Which::Both)
+    let which: Which = a.which.parse()?;
+    let mut lanczos = Lanczos::new(k, which);
+    if let Some(b) = a.block_size {
+        lanczos = lanczos.with_block_size(b)?;
+    }
+    if let Some(m) = a.basis_size {
+        lanczos = lanczos.with_basis_size(m)?;
+    }
+    let r = lanczos
         .with_tol(a.lanczos_tol)?
         .with_max_iters(a.max_iters)?
         .with_seed(a.seed)
         .run(obj, &model.params)?;
     let seconds = start.elapsed().as_secs_f64();
     let ev = &r.spectrum.eigenvalues;
-    let k_small = k.min(ev.len());
-    let (kind_name, index, note) = classify_extremes(
-        ev,
-        &r.residuals,
-        &r.converged,
-        k_small,
-        gradient_norm,
-        loss,
-        tol,
-    );
+    let n = model.n_params();
+    let verdict = classify_extremes(&r, which, k, n, gradient_norm, loss, tol);
+    let kind_name = verdict.kind.map(|k| k.name());
+    let index = verdict.index;
+    let note = &verdict.note;
     let accuracy = match data.labels() {
         Some(l) if kind.is_classification() => Some(model.accuracy(&data.x, l, mode)?),
         _ => None,
     };
-    let n = model.n_params();
     if a.json {
         let mut v = json!({
             "parameters": n,
@@ -458,15 +412,19 @@ fn run_lanczos(
             "kind": kind_name,
             "kind_note": note,
             "index": index,
-            "index_at_least": index.is_none().then_some(k_small),
-            // positive / all needs every eigenvalue's sign: unknown without the full spectrum.
-            "minimum_ratio": serde_json::Value::Null,
+            "index_at_least": verdict.index_at_least,
+            "minimum_ratio": verdict.minimum_ratio,
+            "zero_threshold": verdict.zero_threshold,
             "trace": serde_json::Value::Null,
             "trace_std_error": serde_json::Value::Null,
             "method": "lanczos",
             "top": k,
+            "which": which.name(),
             "hvps": r.n_hvps,
             "iterations": r.iterations,
+            "restarts": r.restarts,
+            "block_size": r.block_size,
+            "basis_size": r.basis_size,
             "seed": r.seed,
             "loss_kind": kind.name(),
             "batchnorm_mode": mode.name(),

@@ -1,10 +1,12 @@
 //! Critical points: classify a point from its Hessian spectrum, and escape a saddle.
 //!
-//! [`classify`] owns [`CriticalKind`], [`Tolerances`] and [`CriticalPoint`]; [`escape`] owns
+//! [`classify`] owns [`CriticalKind`], [`Tolerances`] and [`CriticalPoint`]; [`extremes`] gives
+//! the verdict from extreme eigenpairs only ([`ExtremesVerdict`]); [`escape`] owns
 //! [`EscapeStep`]; [`search`] owns [`SearchBox`] and [`SearchResult`].
 
 pub mod classify;
 pub mod escape;
+pub mod extremes;
 pub mod search;
 
 pub use classify::{
@@ -12,6 +14,7 @@ pub use classify::{
     CriticalPoint, Tolerances,
 };
 pub use escape::{escape_saddle, EscapeOptions, EscapeStep};
+pub use extremes::{classify_extremes, ExtremesVerdict};
 pub use search::{
     find_critical_points, halton_points, SearchBox, SearchOptions, SearchResult, SearchStats,
     StartPath, DEFAULT_STARTS, MAX_STARTS,

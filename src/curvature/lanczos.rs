@@ -216,31 +216,6 @@ impl Krylov {
         Ok(Step::Extended)
     }
 
-    /// After a breakdown, continues with a seeded random vector orthogonal to the basis, with
-    /// zero coupling (`T` becomes block diagonal). Returns `false` when the basis already spans
-    /// the whole space.
-    pub fn restart(&mut self, rng: &mut StdRng) -> bool {
-        let n = self.basis[0].len();
-        if self.basis.len() >= n {
-            return false;
-        }
-        for _ in 0..3 {
-            let mut v = gaussian_vec(n, rng);
-            let before = dot(&v, &v).sqrt();
-            orthogonalize(&self.basis, &mut v);
-            let after = dot(&v, &v).sqrt();
-            if after > 1e-8 * before {
-                v.iter_mut().for_each(|x| *x /= after);
-                if let Some(b) = self.betas.last_mut() {
-                    *b = 0.0;
-                }
-                self.basis.push(v);
-                return true;
-            }
-        }
-        false
-    }
-
     /// The tridiagonal `T_j` and its eigen-decomposition (Ritz values ascending).
     pub fn ritz(&self) -> Result<Spectrum> {
         let j = self.steps();
@@ -253,12 +228,6 @@ impl Krylov {
             }
         }
         symmetric_eigen(&t, EigenBackend::Faer)
-    }
-
-    /// The coupling `β_j` to the next (unused) vector: the residual of every Ritz pair is
-    /// `|β_j · y_j|` for its eigenvector `y` of `T_j`.
-    pub fn last_beta(&self) -> f64 {
-        self.betas.last().copied().unwrap_or(0.0)
     }
 }
 
@@ -274,6 +243,33 @@ pub enum Which {
     Both,
 }
 
+impl Which {
+    /// The spelling used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Which::Largest => "largest",
+            Which::Smallest => "smallest",
+            Which::Both => "both",
+        }
+    }
+}
+
+impl std::str::FromStr for Which {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "largest" => Ok(Which::Largest),
+            "smallest" => Ok(Which::Smallest),
+            "both" => Ok(Which::Both),
+            _ => Err(Error::Unknown {
+                what: "spectrum end".into(),
+                name: s.into(),
+                known: "largest, smallest, both".into(),
+            }),
+        }
+    }
+}
+
 /// The result of [`Lanczos::run`].
 #[derive(Debug, Clone)]
 pub struct LanczosResult {
@@ -282,31 +278,51 @@ pub struct LanczosResult {
     pub spectrum: Spectrum,
     /// `‖H v − λ v‖` for each pair, same order as the spectrum (computed with one extra product
     /// per pair when [`Lanczos::with_true_residuals`] is on, the default; otherwise the Lanczos
-    /// estimate `|β_m y_m|`).
+    /// estimate).
     pub residuals: Vec<f64>,
     /// Whether each pair met the tolerance (`residual ≤ tol · ‖H‖_est`).
     pub converged: Vec<bool>,
     /// Hessian-vector products used, residual checks included.
     pub n_hvps: usize,
-    /// Lanczos steps done (the size of the final tridiagonal matrix).
+    /// Block steps done (each applies `H` to one block of at most `block_size` vectors).
     pub iterations: usize,
+    /// Thick restarts done.
+    pub restarts: usize,
+    /// The block size `b`: an eigenvalue of multiplicity up to `b` is found as often as it
+    /// occurs.
+    pub block_size: usize,
+    /// The largest number of basis vectors held at once.
+    pub basis_size: usize,
+    /// Whether the Krylov space became invariant and spans every direction it can reach: the
+    /// Ritz values are then eigenvalues, and with `basis_size ≥ n` the whole spectrum.
+    pub exhausted: bool,
     /// The estimate of `‖H‖` the tolerance was relative to (largest |Ritz value|).
     pub norm_estimate: f64,
-    /// The seed of the start vector.
+    /// The seed of the start block.
     pub seed: u64,
 }
 
-/// Lanczos with full reorthogonalization for extreme eigenpairs of a Hessian.
+/// Block Lanczos with thick restarts for extreme eigenpairs of a Hessian.
 ///
-/// From a seeded Gaussian start vector `v_1`, builds an orthonormal basis `V_m` of the Krylov
-/// space $\mathcal K_m(H, v_1)$ and the tridiagonal $T_m = V_m^\top H V_m$; the eigenpairs
-/// $(\theta_i, y_i)$ of $T_m$ (dense, [`symmetric_eigen`]) give the Ritz pairs
-/// $(\theta_i, V_m y_i)$ with residual $\|H V_m y_i - \theta_i V_m y_i\| = \beta_m |e_m^\top y_i|$.
+/// From a seeded Gaussian start block of `b` vectors, builds an orthonormal basis `V` of the
+/// block Krylov space $\mathcal K_j(H, V_1) = \mathrm{span}\{V_1, HV_1, \dots, H^{j-1}V_1\}$ with
+/// blocked products ([`Hvp::hvp_many`]: for a network, one R pass per block), and the projection
+/// $T = V^\top H V$ from the orthogonalization coefficients. The eigenpairs $(\theta_i, y_i)$ of
+/// $T$ give Ritz pairs $(\theta_i, V y_i)$ with residual
+/// $\|H V y_i - \theta_i V y_i\| = \|S y_i\|$, where $S$ couples the basis to the next block.
 /// Every new vector is orthogonalized against all previous ones twice (classical Gram-Schmidt,
-/// "twice is enough"), so no spurious copies appear. Iteration stops when every wanted pair has
-/// residual estimate $\le \mathrm{tol}\cdot\max_i|\theta_i|$, or after `max_iters` steps. If the
-/// Krylov space becomes invariant before that (exact breakdown), it continues from a fresh
-/// random vector orthogonal to the basis.
+/// "twice is enough"), so no spurious copies appear. When the basis reaches `basis_size`
+/// vectors, it is restarted thickly (Wu & Simon): it keeps the Ritz vectors nearest the wanted
+/// end(s) and the next block, so memory stays $O(n\cdot m)$ however many steps are needed.
+/// A block that loses rank (an invariant subspace) is filled with seeded random directions
+/// orthogonal to the basis.
+///
+/// The block size `b` defaults to `k`: a block Krylov space from `b` generic vectors contains
+/// every copy of an eigenvalue of multiplicity up to `b`, so repeated extreme eigenvalues (the
+/// symmetric hidden units of a network at zero weights) are each found as often as they occur.
+///
+/// Iteration stops when every wanted pair has residual $\le \mathrm{tol}\cdot\max_i|\theta_i|$,
+/// or after `max_iters` block steps.
 ///
 /// # Requirements
 /// The objective implements [`Hvp`] (exact products: a formula, a network); the Hessian is never
@@ -317,12 +333,13 @@ pub struct LanczosResult {
 /// `2k ≥ n` every eigenvalue appears once.
 ///
 /// # Cost
-/// One product per step plus one per wanted pair for the true residuals; `O(n·m)` memory and
-/// `O(n·m²)` flops for the reorthogonalization; a dense `j×j` eigenproblem every few steps.
+/// `b` products per block step (in one [`Hvp::hvp_many`] call) plus one per wanted pair for the
+/// true residuals; `O(n·m)` memory for `m` = `basis_size` vectors; `O(n·m²)` flops per restart
+/// cycle for the orthogonalization; a dense `m×m` eigenproblem per step.
 ///
 /// # Limitations
-/// A single start vector sees only one copy of a repeated eigenvalue (multiplicities are
-/// missed); eigenvalues in tight clusters converge slowly.
+/// An eigenvalue of multiplicity above `b` may be found fewer times than it occurs; a cluster of
+/// `b` equal Ritz values is therefore a warning sign (see [`crate::critical::classify_extremes`]).
 ///
 /// # Errors
 /// Invalid settings ([`Lanczos::with_tol`] and friends), a bad point, an operator error, or
@@ -338,12 +355,17 @@ pub struct LanczosResult {
 /// ```
 ///
 /// # References
-/// Lanczos (1950); Golub & Van Loan (2013), *Matrix Computations*, §10.1; Parlett (1998), *The
-/// Symmetric Eigenvalue Problem*, ch. 13.
+/// Golub & Underwood (1977), "The block Lanczos method for computing eigenvalues"; Wu & Simon
+/// (2000), "Thick-restart Lanczos method for large symmetric eigenvalue problems", *SIAM J.
+/// Matrix Anal. Appl.*; Stewart (2001), "A Krylov–Schur algorithm for large eigenproblems";
+/// Golub & Van Loan (2013), *Matrix Computations*, §10.3.
 #[derive(Debug, Clone)]
 pub struct Lanczos {
     k: usize,
     which: Which,
+    block: Option<usize>,
+    basis: Option<usize>,
+    keep: Option<usize>,
     max_iters: usize,
     tol: f64,
     seed: u64,
@@ -352,16 +374,35 @@ pub struct Lanczos {
 
 /// Default relative residual tolerance of [`Lanczos`].
 pub const LANCZOS_TOL: f64 = 1e-8;
-/// Default maximum number of Lanczos steps (capped at `n`).
+/// Memory the default basis of [`Lanczos`] may take: 256 MiB of basis vectors, between
+/// [`MIN_BASIS`] and [`MAX_BASIS`] vectors.
+pub const BASIS_BYTES: usize = 256 << 20;
+/// The fewest basis vectors [`Lanczos`] holds by default (at least four per wanted pair).
+pub const MIN_BASIS: usize = 60;
+/// The most basis vectors [`Lanczos`] holds by default.
+pub const MAX_BASIS: usize = 300;
+
+/// The default basis size: as many vectors as [`BASIS_BYTES`] holds, within
+/// `[max(MIN_BASIS, 4·wanted), MAX_BASIS]`. Restarts cost products on clustered ends: on the
+/// 26k-parameter digits MLP the 5 smallest (a dense bulk) take 2510 products with 40 vectors,
+/// 770 with 100, 400 with 300; the 5 largest take 75 with any basis from 40 up.
+fn default_basis(n: usize, wanted: usize) -> usize {
+    let by_memory = BASIS_BYTES / (8 * n.max(1));
+    by_memory.clamp(MIN_BASIS.max(4 * wanted), MAX_BASIS.max(4 * wanted))
+}
+/// Default maximum number of block steps of [`Lanczos`].
 pub const LANCZOS_MAX_ITERS: usize = 500;
 
 impl Lanczos {
-    /// `k` pairs at the `which` end(s); tolerance [`LANCZOS_TOL`], at most
-    /// [`LANCZOS_MAX_ITERS`] steps, seed 0, true residuals on.
+    /// `k` pairs at the `which` end(s); block size `k`, the default basis size, tolerance
+    /// [`LANCZOS_TOL`], at most [`LANCZOS_MAX_ITERS`] block steps, seed 0, true residuals on.
     pub fn new(k: usize, which: Which) -> Self {
         Lanczos {
             k,
             which,
+            block: None,
+            basis: None,
+            keep: None,
             max_iters: LANCZOS_MAX_ITERS,
             tol: LANCZOS_TOL,
             seed: 0,
@@ -378,7 +419,7 @@ impl Lanczos {
         Ok(self)
     }
 
-    /// Maximum number of Lanczos steps (the number of stored vectors; capped at `n`).
+    /// Maximum number of block steps.
     ///
     /// # Errors
     /// `max_iters == 0`.
@@ -387,7 +428,36 @@ impl Lanczos {
         Ok(self)
     }
 
-    /// Seed of the start vector.
+    /// The block size `b` (default `k`; capped at `n`).
+    ///
+    /// # Errors
+    /// `b == 0`.
+    pub fn with_block_size(mut self, b: usize) -> Result<Self> {
+        self.block = Some(crate::error::ensure_nonzero("block size", b)?);
+        Ok(self)
+    }
+
+    /// The largest number of basis vectors kept (default: as many as 256 MiB hold, from
+    /// `max(60, 4·wanted)` to 300; raised to `wanted + 2b` when smaller, capped at `n`).
+    ///
+    /// # Errors
+    /// `m == 0`.
+    pub fn with_basis_size(mut self, m: usize) -> Result<Self> {
+        self.basis = Some(crate::error::ensure_nonzero("basis size", m)?);
+        Ok(self)
+    }
+
+    /// Ritz vectors kept at a thick restart (default: see [`Lanczos`]; clamped to
+    /// `[wanted, basis − 2b]`).
+    ///
+    /// # Errors
+    /// `p == 0`.
+    pub fn with_restart_keep(mut self, p: usize) -> Result<Self> {
+        self.keep = Some(crate::error::ensure_nonzero("restart keep", p)?);
+        Ok(self)
+    }
+
+    /// Seed of the start block.
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
@@ -399,7 +469,15 @@ impl Lanczos {
         self
     }
 
-    /// Indices (into ascending Ritz values of a `j×j` `T`) of the wanted pairs, ascending.
+    /// Number of wanted pairs for dimension `n`.
+    fn n_wanted(&self, n: usize) -> usize {
+        match self.which {
+            Which::Both => (2 * self.k).min(n),
+            _ => self.k.min(n),
+        }
+    }
+
+    /// Indices (into `j` ascending Ritz values) of the wanted pairs, ascending.
     fn wanted(&self, j: usize) -> Vec<usize> {
         let k = self.k.min(j);
         let mut idx: Vec<usize> = match self.which {
@@ -412,7 +490,24 @@ impl Lanczos {
         idx
     }
 
-    /// Runs Lanczos on `H(params)`; see [`Lanczos`].
+    /// Indices (into `j` ascending Ritz values) kept at a thick restart: the `p` nearest the
+    /// wanted end(s), ascending.
+    fn kept(&self, j: usize, p: usize) -> Vec<usize> {
+        let p = p.min(j);
+        let mut idx: Vec<usize> = match self.which {
+            Which::Largest => (j - p..j).collect(),
+            Which::Smallest => (0..p).collect(),
+            Which::Both => {
+                let lo = p / 2;
+                (0..lo).chain(j - (p - lo)..j).collect()
+            }
+        };
+        idx.sort_unstable();
+        idx.dedup();
+        idx
+    }
+
+    /// Runs block Lanczos on `H(params)`; see [`Lanczos`].
     ///
     /// # Errors
     /// See [`Lanczos`].
@@ -425,103 +520,110 @@ impl Lanczos {
         if n == 0 {
             return Err(Error::invalid("operator", "has no parameters"));
         }
-        let max_iters = self.max_iters.min(n);
-        let n_wanted = match self.which {
-            Which::Both => (2 * self.k).min(n),
-            _ => self.k.min(n),
-        };
+        let n_wanted = self.n_wanted(n);
+        let b = self.block.unwrap_or(self.k).min(n);
+        let m = self
+            .basis
+            .unwrap_or_else(|| default_basis(n, n_wanted))
+            .max(n_wanted + 2 * b)
+            .min(n);
         let mut rng = StdRng::seed_from_u64(self.seed);
-        let mut kr = Krylov::new(gaussian_vec(n, &mut rng));
-        let mut last_check = 0;
-        let mut ritz;
+        let mut kr = BlockKrylov::new(n, m + b);
+        kr.extend_block(
+            (0..b).map(|_| gaussian_vec(n, &mut rng)).collect(),
+            &mut rng,
+        );
+        let mut iterations = 0;
+        let mut restarts = 0;
+        let mut basis_size = 0;
         loop {
-            let step = kr.step(&mut op)?;
-            let j = kr.steps();
-            let at_end = j >= max_iters;
-            let due = j >= n_wanted && (j - last_check >= (j / 10).max(1));
-            if !(due || at_end || step == Step::Breakdown) {
+            if kr.pending() == 0 {
+                // The basis spans an invariant subspace that no random direction can leave.
+                let ritz = kr.ritz()?;
+                return self.finish(&kr, &ritz, &mut op, iterations, restarts, basis_size, true);
+            }
+            if m < n && kr.len() + kr.pending() > m && kr.applied() > n_wanted {
+                let ritz = kr.ritz()?;
+                let p = self
+                    .keep
+                    .unwrap_or((n_wanted + m.saturating_sub(2 * b)) / 2)
+                    .clamp(n_wanted, m.saturating_sub(2 * b).max(n_wanted));
+                kr.restart(&ritz, &self.kept(kr.applied(), p));
+                restarts += 1;
+            }
+            kr.step(&mut op, &mut rng)?;
+            iterations += 1;
+            basis_size = basis_size.max(kr.len());
+            let j = kr.applied();
+            if j < n_wanted && kr.pending() > 0 && iterations < self.max_iters {
                 continue;
             }
-            last_check = j;
-            ritz = kr.ritz()?;
-            let done = j >= n_wanted && self.all_converged(&kr, &ritz);
-            if done || at_end {
-                break;
-            }
-            if step == Step::Breakdown && !kr.restart(&mut rng) {
-                break;
+            let ritz = kr.ritz()?;
+            let idx = self.wanted(j);
+            let limit = self.tol * ritz.max_abs();
+            let done = kr.pending() == 0
+                || (j >= n_wanted && kr.residuals(&ritz, &idx).iter().all(|&r| r <= limit));
+            if done || iterations >= self.max_iters {
+                let exhausted = kr.pending() == 0;
+                return self.finish(
+                    &kr, &ritz, &mut op, iterations, restarts, basis_size, exhausted,
+                );
             }
         }
-        self.finish(&kr, &ritz, &mut op)
     }
 
-    fn residual_estimates(&self, kr: &Krylov, ritz: &Spectrum, idx: &[usize]) -> Vec<f64> {
-        let j = kr.steps();
-        let beta = kr.last_beta();
-        idx.iter()
-            .map(|&i| (beta * ritz.eigenvectors[(j - 1, i)]).abs())
-            .collect()
-    }
-
-    fn norm_estimate(ritz: &Spectrum) -> f64 {
-        ritz.max_abs()
-    }
-
-    fn all_converged(&self, kr: &Krylov, ritz: &Spectrum) -> bool {
-        let idx = self.wanted(kr.steps());
-        let limit = self.tol * Self::norm_estimate(ritz);
-        self.residual_estimates(kr, ritz, &idx)
-            .iter()
-            .all(|&r| r <= limit)
-    }
-
+    #[allow(clippy::too_many_arguments)]
     fn finish<O: Hvp + ?Sized>(
         &self,
-        kr: &Krylov,
+        kr: &BlockKrylov,
         ritz: &Spectrum,
         op: &mut HvpOperator<'_, O>,
+        iterations: usize,
+        restarts: usize,
+        basis_size: usize,
+        exhausted: bool,
     ) -> Result<LanczosResult> {
-        let j = kr.steps();
+        let j = kr.applied();
         let n = op.dim();
         let idx = self.wanted(j);
-        let norm_est = Self::norm_estimate(ritz);
+        let norm_est = ritz.max_abs();
         let limit = self.tol * norm_est;
-        let estimates = self.residual_estimates(kr, ritz, &idx);
+        let estimates = kr.residuals(ritz, &idx);
         let converged: Vec<bool> = estimates.iter().map(|&r| r <= limit).collect();
         if !converged.iter().any(|&c| c) {
             return Err(Error::NoConvergence {
                 method: "lanczos".into(),
-                iters: j,
-                residual: estimates.iter().copied().fold(f64::INFINITY, f64::min) / norm_est,
+                iters: iterations,
+                residual: estimates.iter().copied().fold(f64::INFINITY, f64::min)
+                    / norm_est.max(f64::MIN_POSITIVE),
             });
         }
         let mut vectors = DMatrix::zeros(n, idx.len());
-        let mut values = Vec::with_capacity(idx.len());
-        let mut residuals = Vec::with_capacity(idx.len());
-        for (col, (&i, &est)) in idx.iter().zip(&estimates).enumerate() {
-            let theta = ritz.eigenvalues[i];
-            let mut x = vec![0.0; n];
-            for (r, v) in kr.basis.iter().take(j).enumerate() {
-                axpy(ritz.eigenvectors[(r, i)], v, &mut x);
-            }
+        let values: Vec<f64> = idx.iter().map(|&i| ritz.eigenvalues[i]).collect();
+        for (col, &i) in idx.iter().enumerate() {
+            let mut x = kr.combine(ritz, i);
             let nrm = dot(&x, &x).sqrt();
             let big = x
                 .iter()
                 .fold(0.0f64, |m, &e| if e.abs() > m.abs() { e } else { m });
             let s = if big < 0.0 { -1.0 / nrm } else { 1.0 / nrm };
             x.iter_mut().for_each(|e| *e *= s);
-            let res = if self.true_residuals {
-                let mut hx = vec![0.0; n];
-                op.apply(&x, &mut hx)?;
-                axpy(-theta, &x, &mut hx);
-                dot(&hx, &hx).sqrt()
-            } else {
-                est
-            };
             vectors.set_column(col, &nalgebra::DVector::from_vec(x));
-            values.push(theta);
-            residuals.push(res);
         }
+        let residuals = if self.true_residuals {
+            let k = idx.len();
+            let mut hx = vec![0.0; n * k];
+            op.apply_many(vectors.as_slice(), k, &mut hx)?;
+            (0..k)
+                .map(|c| {
+                    let h = &mut hx[c * n..(c + 1) * n];
+                    axpy(-values[c], &vectors.as_slice()[c * n..(c + 1) * n], h);
+                    dot(h, h).sqrt()
+                })
+                .collect()
+        } else {
+            estimates
+        };
         Ok(LanczosResult {
             spectrum: Spectrum {
                 eigenvalues: values,
@@ -530,13 +632,222 @@ impl Lanczos {
             residuals,
             converged,
             n_hvps: op.n_hvps(),
-            iterations: j,
+            iterations,
+            restarts,
+            block_size: kr.block,
+            basis_size,
+            exhausted,
             norm_estimate: norm_est,
             seed: self.seed,
         })
     }
 }
 
+/// The block Krylov relation $H V_a = V_a T_{aa} + Q\,S$ with full reorthogonalization:
+/// `basis` holds the `applied` vectors $V_a$ (whose products are known) followed by the
+/// pending block $Q$ (orthonormal to them, products not yet taken); `t` holds $T = V^\top H V$
+/// on the applied vectors and the coupling $S = Q^\top H V_a$ in the pending rows.
+struct BlockKrylov {
+    basis: Vec<Vec<f64>>,
+    applied: usize,
+    /// Symmetric, indexed by basis position; capacity `cap × cap`.
+    t: DMatrix<f64>,
+    /// The block size asked for (blocks shrink only when the space runs out).
+    block: usize,
+    /// Largest `|T_ij|` and `‖H q‖` seen: a lower estimate of `‖H‖`.
+    scale: f64,
+}
+
+impl BlockKrylov {
+    fn new(n: usize, cap: usize) -> Self {
+        let cap = cap.min(n).max(1);
+        BlockKrylov {
+            basis: Vec::with_capacity(cap),
+            applied: 0,
+            t: DMatrix::zeros(cap, cap),
+            block: 0,
+            scale: 0.0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.basis.len()
+    }
+
+    fn applied(&self) -> usize {
+        self.applied
+    }
+
+    fn pending(&self) -> usize {
+        self.basis.len() - self.applied
+    }
+
+    fn set_t(&mut self, i: usize, j: usize, v: f64) {
+        self.t[(i, j)] = v;
+        self.t[(j, i)] = v;
+    }
+
+    /// Orthonormalizes the candidates `ws` (the residuals of the last applied block, whose
+    /// columns start at `from`; or the start block when `from` is `None`) into the next pending
+    /// block, recording the coupling. A candidate that is (numerically) in the span of the basis
+    /// is replaced by a seeded random direction with zero coupling; none is added when the basis
+    /// already spans every direction.
+    fn extend_block(&mut self, ws: Vec<Vec<f64>>, rng: &mut StdRng) {
+        let n = ws.first().map_or(0, |w| w.len());
+        if self.block == 0 {
+            self.block = ws.len();
+        }
+        let first_new = self.basis.len();
+        let from = self.applied.checked_sub(ws.len()).filter(|_| first_new > 0);
+        let threshold = 1e2 * f64::EPSILON * (n as f64).sqrt() * self.scale.max(f64::MIN_POSITIVE);
+        for (c, mut w) in ws.into_iter().enumerate() {
+            if self.basis.len() >= n || self.basis.len() >= self.t.nrows() {
+                break;
+            }
+            let before = dot(&w, &w).sqrt();
+            let coeffs = orthogonalize(&self.basis, &mut w);
+            let r = dot(&w, &w).sqrt();
+            let col = from.map(|f| f + c);
+            if let Some(col) = col {
+                for (i, ci) in coeffs.iter().enumerate() {
+                    let old = if i < first_new { self.t[(i, col)] } else { 0.0 };
+                    self.set_t(i, col, old + ci);
+                }
+            }
+            let keep = match col {
+                Some(_) => r > threshold,
+                None => r > 1e-8 * before,
+            };
+            let new = self.basis.len();
+            if keep {
+                w.iter_mut().for_each(|x| *x /= r);
+                self.basis.push(w);
+                if let Some(col) = col {
+                    self.set_t(new, col, r);
+                }
+                continue;
+            }
+            // Deflation: a random direction orthogonal to everything, coupled to nothing.
+            for _ in 0..3 {
+                let mut g = gaussian_vec(n, rng);
+                let g0 = dot(&g, &g).sqrt();
+                orthogonalize(&self.basis, &mut g);
+                let g1 = dot(&g, &g).sqrt();
+                if g1 > 1e-8 * g0 {
+                    g.iter_mut().for_each(|x| *x /= g1);
+                    self.basis.push(g);
+                    if let Some(col) = col {
+                        self.set_t(new, col, 0.0);
+                    }
+                    break;
+                }
+            }
+        }
+    }
+
+    /// One block step: applies `H` to the pending block (one blocked call), projects, and
+    /// makes the next pending block.
+    fn step<O: Hvp + ?Sized>(
+        &mut self,
+        op: &mut HvpOperator<'_, O>,
+        rng: &mut StdRng,
+    ) -> Result<()> {
+        let n = op.dim();
+        let q0 = self.applied;
+        let q = self.pending();
+        let mut packed = Vec::with_capacity(n * q);
+        for v in &self.basis[q0..] {
+            packed.extend_from_slice(v);
+        }
+        let mut hq = vec![0.0; n * q];
+        op.apply_many(&packed, q, &mut hq)?;
+        drop(packed);
+        let mut ws = Vec::with_capacity(q);
+        for c in 0..q {
+            let mut w = hq[c * n..(c + 1) * n].to_vec();
+            self.scale = self.scale.max(dot(&w, &w).sqrt());
+            let coeffs = orthogonalize(&self.basis, &mut w);
+            for (i, ci) in coeffs.iter().enumerate() {
+                // Within the block, the later column's coefficient overwrites the earlier one's
+                // mirror image; both estimate the same entry of the symmetric T.
+                self.set_t(i, q0 + c, *ci);
+                self.scale = self.scale.max(ci.abs());
+            }
+            ws.push(w);
+        }
+        self.applied = self.basis.len();
+        self.extend_block(ws, rng);
+        Ok(())
+    }
+
+    /// Ritz values (ascending) and vectors (in basis coordinates) of the applied part.
+    fn ritz(&self) -> Result<Spectrum> {
+        let j = self.applied;
+        let t = self.t.view((0, 0), (j, j));
+        let sym = (t + t.transpose()) * 0.5;
+        symmetric_eigen(&sym, EigenBackend::Faer)
+    }
+
+    /// `‖S y_i‖` for the Ritz vectors `idx`: their residual norms.
+    fn residuals(&self, ritz: &Spectrum, idx: &[usize]) -> Vec<f64> {
+        let (j, q) = (self.applied, self.pending());
+        idx.iter()
+            .map(|&i| {
+                (0..q)
+                    .map(|r| {
+                        (0..j)
+                            .map(|c| self.t[(j + r, c)] * ritz.eigenvectors[(c, i)])
+                            .sum::<f64>()
+                            .powi(2)
+                    })
+                    .sum::<f64>()
+                    .sqrt()
+            })
+            .collect()
+    }
+
+    /// The Ritz vector `V_a y_i` in the full space.
+    fn combine(&self, ritz: &Spectrum, i: usize) -> Vec<f64> {
+        let n = self.basis[0].len();
+        let mut x = vec![0.0; n];
+        for (r, v) in self.basis.iter().take(self.applied).enumerate() {
+            axpy(ritz.eigenvectors[(r, i)], v, &mut x);
+        }
+        x
+    }
+
+    /// Thick restart: keeps the Ritz vectors `keep` (with `T` diagonal on them) and the pending
+    /// block (its coupling to them is `S y_i`).
+    fn restart(&mut self, ritz: &Spectrum, keep: &[usize]) {
+        let (j, q) = (self.applied, self.pending());
+        let coupling: Vec<Vec<f64>> = (0..q)
+            .map(|r| {
+                keep.iter()
+                    .map(|&i| {
+                        (0..j)
+                            .map(|c| self.t[(j + r, c)] * ritz.eigenvectors[(c, i)])
+                            .sum()
+                    })
+                    .collect()
+            })
+            .collect();
+        let kept: Vec<Vec<f64>> = keep.iter().map(|&i| self.combine(ritz, i)).collect();
+        let pending: Vec<Vec<f64>> = self.basis.drain(j..).collect();
+        self.basis = kept;
+        self.basis.extend(pending);
+        let p = keep.len();
+        self.t.fill(0.0);
+        for (c, &i) in keep.iter().enumerate() {
+            self.t[(c, c)] = ritz.eigenvalues[i];
+        }
+        for (r, row) in coupling.iter().enumerate() {
+            for (c, &s) in row.iter().enumerate() {
+                self.set_t(p + r, c, s);
+            }
+        }
+        self.applied = p;
+    }
+}
 /// The quadratic objective $f(\theta) = \tfrac12 \theta^\top A \theta$ of a dense symmetric
 /// matrix `A`: its Hessian is `A` everywhere. A documented utility for tests, benchmarks and
 /// teaching: build it from a chosen spectrum ([`QuadraticForm::from_spectrum`]) and the

@@ -18,7 +18,9 @@ pub mod trace;
 
 pub use dense::{symmetric_eigen, EigenBackend, Spectrum};
 pub use density::{slq_density, MomentEstimate, Quadrature, Slq, SpectralDensity};
-pub use lanczos::{HvpOperator, Lanczos, LanczosResult, QuadraticForm, Which};
+pub use lanczos::{
+    HvpOperator, Lanczos, LanczosResult, QuadraticForm, Which, BASIS_BYTES, MAX_BASIS, MIN_BASIS,
+};
 pub use landscape::{
     checkpoint_pca, filter_normalize, interpolation_slice, random_direction, slice_1d, slice_2d,
     CheckpointPca, RandomDirection, Slice2d,

@@ -382,3 +382,143 @@ fn analyze_switches_to_lanczos_above_the_dense_limit() {
     assert_eq!(bad.status.code(), Some(1));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A tanh MLP on iris with every weight and bias equal to `scale` times a seeded normal draw
+/// (zero for `scale = 0`): its hidden units are interchangeable, so the Hessian's extreme
+/// eigenvalues repeat.
+fn symmetric_case(scale: f64) -> Case {
+    let mut model = Mlp::new(&[4, 16, 3], Activation::Tanh, false, 0).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    for p in model.params.iter_mut() {
+        let g: f64 = StandardNormal.sample(&mut rng);
+        *p = scale * g;
+    }
+    let obj = NetLoss::new(&model, &iris(), LossKind::CrossEntropy, BnMode::Eval).unwrap();
+    let h = obj.hessian(&model.params).unwrap();
+    let dense = symmetric_eigen(&h, EigenBackend::Faer).unwrap();
+    Case {
+        obj,
+        params: model.params,
+        dense,
+    }
+}
+
+#[test]
+fn block_lanczos_finds_every_copy_of_repeated_extremes_and_never_a_wrong_index() {
+    use critpt::critical::{classify_extremes, classify_spectrum, Tolerances};
+    let tol = Tolerances::dual();
+    for scale in [0.0, 1e-9] {
+        let c = symmetric_case(scale);
+        let n = c.params.len();
+        let d = &c.dense.eigenvalues;
+        let norm = c.dense.max_abs();
+        let dense_verdict = classify_spectrum(d, 0.0, 0.0, &tol);
+        // The spectrum really has repeated extremes (else this test shows nothing).
+        assert!((d[1] - d[0]).abs() < 1e-8 * norm, "{:?}", &d[..4]);
+        assert!(
+            (d[n - 1] - d[n - 2]).abs() < 1e-8 * norm,
+            "{:?}",
+            &d[n - 4..]
+        );
+        for k in [3, 8] {
+            let r = Lanczos::new(k, Which::Both)
+                .with_seed(5)
+                .run(&c.obj, &c.params)
+                .unwrap();
+            let ev = &r.spectrum.eigenvalues;
+            assert_eq!(ev.len(), 2 * k);
+            let want: Vec<f64> = d[..k].iter().chain(&d[n - k..]).copied().collect();
+            for (got, want) in ev.iter().zip(&want) {
+                assert!(
+                    (got - want).abs() <= 1e-8 * norm,
+                    "scale {scale}, k {k}: lanczos {ev:?} vs dense {want:?}"
+                );
+            }
+            let v = classify_extremes(&r, Which::Both, k, n, 0.0, 0.0, &tol);
+            if let Some(i) = v.index {
+                assert_eq!(i, dense_verdict.index, "scale {scale}, k {k}");
+            }
+            assert!(v.index_at_least <= dense_verdict.index);
+            if let Some(kind) = v.kind {
+                assert_eq!(kind, dense_verdict.kind, "scale {scale}, k {k}");
+            }
+            if let Some(ratio) = v.minimum_ratio {
+                assert!((ratio - dense_verdict.minimum_ratio).abs() < 1e-12);
+            }
+        }
+    }
+}
+
+#[test]
+fn analyze_lanczos_on_repeated_extremes_never_reports_a_wrong_index() {
+    let dir = std::env::temp_dir().join(format!("critpt-repeated-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = repo("data/iris.csv");
+    let d = data.to_str().unwrap();
+    for scale in [0.0, 1e-9] {
+        let mut model = Mlp::new(&[4, 16, 3], Activation::Tanh, false, 0).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        for p in model.params.iter_mut() {
+            let g: f64 = StandardNormal.sample(&mut rng);
+            *p = scale * g;
+        }
+        let path = dir.join(format!("sym-{scale}.safetensors"));
+        save_model(&path, &model, Some(LossKind::CrossEntropy), None).unwrap();
+        let m = path.to_str().unwrap();
+        let dense = analyze(&["--model", m, "--data", d, "--method", "dense"]);
+        let all = floats(&dense["eigenvalues"]);
+        let n = all.len();
+        let scale_h = all[0].abs().max(all[n - 1].abs());
+        let dense_index = dense["index"].as_u64().unwrap();
+        for top in ["3", "8"] {
+            let k: usize = top.parse().unwrap();
+            for which in ["both", "smallest", "largest"] {
+                let lz = analyze(&[
+                    "--model", m, "--data", d, "--method", "lanczos", "--top", top, "--which",
+                    which,
+                ]);
+                let got = floats(&lz["eigenvalues"]);
+                let want: Vec<f64> = match which {
+                    "both" => all[..k].iter().chain(&all[n - k..]).copied().collect(),
+                    "smallest" => all[..k].to_vec(),
+                    _ => all[n - k..].to_vec(),
+                };
+                assert_eq!(got.len(), want.len());
+                for (g, w) in got.iter().zip(&want) {
+                    assert!((g - w).abs() <= 1e-8 * scale_h, "{which} {top}: {g} vs {w}");
+                }
+                if let Some(i) = lz["index"].as_u64() {
+                    assert_eq!(i, dense_index, "{which} {top}");
+                }
+                assert!(lz["index_at_least"].as_u64().unwrap() <= dense_index);
+                if !lz["kind"].is_null() {
+                    assert_eq!(lz["kind"], dense["kind"], "{which} {top}");
+                }
+                assert_eq!(lz["which"], which);
+                assert_eq!(lz["block_size"].as_u64().unwrap() as usize, k);
+            }
+        }
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_critpt"))
+        .args(["analyze", "--model"])
+        .arg(repo("fixtures/iris_tanh_random.safetensors"))
+        .args([
+            "--data",
+            d,
+            "--activation",
+            "tanh",
+            "--method",
+            "lanczos",
+            "--which",
+            "top",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.starts_with("error: ") && err.contains("largest, smallest, both"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
