@@ -10,8 +10,12 @@
 //!   (REFERENCE.md §3). [`optimizer_by_name`] builds any of them from a [`Hyper`].
 //! - [`Schedule`] (in `schedule.rs`): the learning rate of step `k`, parsed from the
 //!   `--schedule` grammar.
+//! - [`Executor`] (in `executor.rs`): the one optimization loop over a [`GradientSource`]
+//!   (`source.rs`: the full batch, shuffled or in-order mini-batches), with [`Observer`]s
+//!   (`observer.rs`) that record, checkpoint or stop, gradient clipping, [`Plateau`]
+//!   (`plateau.rs`), divergence reported as a [`Divergence`], and evaluation counts.
 //! - [`Runner`] (in `runner.rs`): a full-gradient trajectory over any
-//!   [`Gradient`](crate::objective::Gradient) objective, with divergence detection.
+//!   [`Gradient`](crate::objective::Gradient) objective, recorded by a [`TrajectoryRecorder`].
 //! - [`MiniBatchRunner`] (in `minibatch.rs`): epochs of shuffled mini-batches over a
 //!   [`BatchLoss`].
 //!
@@ -21,31 +25,40 @@ mod adagrad;
 mod adagrad_book;
 mod adam;
 mod adamw;
+mod executor;
 mod factory;
 mod minibatch;
 mod momentum;
 mod momentum_book;
 mod nesterov;
+mod observer;
+mod plateau;
 mod rmsprop;
 mod rmsprop_book;
 mod runner;
 mod schedule;
 mod sgd;
+mod source;
 
 pub use adagrad::Adagrad;
 pub use adagrad_book::AdagradBook;
 pub use adam::Adam;
 pub use adamw::AdamW;
+pub use executor::{clip_grad_norm, Divergence, Executor, Rates, Run, StopReason};
 pub use factory::{default_lr, optimizer_by_name, Hyper, OPTIMIZER_NAMES};
-pub use minibatch::{BatchLoss, BatchSize, MiniBatchRun, MiniBatchRunner};
+pub use minibatch::{MiniBatchRun, MiniBatchRunner};
 pub use momentum::Momentum;
 pub use momentum_book::MomentumBook;
 pub use nesterov::Nesterov;
+pub(crate) use observer::Chain;
+pub use observer::{EpochState, Every, Observer, ObserverAction, OnEpoch, OnUpdate, State};
+pub use plateau::Plateau;
 pub use rmsprop::RmsProp;
 pub use rmsprop_book::RmsPropBook;
-pub use runner::{Runner, StepInfo, StopReason, Trajectory};
+pub use runner::{Runner, Trajectory, TrajectoryRecorder};
 pub use schedule::{Schedule, ScheduleKind};
 pub use sgd::Sgd;
+pub use source::{BatchLoss, BatchSize, Batched, Batching, Evaluation, FullBatch, GradientSource};
 
 use crate::error::{Error, Result};
 

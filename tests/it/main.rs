@@ -13,4 +13,5 @@ mod netcurv;
 mod nn;
 mod optim;
 mod plot;
+mod train;
 mod util;
