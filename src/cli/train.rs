@@ -184,7 +184,7 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
     let task = Task::for_loss(kind, model.n_outputs());
     let mut data = Dataset::load(&a.data, targets(&a.target).as_deref(), task, a.seed)?;
     match &standardization {
-        Some(st) if a.standardize => {
+        Some(_) if a.standardize => {
             bail!("--standardize conflicts with the --init file, which carries its standardization")
         }
         Some(st) => {

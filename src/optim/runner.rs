@@ -6,7 +6,7 @@ use super::observer::{Chain, Observer, ObserverAction, State};
 use super::source::{Batching, FullBatch};
 use super::{Executor, Optimizer, Run, Schedule, StopReason};
 use crate::error::{Error, Result};
-use crate::objective::{check_params, Gradient};
+use crate::objective::{check_params, EvalCounts, Gradient};
 
 /// A recorded run.
 ///
@@ -38,6 +38,8 @@ pub struct Trajectory {
     pub stop: StopReason,
     /// The number of steps taken (to the last finite point).
     pub steps: usize,
+    /// Losses and gradients evaluated.
+    pub counts: EvalCounts,
 }
 
 impl Trajectory {
@@ -70,6 +72,7 @@ impl TrajectoryRecorder {
                 recorded_steps: Vec::new(),
                 learning_rates: Vec::new(),
                 steps: 0,
+                counts: EvalCounts::default(),
                 diverged: false,
                 diverged_at_step: None,
                 stop: StopReason::MaxSteps,
@@ -87,6 +90,7 @@ impl TrajectoryRecorder {
         self.run.diverged = run.divergence.is_some();
         self.run.diverged_at_step = run.divergence.map(|d| d.step);
         self.run.stop = run.stop.clone();
+        self.run.counts = run.counts;
         self.run
     }
 

@@ -493,6 +493,7 @@ fn observers_stop_the_run_every_k_and_see_the_counts() {
     assert_eq!(run.stop, StopReason::Observer("enough".into()));
     assert_eq!(t.steps, 15);
     assert_eq!(run.counts.gradients, 16);
+    assert_eq!(t.counts, run.counts);
     // An observer's error ends the run with that error.
     let mut fail = OnUpdate(|s: &State<'_, _>| {
         if s.update == 3 {
