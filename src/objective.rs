@@ -169,6 +169,19 @@ impl<O: Gradient> Gradient for Counted<O> {
         self.inner.loss_and_gradient(params, out)
     }
 }
+impl<O: crate::optim::BatchLoss> crate::optim::BatchLoss for Counted<O> {
+    fn n_samples(&self) -> usize {
+        self.inner.n_samples()
+    }
+    fn n_params(&self) -> usize {
+        self.inner.n_params()
+    }
+    fn loss_and_gradient_on(&self, p: &[f64], idx: &[usize], g: &mut [f64]) -> Result<f64> {
+        self.gradients.fetch_add(1, Ordering::Relaxed);
+        self.losses.fetch_add(1, Ordering::Relaxed);
+        self.inner.loss_and_gradient_on(p, idx, g)
+    }
+}
 impl<O: Hessian> Hessian for Counted<O> {
     fn hessian(&self, params: &[f64]) -> Result<DMatrix<f64>> {
         self.hessians.fetch_add(1, Ordering::Relaxed);

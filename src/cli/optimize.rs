@@ -43,6 +43,10 @@ pub struct OptimizeArgs {
     pub schedule: String,
     #[command(flatten)]
     pub hyper: HyperArgs,
+    /// Keep one point in K of the path (the start and the last point always); the JSON's
+    /// recorded_steps says which steps were kept.
+    #[arg(long, default_value_t = 1)]
+    pub record_every: usize,
     /// Stop once the gradient norm is at most this.
     #[arg(long, allow_hyphen_values = true)]
     pub grad_tol: Option<f64>,
@@ -69,11 +73,11 @@ pub fn run(a: &OptimizeArgs) -> Result<ExitCode> {
     } else {
         base
     };
-    let mut runner = Runner::new(schedule, a.steps);
+    let mut runner = Runner::new(schedule, a.steps).with_record_every(a.record_every)?;
     if let Some(tol) = a.grad_tol {
         runner = runner.with_grad_tol(tol)?;
     }
-    let t = runner.run(&f, opt.as_mut(), &start)?;
+    let (t, run) = runner.run_observed(&f, opt.as_mut(), &start, &mut [])?;
     if let Some(k) = t.diverged_at_step {
         eprintln!(
             "warning: {} diverged at step {k} (a non-finite parameter, value or gradient); the path stops at step {}",
@@ -90,13 +94,17 @@ pub fn run(a: &OptimizeArgs) -> Result<ExitCode> {
             "path": t.path,
             "values": t.values,
             "gradient_norms": t.gradient_norms,
+            "recorded_steps": t.recorded_steps,
+            "steps": t.steps,
             "learning_rates": t.learning_rates,
+            "counts": run.counts,
             "diverged": t.diverged,
             "diverged_at_step": t.diverged_at_step,
             "stop": t.stop,
         }))?;
     } else {
         let last = t.path.len() - 1;
+        let steps = t.steps;
         println!("function   {}", f.source());
         println!("variables  {}", f.variables().join(", "));
         println!(
@@ -114,14 +122,14 @@ pub fn run(a: &OptimizeArgs) -> Result<ExitCode> {
             fmt_num(t.values[last])
         );
         println!(
-            "steps      {last}  (gradient norm at the end {:.3e})",
-            t.gradient_norms[last]
+            "steps      {steps}  (gradient norm at the end {:.3e}; {} gradient evaluations)",
+            t.gradient_norms[last], run.counts.gradients
         );
         match t.diverged_at_step {
             Some(k) => println!("diverged   at step {k}"),
             None => println!(
                 "stopped    {}",
-                serde_json::to_value(t.stop)?.as_str().unwrap_or("")
+                serde_json::to_value(&t.stop)?.as_str().unwrap_or("")
             ),
         }
     }

@@ -2,9 +2,11 @@
 
 use super::common::print_json;
 use super::hyper::HyperArgs;
-use anyhow::{Context, Result};
-use critpt::nn::{self, Activation, Dataset, LossKind, Mlp, Task, TrainConfig};
-use critpt::optim::Schedule;
+use anyhow::{bail, Context, Result};
+use critpt::nn::{self, Activation, Dataset, LossKind, Mlp, Standardization, Task, TrainConfig};
+use critpt::optim::{
+    EpochState, Evaluation, Observer, ObserverAction, Plateau, Rates, Schedule, State,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use std::io::IsTerminal;
@@ -18,15 +20,19 @@ pub struct TrainArgs {
     /// sine (`moons:500` for 500 samples).
     #[arg(long)]
     pub data: String,
-    /// Widths, input first and output last, e.g. 4,16,3.
+    /// Widths, input first and output last, e.g. 4,16,3 (required unless --init).
     #[arg(long)]
-    pub layers: String,
-    /// tanh, relu, sigmoid, identity.
-    #[arg(long, default_value = "tanh")]
-    pub activation: String,
-    /// cross-entropy or mse.
-    #[arg(long, default_value = "cross-entropy")]
-    pub loss: String,
+    pub layers: Option<String>,
+    /// Start from the weights of this model file (.safetensors, nn.Sequential layout); its
+    /// layers, activation and loss are used.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// tanh, relu, sigmoid, identity (default tanh, or the --init file's).
+    #[arg(long)]
+    pub activation: Option<String>,
+    /// cross-entropy or mse (default cross-entropy, or the --init file's).
+    #[arg(long)]
+    pub loss: Option<String>,
     /// BatchNorm1d after every hidden Linear (Linear-BN-activation).
     #[arg(long)]
     pub batchnorm: bool,
@@ -50,9 +56,20 @@ pub struct TrainArgs {
     /// Samples per step.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
-    /// Passes over the data.
+    /// Passes over the data (0 writes the initial model).
     #[arg(long, default_value_t = 100)]
     pub epochs: usize,
+    /// Keep the batches in file order (no shuffling).
+    #[arg(long)]
+    pub no_shuffle: bool,
+    /// Clip the total gradient norm to C after each backward pass, as
+    /// torch.nn.utils.clip_grad_norm_.
+    #[arg(long, allow_hyphen_values = true)]
+    pub clip_grad_norm: Option<f64>,
+    /// ReduceLROnPlateau on the epoch's mean training loss: multiply the rate by FACTOR after
+    /// more than PATIENCE epochs without a relative improvement of 1e-4 (e.g. 0.5:3).
+    #[arg(long)]
+    pub lr_plateau: Option<String>,
     /// Seed of the initialization, the generators and the shuffling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -70,26 +87,121 @@ pub fn targets(t: &Option<String>) -> Option<Vec<String>> {
         .map(|s| s.split(',').map(|x| x.trim().to_string()).collect())
 }
 
-/// Runs `critpt train`.
-pub fn run(a: &TrainArgs) -> Result<ExitCode> {
-    let sizes: Vec<usize> = a
-        .layers
-        .split(',')
+/// Shows the epoch, loss and accuracy on stderr (only on a terminal).
+struct Progress(ProgressBar);
+
+impl<S: ?Sized> Observer<S> for Progress {
+    fn observe(&mut self, _: &State<'_, S>) -> critpt::Result<ObserverAction> {
+        Ok(ObserverAction::Continue)
+    }
+    fn observe_epoch(&mut self, e: &EpochState<'_, S>) -> critpt::Result<ObserverAction> {
+        self.0.set_position(e.epoch as u64);
+        match e.evaluation {
+            Some(Evaluation {
+                loss,
+                accuracy: Some(acc),
+            }) => self
+                .0
+                .set_message(format!("loss {loss:.4} accuracy {acc:.3}")),
+            Some(ev) => self.0.set_message(format!("loss {:.4}", ev.loss)),
+            None => {}
+        }
+        Ok(ObserverAction::Continue)
+    }
+}
+
+/// Parses `--layers 4,16,3`.
+fn parse_layers(spec: &str) -> Result<Vec<usize>> {
+    spec.split(',')
         .map(|s| s.trim().parse::<usize>())
         .collect::<std::result::Result<_, _>>()
-        .with_context(|| {
-            format!(
-                "--layers: '{}' is not a comma list of widths such as 4,16,3",
-                a.layers
-            )
-        })?;
-    let activation: Activation = a.activation.parse()?;
-    let kind: LossKind = a.loss.parse()?;
-    let model = Mlp::new(&sizes, activation, a.batchnorm, a.seed)?;
+        .with_context(|| format!("--layers: '{spec}' is not a comma list of widths such as 4,16,3"))
+}
+
+/// The starting model and its loss: from `--init` (checked against the other flags) or new.
+fn initial_model(a: &TrainArgs) -> Result<(Mlp, LossKind, Option<Standardization>)> {
+    let activation: Option<Activation> = a.activation.as_deref().map(str::parse).transpose()?;
+    let loss: Option<LossKind> = a.loss.as_deref().map(str::parse).transpose()?;
+    let sizes = a.layers.as_deref().map(parse_layers).transpose()?;
+    let Some(path) = &a.init else {
+        let Some(sizes) = sizes else {
+            bail!("give --layers (e.g. 4,16,3) or --init MODEL.safetensors");
+        };
+        let act = activation.unwrap_or(Activation::Tanh);
+        let model = Mlp::new(&sizes, act, a.batchnorm, a.seed)?;
+        return Ok((model, loss.unwrap_or(LossKind::CrossEntropy), None));
+    };
+    let file = nn::load_model(path, activation)?;
+    let model = file.model;
+    let widths = |s: &[usize]| {
+        s.iter()
+            .map(|w| w.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    if let Some(sizes) = &sizes {
+        if *sizes != model.sizes() {
+            bail!(
+                "--layers {} conflicts with {}, whose layers are {}",
+                widths(sizes),
+                path.display(),
+                widths(&model.sizes())
+            );
+        }
+    }
+    if let (Some(want), Some(have)) = (activation, file.metadata.get("activation")) {
+        if have.parse::<Activation>().ok() != Some(want) {
+            bail!(
+                "--activation {} conflicts with {}, whose activation is {have}",
+                want.name(),
+                path.display()
+            );
+        }
+    }
+    if a.batchnorm && !model.has_batchnorm() {
+        bail!(
+            "--batchnorm conflicts with {}, which has no batch norm",
+            path.display()
+        );
+    }
+    let kind = match (loss, file.loss) {
+        (Some(l), Some(f)) if l != f => bail!(
+            "--loss {} conflicts with {}, whose loss is {}",
+            l.name(),
+            path.display(),
+            f.name()
+        ),
+        (Some(l), _) | (None, Some(l)) => l,
+        (None, None) => LossKind::CrossEntropy,
+    };
+    Ok((model, kind, file.standardization))
+}
+
+/// Runs `critpt train`.
+pub fn run(a: &TrainArgs) -> Result<ExitCode> {
+    let (mut model, kind, standardization) = initial_model(a)?;
+    let sizes = model.sizes();
     let task = Task::for_loss(kind, model.n_outputs());
     let mut data = Dataset::load(&a.data, targets(&a.target).as_deref(), task, a.seed)?;
-    if a.standardize {
-        data.standardize();
+    match &standardization {
+        Some(_) if a.standardize => {
+            bail!("--standardize conflicts with the --init file, which carries its standardization")
+        }
+        Some(st) => {
+            if st.mean.len() != data.n_features() {
+                bail!(
+                    "the model's standardization has {} features, the data {}",
+                    st.mean.len(),
+                    data.n_features()
+                );
+            }
+            data.apply_standardization(st);
+            data.standardization = Some(st.clone());
+        }
+        None if a.standardize => {
+            data.standardize();
+        }
+        None => {}
     }
     let (mut opt, lr) = a.hyper.build(&a.optimizer, a.lr)?;
     let schedule = Schedule::parse(&a.schedule, lr)?;
@@ -97,6 +209,10 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
         batch_size: a.batch_size,
         epochs: a.epochs,
         seed: a.seed,
+        shuffle: !a.no_shuffle,
+        reseed_each_epoch: false,
+        clip_grad_norm: a.clip_grad_norm,
+        plateau: a.lr_plateau.as_deref().map(Plateau::parse).transpose()?,
     };
 
     let target = if std::io::stderr().is_terminal() {
@@ -109,38 +225,38 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
         ProgressStyle::with_template("{bar:30} epoch {pos}/{len} {msg} [{elapsed} < {eta}]")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut model = model;
+    let mut progress = Progress(bar);
     let start = std::time::Instant::now();
     let report = nn::train(
         &mut model,
         &data,
         kind,
         opt.as_mut(),
-        &|k| schedule.lr(k as u64),
+        &Rates::Schedule(schedule),
         &cfg,
-        &mut |r, _| {
-            bar.set_position(r.epoch as u64);
-            match r.accuracy {
-                Some(acc) => bar.set_message(format!("loss {:.4} accuracy {:.3}", r.loss, acc)),
-                None => bar.set_message(format!("loss {:.4}", r.loss)),
-            }
-        },
+        &mut [&mut progress],
     )?;
-    bar.finish_and_clear();
+    progress.0.finish_and_clear();
+    let report = report.check_diverged()?;
     let seconds = start.elapsed().as_secs_f64();
     nn::save_model(&a.out, &model, Some(kind), data.standardization.as_ref())?;
+    let activation = model.activation().map_or("identity", |a| a.name());
     if a.json {
         print_json(&json!({
             "loss": report.loss,
             "accuracy": report.accuracy,
             "epochs": report.epochs,
             "steps": report.steps,
+            "batch_losses": report.batch_losses,
+            "learning_rates": report.learning_rates,
+            "counts": report.counts,
+            "stop": report.stop,
             "parameters": model.n_params(),
             "samples": data.n_samples(),
             "layers": sizes,
-            "activation": activation.name(),
+            "activation": activation,
             "loss_kind": kind.name(),
-            "batchnorm": a.batchnorm,
+            "batchnorm": model.has_batchnorm(),
             "optimizer": a.optimizer,
             "lr": lr,
             "seconds": seconds,

@@ -7,18 +7,16 @@
 //! samples: for a full-data batch it shrinks as the running statistics converge; for a
 //! mini-batch it stays at the level of the batch's own sampling noise.
 //!
-//! The training loop is the one of [`crate::nn::train()`] (shuffled batches, a train-mode
-//! gradient, the running statistics updated by [`Mlp::forward_train`] before the step), written
-//! out so that every step can be recorded.
+//! The training loop is the [`Executor`] over a [`TrainSource`], as in [`crate::nn::train()`]
+//! (shuffled batches, a train-mode gradient, the running statistics updated before the step),
+//! with an observer that records every step.
 
 use super::nn_common::NnPlot;
 use super::{num, write, FigureOutput, WIDE_SIZE};
 use crate::error::{Error, Result};
-use crate::nn::{
-    shuffled_batches, Activation, BnMode, Dataset, Layer, LossKind, Mlp, NetLoss, Task,
-};
-use crate::objective::{Gradient, Loss};
-use crate::optim::{Adam, Optimizer};
+use crate::nn::{Activation, BnMode, Dataset, Layer, LossKind, Mlp, NetLoss, Task, TrainSource};
+use crate::objective::Loss;
+use crate::optim::{Adam, Batching, Executor, Observer, ObserverAction, Rates, State};
 use crate::plot::{LinePlot, Panels, Series};
 use nalgebra::DMatrix;
 use rand::seq::SliceRandom;
@@ -234,6 +232,39 @@ pub fn raw_digits() -> Result<Dataset> {
     )
 }
 
+/// Records every step of the figure's run: the batch-norm input's statistics over the batch at
+/// the parameters the step started from, the running statistics after it, and the gaps.
+struct StepRecorder<'a> {
+    bn_layer: usize,
+    x_probe: &'a DMatrix<f64>,
+    previous: Vec<f64>,
+    steps: Vec<StepRecord>,
+}
+
+impl Observer<TrainSource<'_>> for StepRecorder<'_> {
+    fn observe(&mut self, s: &State<'_, TrainSource<'_>>) -> Result<ObserverAction> {
+        if s.update > 0 {
+            let (xb, _) = s.source.data().select(s.batch);
+            let before = s.source.model_at(&self.previous);
+            let (batch_mean, batch_var) = column_stats(&layer_input(&before, self.bn_layer, &xb)?);
+            let after = s.source.model_at(s.params);
+            let (running_mean, running_var) = running(&after, self.bn_layer)?;
+            self.steps.push(StepRecord {
+                batch: s.batch.to_vec(),
+                batch_mean,
+                batch_var,
+                running_mean,
+                running_var,
+                gap_batch: mode_gap(&after, self.x_probe)?,
+                gap_full: mode_gap(&after, &s.source.data().x)?,
+            });
+        }
+        self.previous.clear();
+        self.previous.extend_from_slice(s.params);
+        Ok(ObserverAction::Continue)
+    }
+}
+
 /// Trains the model with `opts` and records every step.
 ///
 /// # Errors
@@ -242,7 +273,7 @@ pub fn compute_with(opts: &Options) -> Result<Data> {
     let (batch_size, epochs) = (opts.batch, opts.epochs);
     let data = raw_digits()?;
     let kind = LossKind::CrossEntropy;
-    let mut model = Mlp::new(&SIZES, Activation::Tanh, true, SEED)?;
+    let model = Mlp::new(&SIZES, Activation::Tanh, true, SEED)?;
     let bn_layer = model
         .layers
         .iter()
@@ -255,34 +286,29 @@ pub fn compute_with(opts: &Options) -> Result<Data> {
     probe.truncate(batch_size);
     let (x_probe, _) = data.select(&probe);
     let total = epochs * n.div_ceil(batch_size);
-    let mut opt = Adam::new();
-    let mut grad = vec![0.0; model.n_params()];
-    let mut steps = Vec::with_capacity(total);
-    for _ in 0..epochs {
-        for batch in shuffled_batches(n, batch_size, &mut rng) {
-            if batch.len() < 2 {
-                continue; // Train-mode batch norm needs two samples, as in `train()`.
-            }
-            let (xb, tb) = data.select(&batch);
-            let (batch_mean, batch_var) = column_stats(&layer_input(&model, bn_layer, &xb)?);
-            let obj = NetLoss::from_parts(&model, xb.clone(), tb, kind, BnMode::Train)?;
-            obj.gradient(&model.params, &mut grad)?;
-            crate::error::ensure_finite("gradient", &grad)?;
-            model.forward_train(&xb)?;
-            let lr = learning_rate(opts, steps.len(), total);
-            opt.step(&mut model.params, &grad, lr)?;
-            let (running_mean, running_var) = running(&model, bn_layer)?;
-            steps.push(StepRecord {
-                batch,
-                batch_mean,
-                batch_var,
-                running_mean,
-                running_var,
-                gap_batch: mode_gap(&model, &x_probe)?,
-                gap_full: mode_gap(&model, &data.x)?,
-            });
-        }
-    }
+    let o = *opts;
+    let rates = Rates::custom(move |k| learning_rate(&o, k as usize, total));
+    let mut recorder = StepRecorder {
+        bn_layer,
+        x_probe: &x_probe,
+        previous: Vec::new(),
+        steps: Vec::with_capacity(total),
+    };
+    let mut source = TrainSource::new(&model, &data, kind)?;
+    let batching = Batching::Permuted {
+        size: batch_size,
+        rng: Box::new(rng),
+    };
+    let run = Executor::new(rates, batching, epochs)
+        .run(
+            &mut source,
+            &mut Adam::new(),
+            &model.params,
+            &mut [&mut recorder],
+        )?
+        .check_diverged()?;
+    let steps = recorder.steps;
+    let model = source.model_at(&run.params);
     let (population_mean, biased) = column_stats(&layer_input(&model, bn_layer, &data.x)?);
     let corr = n as f64 / (n as f64 - 1.0);
     let population_var = biased.iter().map(|v| v * corr).collect();

@@ -9,7 +9,7 @@ use crate::curvature::{symmetric_eigen, EigenBackend};
 use crate::error::Result;
 use crate::nn::{train, Activation, BnMode, LossKind, Mlp, NetLoss, TrainConfig};
 use crate::objective::Hessian;
-use crate::optim::Adam;
+use crate::optim::{Adam, Rates};
 use crate::plot::{SpectrumPlot, SpectrumScale};
 use std::path::Path;
 
@@ -56,17 +56,18 @@ pub fn trained(sizes: &[usize], epochs: usize) -> Result<(Mlp, crate::nn::Datase
     let cfg = TrainConfig {
         batch_size: 64,
         epochs,
-        seed: 0,
+        ..TrainConfig::default()
     };
     let rep = train(
         &mut m,
         &d,
         LossKind::CrossEntropy,
         &mut Adam::new(),
-        &|_| 0.01,
+        &Rates::constant(0.01)?,
         &cfg,
-        &mut |_, _| {},
-    )?;
+        &mut [],
+    )?
+    .check_diverged()?;
     Ok((m, d, rep.loss, rep.accuracy.unwrap_or(f64::NAN)))
 }
 

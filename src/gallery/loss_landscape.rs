@@ -19,9 +19,9 @@ use crate::curvature::{
 };
 use crate::error::{Error, Result};
 use crate::nn::curvature::filter_normalized_direction;
-use crate::nn::{train, Activation, BnMode, LossKind, Mlp, NetLoss, TrainConfig};
+use crate::nn::{train, Activation, BnMode, LossKind, Mlp, NetLoss, TrainConfig, TrainSource};
 use crate::objective::{norm, Gradient};
-use crate::optim::Adam;
+use crate::optim::{Adam, EpochState, ObserverAction, OnEpoch, Rates};
 use crate::plot::{Grid, Levels, LinePlot, Panels, Plot, PlotBox, Series, SurfacePlot, ValueScale};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -186,17 +186,22 @@ pub fn trained_with_checkpoints(
     let cfg = TrainConfig {
         batch_size: BATCH_SIZE,
         epochs,
-        seed: 0,
+        ..TrainConfig::default()
     };
+    let mut keep = OnEpoch(|e: &EpochState<'_, TrainSource<'_>>| {
+        checkpoints.push(e.params.to_vec());
+        Ok(ObserverAction::Continue)
+    });
     train(
         &mut model,
         &data,
         LossKind::CrossEntropy,
         &mut Adam::new(),
-        &|_| LEARNING_RATE,
+        &Rates::constant(LEARNING_RATE)?,
         &cfg,
-        &mut |_, m| checkpoints.push(m.params.clone()),
-    )?;
+        &mut [&mut keep],
+    )?
+    .check_diverged()?;
     Ok((model, data, checkpoints))
 }
 

@@ -3,12 +3,12 @@
 //! seeded 2-D regression) are driven to `‖∇L‖ ≈ 0` by minimizing `½‖∇L‖²`, then classified with
 //! the dense Hessian. Only the runs that really reached the gradient tolerance are plotted.
 
-use super::nn_common::{full_batch, minimize_gradient_norm, Ridge};
+use super::nn_common::{minimize_gradient_norm, Ridge};
 use super::{num, write, FigureOutput, SIZE};
 use crate::critical::{classify_point, CriticalPoint, Tolerances};
 use crate::error::Result;
 use crate::nn::{Activation, BnMode, Dataset, LossKind, Mlp, NetLoss, Targets};
-use crate::optim::Adam;
+use crate::optim::{Adam, Batching, Executor, FullBatch, Rates};
 use crate::plot::{ScatterPlot, Series};
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
@@ -127,7 +127,15 @@ pub fn tolerances() -> Tolerances {
 /// Non-finite derivatives.
 pub fn run(obj: &Ridge<NetLoss>, seed: u64, train_steps: usize, max_iters: usize) -> Result<Run> {
     let mut m = Mlp::new(&SIZES, Activation::Tanh, false, seed)?;
-    full_batch(obj, &mut m.params, &mut Adam::new(), LR, train_steps)?;
+    m.params = Executor::new(Rates::constant(LR)?, Batching::Full, train_steps)
+        .run(
+            &mut FullBatch::new(obj),
+            &mut Adam::new(),
+            &m.params,
+            &mut [],
+        )?
+        .check_diverged()?
+        .params;
     let end = minimize_gradient_norm(obj, &m.params, GRAD_TOL * 0.01, max_iters)?;
     let point = classify_point(obj, &end.params, &tolerances())?;
     Ok(Run {

@@ -1,11 +1,10 @@
 //! Helpers shared by the network figures (3, 11–14): a plot enum that mixes chart kinds in one
-//! row of panels, the standardized digits set, a seeded trainer that keeps checkpoints, the
+//! row of panels, the standardized digits set, the
 //! filters of a plain MLP, and a gradient-norm minimizer that drives a network to `‖∇L‖ ≈ 0`.
 
 use crate::error::Result;
 use crate::nn::{Dataset, Layer, Mlp, Task};
 use crate::objective::{norm, Gradient, Hessian};
-use crate::optim::Optimizer;
 use crate::plot::{LinePlot, Plot, ScatterPlot, SpectrumPlot, SurfacePlot};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -143,26 +142,6 @@ pub fn minimize_gradient_norm<O: Gradient + Hessian + ?Sized>(
         gradient_norm: gn,
         iterations: it,
     })
-}
-
-/// Full-batch gradient steps of `opt` on `obj` from `params` (in place), `steps` times.
-///
-/// # Errors
-/// Non-finite gradients or optimizer errors.
-pub fn full_batch<O: Gradient + ?Sized>(
-    obj: &O,
-    params: &mut [f64],
-    opt: &mut dyn Optimizer,
-    lr: f64,
-    steps: usize,
-) -> Result<()> {
-    let mut g = vec![0.0; params.len()];
-    for _ in 0..steps {
-        obj.gradient(params, &mut g)?;
-        crate::error::ensure_finite("gradient", &g)?;
-        opt.step(params, &g, lr)?;
-    }
-    Ok(())
 }
 
 /// `L(θ) + ½·α‖θ‖²`: weight decay, which keeps the critical points of a tanh network at finite

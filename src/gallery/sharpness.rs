@@ -5,7 +5,7 @@
 //! Hessian from vanishing as the loss falls, which cross-entropy does not.
 //!
 //! - Left (Keskar et al. 2017): SGD at one learning rate with batch sizes 8 to the full
-//!   [`N_SAMPLES`], each trained (with [`crate::nn::train()`], one epoch at a time) until the
+//!   [`N_SAMPLES`], each trained (with [`crate::nn::train()`] and a stopping observer) until the
 //!   training loss reaches [`TARGET_LOSS`]; then `λmax` by Lanczos on the exact
 //!   Hessian-vector products. Smaller batches end in flatter places.
 //! - Right (Cohen et al. 2021): full-batch gradient descent at three learning rates, `λmax`
@@ -14,13 +14,17 @@
 //!   stability), where it does not it keeps rising slowly.
 
 use super::batchnorm::dashed;
-use super::nn_common::{digits, full_batch, NnPlot};
+use super::nn_common::{digits, NnPlot};
 use super::{num, write, FigureOutput, WIDE_SIZE};
 use crate::curvature::{Lanczos, Which};
 use crate::error::{Error, Result};
-use crate::nn::{train, Activation, BnMode, Dataset, LossKind, Mlp, NetLoss, TrainConfig};
+use crate::nn::{
+    train, Activation, BnMode, Dataset, LossKind, Mlp, NetLoss, TrainConfig, TrainSource,
+};
 use crate::objective::{Hvp, Loss};
-use crate::optim::Sgd;
+use crate::optim::{
+    Batching, EpochState, Executor, FullBatch, ObserverAction, OnEpoch, OnUpdate, Rates, Sgd, State,
+};
 use crate::plot::{LinePlot, Panels, Series};
 use rayon::prelude::*;
 use std::path::Path;
@@ -193,38 +197,44 @@ pub fn lambda_max<O: Hvp + ?Sized>(obj: &O, params: &[f64]) -> Result<f64> {
         .ok_or_else(|| Error::invalid("lanczos", "returned no eigenvalue"))
 }
 
-/// SGD with batch size `b` from the initial model, one epoch per [`train()`] call (shuffle
-/// seed `SEED + epoch`), until the training loss is at most `opts.target_loss` or
-/// `opts.max_epochs` epochs have run; then `λmax`.
+/// SGD with batch size `b` from the initial model (epoch `e` shuffled with seed `SEED + e`),
+/// until the training loss after an epoch is at most `opts.target_loss` or `opts.max_epochs`
+/// epochs have run; then `λmax`.
 ///
 /// # Errors
 /// Training or Lanczos errors.
 pub fn batch_run(opts: &Options, data: &Dataset, b: usize) -> Result<BatchRun> {
     let mut m = model(opts)?;
     let obj = objective(&m, data)?;
-    let mut opt = Sgd::new();
     let mut loss = obj.loss(&m.params)?;
     let mut steps = 0;
-    let mut epoch = 0;
-    while loss > opts.target_loss && epoch < opts.max_epochs {
+    if loss > opts.target_loss {
         let cfg = TrainConfig {
             batch_size: b,
-            epochs: 1,
-            seed: SEED + epoch as u64,
+            epochs: opts.max_epochs,
+            seed: SEED,
+            reseed_each_epoch: true,
+            ..TrainConfig::default()
         };
-        let lr = opts.batch_lr;
+        let target = opts.target_loss;
+        let mut stop = OnEpoch(|e: &EpochState<'_, TrainSource<'_>>| {
+            Ok(match e.evaluation {
+                Some(ev) if ev.loss <= target => ObserverAction::Stop("target loss reached".into()),
+                _ => ObserverAction::Continue,
+            })
+        });
         let rep = train(
             &mut m,
             data,
             LossKind::Mse,
-            &mut opt,
-            &|_| lr,
+            &mut Sgd::new(),
+            &Rates::constant(opts.batch_lr)?,
             &cfg,
-            &mut |_, _| {},
-        )?;
+            &mut [&mut stop],
+        )?
+        .check_diverged()?;
         loss = rep.loss;
-        steps += rep.steps;
-        epoch += 1;
+        steps = rep.steps;
     }
     Ok(BatchRun {
         batch_size: b,
@@ -236,15 +246,13 @@ pub fn batch_run(opts: &Options, data: &Dataset, b: usize) -> Result<BatchRun> {
 }
 
 /// Full-batch gradient descent at `lr` from the initial model for `opts.gd_steps` steps,
-/// measuring `λmax` every `opts.check_every` steps.
+/// measuring `λmax` every `opts.check_every` steps (and at the last).
 ///
 /// # Errors
 /// Non-finite gradients or Lanczos errors.
 pub fn gd_run(opts: &Options, data: &Dataset, lr: f64) -> Result<GdRun> {
     let m = model(opts)?;
     let obj = objective(&m, data)?;
-    let mut params = m.params;
-    let mut opt = Sgd::new();
     let every = opts.check_every.max(1);
     let mut run = GdRun {
         lr,
@@ -253,19 +261,23 @@ pub fn gd_run(opts: &Options, data: &Dataset, lr: f64) -> Result<GdRun> {
         lambda_max: Vec::new(),
         checkpoints: Vec::new(),
     };
-    let mut step = 0;
-    loop {
-        run.steps.push(step);
-        run.loss.push(obj.loss(&params)?);
-        run.lambda_max.push(lambda_max(&obj, &params)?);
-        run.checkpoints.push(params.clone());
-        if step >= opts.gd_steps {
-            break;
+    let mut measure = OnUpdate(|s: &State<'_, FullBatch<&NetLoss>>| {
+        if s.update.is_multiple_of(every) || s.update == opts.gd_steps {
+            run.steps.push(s.update);
+            run.loss.push(obj.loss(s.params)?);
+            run.lambda_max.push(lambda_max(&obj, s.params)?);
+            run.checkpoints.push(s.params.to_vec());
         }
-        let k = every.min(opts.gd_steps - step);
-        full_batch(&obj, &mut params, &mut opt, lr, k)?;
-        step += k;
-    }
+        Ok(ObserverAction::Continue)
+    });
+    Executor::new(Rates::constant(lr)?, Batching::Full, opts.gd_steps)
+        .run(
+            &mut FullBatch::new(&obj),
+            &mut Sgd::new(),
+            &m.params,
+            &mut [&mut measure],
+        )?
+        .check_diverged()?;
     Ok(run)
 }
 

@@ -26,7 +26,7 @@ pub use layers::{Activation, BatchNormState, BnMode, Layer, LossKind};
 pub use model::{accuracy_of, Mlp};
 pub use objective::NetLoss;
 pub use safetensors_io::{load_model, load_model_bytes, model_bytes, save_model, ModelFile};
-pub use train::{train, EpochRecord, TrainConfig, TrainReport};
+pub use train::{train, EpochRecord, TrainConfig, TrainReport, TrainSource};
 
 #[cfg(test)]
 mod tests;

@@ -1,28 +1,60 @@
-//! Mini-batch training of an [`Mlp`] with any [`Optimizer`] and learning-rate schedule.
+//! Mini-batch training of an [`Mlp`] with any [`Optimizer`] and learning-rate schedule: the
+//! [`Executor`] over a [`TrainSource`].
 //!
-//! Each epoch reshuffles the samples (seeded) into batches, as `DataLoader(shuffle=True)`;
-//! each batch is one optimizer step on the batch's mean loss with batch norm in training mode
-//! (batch statistics, running statistics updated as PyTorch does). After each epoch the loss
-//! and accuracy over the whole set are measured in evaluation mode.
+//! Each epoch cuts the samples into batches (reshuffled, seeded, as `DataLoader(shuffle=True)`,
+//! or in file order); each batch is one optimizer step on the batch's mean loss with batch norm
+//! in training mode (batch statistics, running statistics updated as PyTorch does). After each
+//! epoch the loss and accuracy over the whole set are measured in evaluation mode.
 
-use super::data::{shuffled_batches, Dataset};
+use super::data::Dataset;
 use super::layers::{BnMode, LossKind};
 use super::model::Mlp;
 use super::objective::NetLoss;
 use crate::error::{Error, Result};
-use crate::objective::Loss;
-use crate::optim::Optimizer;
+use crate::objective::{EvalCounts, Loss};
+use crate::optim::{
+    Batching, Chain, Divergence, EpochState, Evaluation, Executor, GradientSource, Observer,
+    ObserverAction, Optimizer, Plateau, Rates, State, StopReason,
+};
 use rand::SeedableRng;
+
+/// Mixed into the shuffling seed, so that shuffling and initialization with the same seed
+/// draw different streams.
+const SHUFFLE_MIX: u64 = 0x5eed_ba7c_4e55_0001;
 
 /// Settings of a training run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrainConfig {
     /// Samples per step.
     pub batch_size: usize,
-    /// Passes over the data.
+    /// Passes over the data (0 leaves the model as it is).
     pub epochs: usize,
     /// Seed of the batch shuffling.
     pub seed: u64,
+    /// Whether batches are reshuffled every epoch (`false`: file order, every epoch).
+    pub shuffle: bool,
+    /// Whether epoch `e` shuffles with seed `seed + e` afresh, as `epochs` one-epoch runs in a
+    /// row would (instead of one generator continued across epochs).
+    pub reseed_each_epoch: bool,
+    /// `torch.nn.utils.clip_grad_norm_` on every gradient, with this maximum norm.
+    pub clip_grad_norm: Option<f64>,
+    /// `ReduceLROnPlateau` on the epoch's mean training loss.
+    pub plateau: Option<Plateau>,
+}
+
+impl Default for TrainConfig {
+    /// Batches of 32, one epoch, seed 0, shuffled, no clipping, no plateau rule.
+    fn default() -> Self {
+        TrainConfig {
+            batch_size: 32,
+            epochs: 1,
+            seed: 0,
+            shuffle: true,
+            reseed_each_epoch: false,
+            clip_grad_norm: None,
+            plateau: None,
+        }
+    }
 }
 
 /// One epoch's measurements (whole set, evaluation mode, after the epoch).
@@ -37,6 +69,8 @@ pub struct EpochRecord {
     pub accuracy: Option<f64>,
     /// Learning rate of the epoch's last step.
     pub learning_rate: f64,
+    /// The mean over samples of the epoch's batch losses (training mode).
+    pub train_loss: f64,
 }
 
 /// The result of [`train()`].
@@ -50,6 +84,29 @@ pub struct TrainReport {
     pub epochs: Vec<EpochRecord>,
     /// Optimizer steps taken.
     pub steps: usize,
+    /// The loss of each step's batch, at the parameters before the step.
+    pub batch_losses: Vec<f64>,
+    /// The learning rate of each step.
+    pub learning_rates: Vec<f64>,
+    /// Why the run stopped.
+    pub stop: StopReason,
+    /// Where the run diverged, if it did.
+    pub divergence: Option<Divergence>,
+    /// Batch and whole-set evaluations made.
+    pub counts: EvalCounts,
+}
+
+impl TrainReport {
+    /// The report, or its divergence as an error.
+    ///
+    /// # Errors
+    /// [`Error::NonFinite`] naming the step and the value, when the run diverged.
+    pub fn check_diverged(self) -> Result<Self> {
+        match self.divergence {
+            Some(d) => Err(d.to_error()),
+            None => Ok(self),
+        }
+    }
 }
 
 /// Loss and accuracy of `model` on the whole of `data` in evaluation mode.
@@ -66,81 +123,184 @@ pub fn evaluate(model: &Mlp, data: &Dataset, kind: LossKind) -> Result<(f64, Opt
     Ok((loss, acc))
 }
 
-/// Trains `model` in place on `data`; `lr(step)` gives the learning rate of step `step`
-/// (counted from 0 over the whole run, as a per-step `lr_scheduler`); `on_epoch` sees each
-/// epoch's record and the model after it (for progress bars and checkpoints).
+/// A network's training loss as a gradient source: batches in training mode, each folding its
+/// batch-norm statistics into the model's running statistics, as a PyTorch forward pass in
+/// `train()` mode does; whole-set evaluations in evaluation mode.
+pub struct TrainSource<'d> {
+    model: Mlp,
+    data: &'d Dataset,
+    kind: LossKind,
+    counts: EvalCounts,
+}
+
+impl<'d> TrainSource<'d> {
+    /// The source for `model` (its layers and running statistics; parameters come from the
+    /// executor) on `data`.
+    ///
+    /// # Errors
+    /// Data that does not fit the model.
+    pub fn new(model: &Mlp, data: &'d Dataset, kind: LossKind) -> Result<Self> {
+        NetLoss::new(model, data, kind, BnMode::Eval)?;
+        Ok(TrainSource {
+            model: model.clone(),
+            data,
+            kind,
+            counts: EvalCounts::default(),
+        })
+    }
+
+    /// The network with parameters `params` and the running statistics so far.
+    pub fn model_at(&self, params: &[f64]) -> Mlp {
+        let mut m = self.model.clone();
+        m.params.copy_from_slice(params);
+        m
+    }
+
+    /// The network's layers and running statistics (its parameters are the start's).
+    pub fn model(&self) -> &Mlp {
+        &self.model
+    }
+
+    /// The data set.
+    pub fn data(&self) -> &Dataset {
+        self.data
+    }
+}
+
+impl GradientSource for TrainSource<'_> {
+    fn n_params(&self) -> usize {
+        self.model.n_params()
+    }
+    fn n_samples(&self) -> usize {
+        self.data.n_samples()
+    }
+    fn loss_and_gradient_on(
+        &mut self,
+        params: &[f64],
+        batch: &[usize],
+        grad: &mut [f64],
+    ) -> Result<f64> {
+        let (xb, tb) = self.data.select(batch);
+        let obj = NetLoss::from_parts(&self.model, xb, tb, self.kind, BnMode::Train)?;
+        self.counts.losses += 1;
+        self.counts.gradients += 1;
+        let (loss, stats) = obj.loss_grad_stats(params, grad)?;
+        self.model.track_batch_stats(&stats, batch.len());
+        Ok(loss)
+    }
+    fn accepts(&self, len: usize) -> bool {
+        len > 1 || (len == 1 && !self.model.has_batchnorm())
+    }
+    fn evaluate(&mut self, params: &[f64]) -> Result<Evaluation> {
+        self.model.params.copy_from_slice(params);
+        self.counts.losses += 1;
+        let (loss, accuracy) = evaluate(&self.model, self.data, self.kind)?;
+        Ok(Evaluation { loss, accuracy })
+    }
+    fn counts(&self) -> EvalCounts {
+        self.counts
+    }
+}
+
+/// Builds the [`EpochRecord`]s.
+struct EpochRecorder {
+    records: Vec<(EpochRecord, usize)>,
+}
+
+impl<S: ?Sized> Observer<S> for EpochRecorder {
+    fn observe(&mut self, _: &State<'_, S>) -> Result<ObserverAction> {
+        Ok(ObserverAction::Continue)
+    }
+    fn observe_epoch(&mut self, e: &EpochState<'_, S>) -> Result<ObserverAction> {
+        let ev = e.evaluation.unwrap_or(Evaluation {
+            loss: f64::NAN,
+            accuracy: None,
+        });
+        let rec = EpochRecord {
+            epoch: e.epoch,
+            loss: ev.loss,
+            accuracy: ev.accuracy,
+            learning_rate: e.lr,
+            train_loss: e.mean_loss,
+        };
+        self.records.push((rec, e.update));
+        Ok(ObserverAction::Continue)
+    }
+}
+
+/// Trains `model` in place on `data` with the rates `rates` of each step (counted from 0 over
+/// the whole run, as a per-step `lr_scheduler`); `observers` see every step and every epoch
+/// (progress bars, checkpoints, stopping rules; [`TrainSource::model_at`] gives the network).
+///
+/// A diverging run is reported ([`TrainReport::divergence`]), not an error: the model is left
+/// at the last parameters.
 ///
 /// # Errors
-/// A zero batch size or epoch count; data that does not fit the model; a loss that becomes
-/// non-finite (divergence: lower the learning rate); the optimizer's errors.
-pub fn train(
+/// A zero batch size; data that does not fit the model; batch norm with batches of one; the
+/// optimizer's and the observers' errors.
+pub fn train<'d>(
     model: &mut Mlp,
-    data: &Dataset,
+    data: &'d Dataset,
     kind: LossKind,
     optimizer: &mut dyn Optimizer,
-    lr: &dyn Fn(usize) -> f64,
+    rates: &Rates,
     cfg: &TrainConfig,
-    on_epoch: &mut dyn FnMut(&EpochRecord, &Mlp),
+    observers: &mut [&mut dyn Observer<TrainSource<'d>>],
 ) -> Result<TrainReport> {
     if cfg.batch_size == 0 {
         return Err(Error::invalid("--batch-size", "must be at least 1, got 0"));
     }
-    if cfg.epochs == 0 {
-        return Err(Error::invalid("--epochs", "must be at least 1, got 0"));
-    }
-    // Validate the data against the model once, up front.
-    NetLoss::new(model, data, kind, BnMode::Eval)?;
-    let bn = model.has_batchnorm();
-    if bn && cfg.batch_size < 2 {
+    let mut source = TrainSource::new(model, data, kind)?;
+    if model.has_batchnorm() && cfg.batch_size < 2 {
         return Err(Error::invalid(
             "--batch-size",
             "batch norm in training mode needs at least 2 samples per batch",
         ));
     }
-    let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed ^ 0x5eed_ba7c_4e55_0001);
-    let mut grad = vec![0.0; model.n_params()];
-    let mut step = 0usize;
-    let mut records = Vec::with_capacity(cfg.epochs);
-    let mut last_lr = lr(0);
-    for epoch in 1..=cfg.epochs {
-        for batch in shuffled_batches(data.n_samples(), cfg.batch_size, &mut rng) {
-            if bn && batch.len() < 2 {
-                continue; // PyTorch cannot normalize a batch of one either.
-            }
-            let (xb, tb) = data.select(&batch);
-            let obj = NetLoss::from_parts(model, xb, tb, kind, BnMode::Train)?;
-            let (loss, stats) = obj.loss_grad_stats(&model.params, &mut grad)?;
-            if !loss.is_finite() {
-                return Err(Error::NonFinite(format!(
-                    "training diverged at step {step} (loss {loss}); lower the learning rate"
-                )));
-            }
-            model.track_batch_stats(&stats, batch.len());
-            last_lr = lr(step);
-            optimizer.step(&mut model.params, &grad, last_lr)?;
-            if let Some(i) = model.params.iter().position(|p| !p.is_finite()) {
-                return Err(Error::NonFinite(format!(
-                    "training diverged at step {step}: parameter {i} is {}; lower the learning rate",
-                    model.params[i]
-                )));
-            }
-            step += 1;
-        }
-        let (loss, accuracy) = evaluate(model, data, kind)?;
-        let rec = EpochRecord {
-            epoch,
-            loss,
-            accuracy,
-            learning_rate: last_lr,
-        };
-        on_epoch(&rec, model);
-        records.push(rec);
+    let size = cfg.batch_size;
+    let batching = match (cfg.shuffle, cfg.reseed_each_epoch) {
+        (false, _) => Batching::InOrder(size),
+        (true, false) => Batching::Permuted {
+            size,
+            rng: Box::new(rand::rngs::StdRng::seed_from_u64(cfg.seed ^ SHUFFLE_MIX)),
+        },
+        (true, true) => Batching::PermutedPerEpoch {
+            size,
+            seed: cfg.seed,
+            mix: SHUFFLE_MIX,
+        },
+    };
+    let mut executor = Executor::new(rates.clone(), batching, cfg.epochs).with_evaluation(true);
+    if let Some(c) = cfg.clip_grad_norm {
+        executor = executor.with_clip_grad_norm(c)?;
     }
-    let last = records.last().copied().expect("at least one epoch");
+    if let Some(p) = cfg.plateau {
+        executor = executor.with_plateau(p);
+    }
+    let mut recorder = EpochRecorder {
+        records: Vec::new(),
+    };
+    let mut chain = Chain {
+        first: &mut recorder,
+        rest: observers,
+    };
+    let run = executor.run(&mut source, optimizer, &model.params, &mut [&mut chain])?;
+    model.layers = source.model.layers.clone();
+    model.params.clone_from(&run.params);
+    let (loss, accuracy) = match recorder.records.last() {
+        Some((r, updates)) if *updates == run.updates => (r.loss, r.accuracy),
+        _ if run.divergence.is_some() => (f64::NAN, None),
+        _ => evaluate(model, data, kind)?,
+    };
     Ok(TrainReport {
-        loss: last.loss,
-        accuracy: last.accuracy,
-        epochs: records,
-        steps: step,
+        loss,
+        accuracy,
+        epochs: recorder.records.into_iter().map(|(r, _)| r).collect(),
+        steps: run.updates,
+        batch_losses: run.batch_losses,
+        learning_rates: run.learning_rates,
+        stop: run.stop,
+        divergence: run.divergence,
+        counts: source.counts,
     })
 }

@@ -2,49 +2,13 @@
 //!
 //! A network's training loss (or any empirical risk) implements the small [`BatchLoss`] trait;
 //! [`MiniBatchRunner`] then runs any [`Optimizer`] with batch size 1 (SGD in the strict sense),
-//! `B`, or the full set (gradient descent), reshuffling the samples every epoch from a seed.
+//! `B`, or the full set (gradient descent), reshuffling the samples every epoch from a seed; it
+//! is the [`Executor`] with [`Batching::Shuffled`] and an observer that records the path.
 
-use super::{Optimizer, Schedule};
+use super::observer::{Chain, Observer, ObserverAction, State};
+use super::source::{BatchLoss, BatchSize, Batched, Batching};
+use super::{Executor, Optimizer, Run, Schedule};
 use crate::error::{Error, Result};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-
-/// A loss that is the mean of per-sample losses, evaluated on any subset of the samples.
-///
-/// Implement this for a training loss: `loss_and_gradient_on(params, indices, grad_out)`
-/// returns $\frac{1}{|I|}\sum_{i \in I} \ell_i(\theta)$ for the samples `indices` $= I$ and writes
-/// its gradient into `grad_out` (length [`BatchLoss::n_params`], overwritten, not accumulated).
-/// Indices are in `0..n_samples()`, never empty, and may come in any order; the result must not
-/// depend on the order beyond rounding.
-pub trait BatchLoss {
-    /// The number of samples $N$.
-    fn n_samples(&self) -> usize;
-
-    /// The number of parameters.
-    fn n_params(&self) -> usize;
-
-    /// The mean loss over the samples `indices` at `params`, with its gradient in `grad_out`.
-    ///
-    /// # Errors
-    /// Whatever the loss cannot compute; [`Error::NonFinite`] is read as divergence by the
-    /// runner.
-    fn loss_and_gradient_on(
-        &self,
-        params: &[f64],
-        indices: &[usize],
-        grad_out: &mut [f64],
-    ) -> Result<f64>;
-}
-
-/// How many samples make one batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BatchSize {
-    /// `B` samples per batch (the last batch of an epoch holds the remainder, as PyTorch's
-    /// `DataLoader` without `drop_last`); `B >= N` is the full set.
-    Fixed(usize),
-    /// All samples, in their order (full-batch gradient descent).
-    Full,
-}
 
 /// The record of a mini-batch run.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -68,6 +32,8 @@ pub struct MiniBatchRun {
     pub epoch_full_losses: Vec<f64>,
     /// Number of updates made.
     pub updates: usize,
+    /// Losses and gradients evaluated (batches and full-set evaluations).
+    pub counts: crate::objective::EvalCounts,
     /// Whether the run stopped on a non-finite loss, gradient or parameter.
     pub diverged: bool,
     /// The number of updates made when the first non-finite quantity appeared.
@@ -175,135 +141,79 @@ impl MiniBatchRunner {
         opt: &mut dyn Optimizer,
         start: &[f64],
     ) -> Result<MiniBatchRun> {
-        self.run_observed(obj, opt, start, |_, _| {})
+        self.run_observed(obj, opt, start, &mut [])
     }
 
-    /// As [`MiniBatchRunner::run`], calling `on_epoch(epoch, epoch_loss)` after every finished
-    /// epoch (epoch from 0), e.g. for a progress bar.
+    /// As [`MiniBatchRunner::run`], calling `observers` after every update and epoch (e.g. a
+    /// progress bar or a stopping rule).
     ///
     /// # Errors
-    /// As [`MiniBatchRunner::run`].
-    pub fn run_observed<L, F>(
+    /// As [`MiniBatchRunner::run`], and the observers' errors.
+    pub fn run_observed<'l, L: BatchLoss + ?Sized>(
         &self,
-        obj: &L,
+        obj: &'l L,
         opt: &mut dyn Optimizer,
         start: &[f64],
-        mut on_epoch: F,
-    ) -> Result<MiniBatchRun>
-    where
-        L: BatchLoss + ?Sized,
-        F: FnMut(usize, f64),
-    {
-        let n_samples = obj.n_samples();
-        if n_samples == 0 {
-            return Err(Error::invalid("data", "has no samples"));
-        }
-        if start.len() != obj.n_params() {
-            return Err(Error::dim("start", obj.n_params(), start.len()));
-        }
-        crate::error::ensure_finite("start", start)?;
-        opt.reset();
-        let batch = match self.batch {
-            BatchSize::Fixed(b) => b.min(n_samples),
-            BatchSize::Full => n_samples,
+        observers: &mut [&mut dyn Observer<Batched<&'l L>>],
+    ) -> Result<MiniBatchRun> {
+        let size = match self.batch {
+            BatchSize::Fixed(b) => b,
+            BatchSize::Full => usize::MAX,
         };
-        let shuffle = batch < n_samples;
-        let mut rng = StdRng::seed_from_u64(self.seed);
-        let mut order: Vec<usize> = (0..n_samples).collect();
-        let mut params = start.to_vec();
-        let mut grad = vec![0.0; params.len()];
-        let mut run = MiniBatchRun {
-            optimizer: opt.name().to_string(),
-            params: Vec::new(),
-            path: if self.record_params {
-                vec![params.clone()]
-            } else {
-                Vec::new()
+        let executor = Executor::new(
+            self.schedule,
+            Batching::Shuffled {
+                size,
+                seed: self.seed,
             },
-            batch_losses: Vec::new(),
-            learning_rates: Vec::new(),
-            epoch_losses: Vec::new(),
-            epoch_full_losses: Vec::new(),
-            updates: 0,
-            diverged: false,
-            diverged_at_update: None,
+            self.epochs,
+        )
+        .with_schedule_per_epoch(self.per_epoch)
+        .with_evaluation(self.full_loss);
+        let mut path = PathRecorder {
+            on: self.record_params,
+            path: Vec::new(),
+            full: Vec::new(),
         };
-        'epochs: for epoch in 0..self.epochs {
-            if shuffle {
-                shuffle_in_place(&mut order, &mut rng);
-            }
-            let mut weighted = 0.0;
-            for idx in order.chunks(batch) {
-                let Some(loss) =
-                    finite_or_diverged(obj.loss_and_gradient_on(&params, idx, &mut grad), &grad)?
-                else {
-                    run.diverged = true;
-                    break 'epochs;
-                };
-                let k = if self.per_epoch { epoch } else { run.updates };
-                let lr = self.schedule.lr(k as u64);
-                opt.step(&mut params, &grad, lr)?;
-                run.updates += 1;
-                run.batch_losses.push(loss);
-                run.learning_rates.push(lr);
-                weighted += loss * idx.len() as f64;
-                if self.record_params {
-                    run.path.push(params.clone());
-                }
-                if !params.iter().all(|p| p.is_finite()) {
-                    run.diverged = true;
-                    break 'epochs;
-                }
-            }
-            let epoch_loss = weighted / n_samples as f64;
-            run.epoch_losses.push(epoch_loss);
-            if self.full_loss {
-                let Some(full) = finite_or_diverged(
-                    obj.loss_and_gradient_on(&params, &order_all(n_samples), &mut grad),
-                    &grad,
-                )?
-                else {
-                    run.diverged = true;
-                    break 'epochs;
-                };
-                run.epoch_full_losses.push(full);
-            }
-            on_epoch(epoch, epoch_loss);
-        }
-        if run.diverged {
-            run.diverged_at_update = Some(run.updates);
-            if self.record_params
-                && run
-                    .path
-                    .last()
-                    .is_some_and(|p| !p.iter().all(|v| v.is_finite()))
-            {
-                run.path.pop();
-            }
-        }
-        run.params = params;
-        Ok(run)
+        let mut chain = Chain {
+            first: &mut path,
+            rest: observers,
+        };
+        let run: Run = executor.run(&mut Batched::new(obj), opt, start, &mut [&mut chain])?;
+        Ok(MiniBatchRun {
+            optimizer: run.optimizer,
+            params: run.params,
+            path: path.path,
+            batch_losses: run.batch_losses,
+            learning_rates: run.learning_rates,
+            epoch_losses: run.epoch_losses,
+            epoch_full_losses: path.full,
+            updates: run.updates,
+            counts: run.counts,
+            diverged: run.divergence.is_some(),
+            diverged_at_update: run.divergence.map(|d| d.step),
+        })
     }
 }
 
-/// All sample indices in order.
-fn order_all(n: usize) -> Vec<usize> {
-    (0..n).collect()
+/// Keeps the start and the parameters after every update, and the full-set losses.
+struct PathRecorder {
+    on: bool,
+    path: Vec<Vec<f64>>,
+    full: Vec<f64>,
 }
 
-/// `Some(loss)` for a finite loss and gradient, `None` for a non-finite one (divergence).
-fn finite_or_diverged(res: Result<f64>, grad: &[f64]) -> Result<Option<f64>> {
-    match res {
-        Ok(v) if v.is_finite() && grad.iter().all(|g| g.is_finite()) => Ok(Some(v)),
-        Ok(_) | Err(Error::NonFinite(_)) => Ok(None),
-        Err(e) => Err(e),
+impl<S: ?Sized> Observer<S> for PathRecorder {
+    fn observe(&mut self, s: &State<'_, S>) -> Result<ObserverAction> {
+        if self.on {
+            self.path.push(s.params.to_vec());
+        }
+        Ok(ObserverAction::Continue)
     }
-}
-
-/// Fisher–Yates: a uniformly random permutation of `order` in place.
-fn shuffle_in_place(order: &mut [usize], rng: &mut StdRng) {
-    for i in (1..order.len()).rev() {
-        let j = rng.random_range(0..=i);
-        order.swap(i, j);
+    fn observe_epoch(&mut self, e: &super::observer::EpochState<'_, S>) -> Result<ObserverAction> {
+        if let Some(ev) = e.evaluation {
+            self.full.push(ev.loss);
+        }
+        Ok(ObserverAction::Continue)
     }
 }

@@ -11,8 +11,12 @@
 //!   (REFERENCE.md §3). [`optimizer_by_name`] builds any of them from a [`Hyper`].
 //! - [`Schedule`] (in `schedule.rs`): the learning rate of step `k`, parsed from the
 //!   `--schedule` grammar.
+//! - [`Executor`] (in `executor.rs`): the one optimization loop over a [`GradientSource`]
+//!   (`source.rs`: the full batch, shuffled or in-order mini-batches), with [`Observer`]s
+//!   (`observer.rs`) that record, checkpoint or stop, gradient clipping, [`Plateau`]
+//!   (`plateau.rs`), divergence reported as a [`Divergence`], and evaluation counts.
 //! - [`Runner`] (in `runner.rs`): a full-gradient trajectory over any
-//!   [`Gradient`](crate::objective::Gradient) objective, with divergence detection.
+//!   [`Gradient`](crate::objective::Gradient) objective, recorded by a [`TrajectoryRecorder`].
 //! - [`MiniBatchRunner`] (in `minibatch.rs`): epochs of shuffled mini-batches over a
 //!   [`BatchLoss`].
 //!
@@ -24,12 +28,15 @@ mod adagrad_book;
 mod adam;
 mod adamax;
 mod adamw;
+mod executor;
 mod factory;
 mod minibatch;
 mod momentum;
 mod momentum_book;
 mod nadam;
 mod nesterov;
+mod observer;
+mod plateau;
 mod radam;
 mod rmsprop;
 mod rmsprop_book;
@@ -37,6 +44,7 @@ mod rprop;
 mod runner;
 mod schedule;
 mod sgd;
+mod source;
 
 pub use adadelta::Adadelta;
 pub use adagrad::Adagrad;
@@ -44,19 +52,24 @@ pub use adagrad_book::AdagradBook;
 pub use adam::Adam;
 pub use adamax::Adamax;
 pub use adamw::AdamW;
+pub use executor::{clip_grad_norm, Divergence, Executor, Rates, Run, StopReason};
 pub use factory::{default_lr, optimizer_by_name, Hyper, OPTIMIZER_NAMES};
-pub use minibatch::{BatchLoss, BatchSize, MiniBatchRun, MiniBatchRunner};
+pub use minibatch::{MiniBatchRun, MiniBatchRunner};
 pub use momentum::Momentum;
 pub use momentum_book::MomentumBook;
 pub use nadam::NAdam;
 pub use nesterov::Nesterov;
+pub(crate) use observer::Chain;
+pub use observer::{EpochState, Every, Observer, ObserverAction, OnEpoch, OnUpdate, State};
+pub use plateau::Plateau;
 pub use radam::RAdam;
 pub use rmsprop::RmsProp;
 pub use rmsprop_book::RmsPropBook;
 pub use rprop::Rprop;
-pub use runner::{Runner, StepInfo, StopReason, Trajectory};
+pub use runner::{Runner, Trajectory, TrajectoryRecorder};
 pub use schedule::{CyclicMode, Milestones, Schedule, ScheduleKind, MAX_MILESTONES};
 pub use sgd::Sgd;
+pub use source::{BatchLoss, BatchSize, Batched, Batching, Evaluation, FullBatch, GradientSource};
 
 use crate::error::{Error, Result};
 

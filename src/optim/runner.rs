@@ -1,27 +1,20 @@
-//! The trajectory runner: one optimizer walking a full-gradient objective, recorded.
+//! The trajectory runner: one optimizer walking a full-gradient objective, recorded by an
+//! observer of the [`Executor`].
 
-use super::{Optimizer, Schedule};
+use super::executor::norm;
+use super::observer::{Chain, Observer, ObserverAction, State};
+use super::source::{Batching, FullBatch};
+use super::{Executor, Optimizer, Run, Schedule, StopReason};
 use crate::error::{Error, Result};
-use crate::objective::{check_params, Gradient};
-
-/// Why a run stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StopReason {
-    /// All requested steps were taken.
-    MaxSteps,
-    /// The gradient norm fell to the tolerance.
-    GradientTolerance,
-    /// A parameter, the value or the gradient became non-finite.
-    Diverged,
-}
+use crate::objective::{check_params, EvalCounts, Gradient};
 
 /// A recorded run.
 ///
-/// Point `k` of `path` is the parameters after `k` steps (`path[0]` is the start); `values[k]`
-/// and `gradient_norms[k]` belong to it; `learning_rates[k]` is the rate of the step from point
-/// `k` to `k + 1`, so it has one entry fewer than `path`. Only finite points are recorded: a run
-/// that diverges at step `k` ends with point `k - 1`.
+/// Point `i` of `path` is the parameters after `recorded_steps[i]` steps (`path[0]` is the
+/// start; every step is kept unless [`Runner::with_record_every`] thins the path); `values[i]`
+/// and `gradient_norms[i]` belong to it; `learning_rates[k]` is the rate of step `k` (from point
+/// `k` to `k + 1`, every step, also when the path is thinned). Only finite points are recorded:
+/// a run that diverges at step `k` ends with point `k - 1`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Trajectory {
     /// The optimizer's name.
@@ -32,6 +25,8 @@ pub struct Trajectory {
     pub values: Vec<f64>,
     /// The gradient norm at each point.
     pub gradient_norms: Vec<f64>,
+    /// The step of each kept point (`0, 1, 2, ...` unless thinned).
+    pub recorded_steps: Vec<usize>,
     /// The learning rate of each step taken.
     pub learning_rates: Vec<f64>,
     /// Whether the run stopped on a non-finite parameter, value or gradient.
@@ -41,45 +36,103 @@ pub struct Trajectory {
     pub diverged_at_step: Option<usize>,
     /// Why the run stopped.
     pub stop: StopReason,
+    /// The number of steps taken (to the last finite point).
+    pub steps: usize,
+    /// Losses and gradients evaluated.
+    pub counts: EvalCounts,
 }
 
 impl Trajectory {
-    /// The number of steps taken (`path.len() - 1`).
-    pub fn steps(&self) -> usize {
-        self.path.len() - 1
-    }
-
     /// The last point.
     pub fn last(&self) -> &[f64] {
         self.path.last().map(Vec::as_slice).unwrap_or(&[])
     }
 }
 
-/// What an observer sees at each recorded point.
-#[derive(Debug, Clone, Copy)]
-pub struct StepInfo<'a> {
-    /// The point's index `k` (0 for the start).
-    pub k: usize,
-    /// The parameters.
-    pub params: &'a [f64],
-    /// The loss.
-    pub value: f64,
-    /// The gradient.
-    pub grad: &'a [f64],
+/// Records a full-batch run as a [`Trajectory`], keeping one point in `every` (the start and
+/// the last point always).
+#[derive(Debug, Clone)]
+pub struct TrajectoryRecorder {
+    every: usize,
+    run: Trajectory,
+    /// The last point seen when it was not kept: `(step, params, value, gradient norm)`.
+    pending: Option<(usize, Vec<f64>, f64, f64)>,
+}
+
+impl TrajectoryRecorder {
+    /// A recorder for `optimizer` keeping every `every`-th point (`0` is read as 1).
+    pub fn new(optimizer: &str, every: usize) -> Self {
+        TrajectoryRecorder {
+            every: every.max(1),
+            run: Trajectory {
+                optimizer: optimizer.to_string(),
+                path: Vec::new(),
+                values: Vec::new(),
+                gradient_norms: Vec::new(),
+                recorded_steps: Vec::new(),
+                learning_rates: Vec::new(),
+                steps: 0,
+                counts: EvalCounts::default(),
+                diverged: false,
+                diverged_at_step: None,
+                stop: StopReason::MaxSteps,
+            },
+            pending: None,
+        }
+    }
+
+    /// The trajectory of the finished `run` (the last point seen is kept).
+    pub fn finish(mut self, run: &Run) -> Trajectory {
+        if let Some((k, p, v, g)) = self.pending.take() {
+            self.push(k, p, v, g);
+        }
+        self.run.steps = self.run.recorded_steps.last().copied().unwrap_or(0);
+        self.run.diverged = run.divergence.is_some();
+        self.run.diverged_at_step = run.divergence.map(|d| d.step);
+        self.run.stop = run.stop.clone();
+        self.run.counts = run.counts;
+        self.run
+    }
+
+    fn push(&mut self, k: usize, p: Vec<f64>, v: f64, g: f64) {
+        self.run.recorded_steps.push(k);
+        self.run.path.push(p);
+        self.run.values.push(v);
+        self.run.gradient_norms.push(g);
+    }
+}
+
+impl<S: ?Sized> Observer<S> for TrajectoryRecorder {
+    fn observe(&mut self, s: &State<'_, S>) -> Result<ObserverAction> {
+        if let Some(lr) = s.lr {
+            self.run.learning_rates.push(lr);
+        }
+        let value = s.value.or(s.batch_loss).unwrap_or(f64::NAN);
+        let gn = s.grad.map_or(f64::NAN, norm);
+        if s.update.is_multiple_of(self.every) {
+            self.pending = None;
+            self.push(s.update, s.params.to_vec(), value, gn);
+        } else {
+            self.pending = Some((s.update, s.params.to_vec(), value, gn));
+        }
+        Ok(ObserverAction::Continue)
+    }
 }
 
 /// Runs an [`Optimizer`] over a [`Gradient`] objective for a number of steps with a
-/// [`Schedule`], recording the path, as argmin's `Executor` owns the loop and the stopping rules.
+/// [`Schedule`], recording the path: the [`Executor`] with [`Batching::Full`] and a
+/// [`TrajectoryRecorder`].
 ///
 /// Each step evaluates the loss and gradient at the current point (one `loss_and_gradient`),
 /// then calls [`Optimizer::step`] with the rate `schedule.lr(k)`. The run stops after `steps`
-/// steps, when the gradient norm at a point is at most the tolerance (if one is set), or at the
-/// first non-finite parameter, value or gradient (divergence: reported, not an error).
+/// steps, when the gradient norm at a point is at most the tolerance (if one is set), when an
+/// observer asks, or at the first non-finite parameter, value or gradient (divergence:
+/// reported, not an error).
 ///
 /// # Requirements
 /// The objective must implement [`Gradient`].
 ///
-/// Cost: `steps + 1` gradient evaluations and O(steps · n) memory for the path.
+/// Cost: `steps + 1` gradient evaluations and O(steps · n / record_every) memory for the path.
 ///
 /// # Example
 /// ```
@@ -93,18 +146,16 @@ pub struct StepInfo<'a> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Runner {
-    schedule: Schedule,
-    steps: usize,
-    grad_tol: Option<f64>,
+    executor: Executor,
+    record_every: usize,
 }
 
 impl Runner {
     /// `steps` steps with the rates of `schedule`.
     pub fn new(schedule: Schedule, steps: usize) -> Self {
         Runner {
-            schedule,
-            steps,
-            grad_tol: None,
+            executor: Executor::new(schedule, Batching::Full, steps),
+            record_every: 1,
         }
     }
 
@@ -113,7 +164,23 @@ impl Runner {
     /// # Errors
     /// `tol` negative or not finite.
     pub fn with_grad_tol(mut self, tol: f64) -> Result<Self> {
-        self.grad_tol = Some(super::check::non_negative("gradient tolerance", tol)?);
+        self.executor = self.executor.with_grad_tol(tol)?;
+        Ok(self)
+    }
+
+    /// Keeps one point in `k` of the path (the start and the last point always), for long
+    /// runs; [`Trajectory::recorded_steps`] says which.
+    ///
+    /// # Errors
+    /// `k` is zero.
+    pub fn with_record_every(mut self, k: usize) -> Result<Self> {
+        if k == 0 {
+            return Err(Error::invalid(
+                "--record-every",
+                "must be at least 1, got 0",
+            ));
+        }
+        self.record_every = k;
         Ok(self)
     }
 
@@ -128,99 +195,30 @@ impl Runner {
         opt: &mut dyn Optimizer,
         start: &[f64],
     ) -> Result<Trajectory> {
-        self.run_observed(obj, opt, start, |_| {})
+        self.run_observed(obj, opt, start, &mut []).map(|(t, _)| t)
     }
 
-    /// As [`Runner::run`], calling `observer` at every recorded point (the start included).
+    /// As [`Runner::run`], calling `observers` after the recorder at every point (the start
+    /// included); also returns the executor's report (evaluation counts).
     ///
     /// # Errors
-    /// As [`Runner::run`].
-    pub fn run_observed<G, F>(
+    /// As [`Runner::run`], and the observers' errors.
+    pub fn run_observed<'g, G: Gradient + ?Sized>(
         &self,
-        obj: &G,
+        obj: &'g G,
         opt: &mut dyn Optimizer,
         start: &[f64],
-        mut observer: F,
-    ) -> Result<Trajectory>
-    where
-        G: Gradient + ?Sized,
-        F: FnMut(&StepInfo<'_>),
-    {
+        observers: &mut [&mut dyn Observer<FullBatch<&'g G>>],
+    ) -> Result<(Trajectory, Run)> {
         check_params(obj, start)?;
-        opt.reset();
-        let n = start.len();
-        let mut params = start.to_vec();
-        let mut grad = vec![0.0; n];
-        let value = obj.loss_and_gradient(&params, &mut grad)?;
-        crate::error::ensure_finite("value at the start", &[value])?;
-        crate::error::ensure_finite("gradient at the start", &grad)?;
-        let mut run = Trajectory {
-            optimizer: opt.name().to_string(),
-            path: vec![params.clone()],
-            values: vec![value],
-            gradient_norms: vec![norm(&grad)],
-            learning_rates: Vec::new(),
-            diverged: false,
-            diverged_at_step: None,
-            stop: StopReason::MaxSteps,
+        let mut recorder = TrajectoryRecorder::new(opt.name(), self.record_every);
+        let mut chain = Chain {
+            first: &mut recorder,
+            rest: observers,
         };
-        observer(&StepInfo {
-            k: 0,
-            params: &params,
-            value,
-            grad: &grad,
-        });
-        for k in 0..self.steps {
-            if self
-                .grad_tol
-                .is_some_and(|tol| run.gradient_norms[k] <= tol)
-            {
-                run.stop = StopReason::GradientTolerance;
-                return Ok(run);
-            }
-            let lr = self.schedule.lr(k as u64);
-            opt.step(&mut params, &grad, lr)?;
-            let value = if params.iter().all(|p| p.is_finite()) {
-                match obj.loss_and_gradient(&params, &mut grad) {
-                    Ok(v) if v.is_finite() && grad.iter().all(|g| g.is_finite()) => Some(v),
-                    Ok(_) | Err(Error::NonFinite(_)) => None,
-                    Err(e) => return Err(e),
-                }
-            } else {
-                None
-            };
-            let Some(value) = value else {
-                run.diverged = true;
-                run.diverged_at_step = Some(k + 1);
-                run.stop = StopReason::Diverged;
-                return Ok(run);
-            };
-            run.learning_rates.push(lr);
-            run.path.push(params.clone());
-            run.values.push(value);
-            run.gradient_norms.push(norm(&grad));
-            observer(&StepInfo {
-                k: k + 1,
-                params: &params,
-                value,
-                grad: &grad,
-            });
-        }
-        if self
-            .grad_tol
-            .is_some_and(|tol| run.gradient_norms[self.steps] <= tol)
-        {
-            run.stop = StopReason::GradientTolerance;
-        }
-        Ok(run)
+        let run = self
+            .executor
+            .run(&mut FullBatch::new(obj), opt, start, &mut [&mut chain])?;
+        Ok((recorder.finish(&run), run))
     }
-}
-
-/// The Euclidean norm, scaled so that it does not overflow for large finite entries.
-fn norm(v: &[f64]) -> f64 {
-    let scale = v.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
-    if scale == 0.0 || !scale.is_finite() {
-        return scale;
-    }
-    scale * v.iter().map(|x| (x / scale).powi(2)).sum::<f64>().sqrt()
 }

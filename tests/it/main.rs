@@ -14,4 +14,5 @@ mod nn;
 mod optim;
 mod optim_torch;
 mod plot;
+mod train;
 mod util;

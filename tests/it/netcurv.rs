@@ -174,15 +174,16 @@ fn slice_along_the_top_eigenvector_is_half_lambda_alpha_squared() {
         batch_size: 150,
         epochs: 1500,
         seed: 0,
+        ..Default::default()
     };
     train(
         &mut model,
         &data,
         LossKind::CrossEntropy,
         &mut opt,
-        &|_| 0.01,
+        &critpt::optim::Rates::constant(0.01).unwrap(),
         &cfg,
-        &mut |_, _| {},
+        &mut [],
     )
     .unwrap();
     let obj = NetLoss::new(&model, &data, LossKind::CrossEntropy, BnMode::Eval).unwrap();

@@ -930,15 +930,16 @@ fn digits_mlp_trains_to_95_percent_and_analyzes() {
         batch_size: 64,
         epochs: 8,
         seed: 1,
+        ..Default::default()
     };
     let rep = critpt::nn::train(
         &mut model,
         &data,
         LossKind::CrossEntropy,
         opt.as_mut(),
-        &|_| 0.003,
+        &critpt::optim::Rates::constant(0.003).unwrap(),
         &cfg,
-        &mut |_, _| {},
+        &mut [],
     )
     .unwrap();
     assert!(rep.accuracy.unwrap() >= 0.95, "{:?}", rep.accuracy);

@@ -589,15 +589,19 @@ fn book_forms_follow_reference_formulas() {
 fn runner_stops_on_gradient_norm_and_calls_the_observer() {
     let f = critpt::expr::Formula::parse("x^2 + y^2").unwrap();
     let mut seen = Vec::new();
-    let run = Runner::new(Schedule::constant(0.25).unwrap(), 1000)
+    let mut watch = critpt::optim::OnUpdate(|s: &critpt::optim::State<'_, _>| {
+        seen.push((s.update, s.value.unwrap()));
+        Ok(critpt::optim::ObserverAction::Continue)
+    });
+    let (run, report) = Runner::new(Schedule::constant(0.25).unwrap(), 1000)
         .with_grad_tol(1e-6)
         .unwrap()
-        .run_observed(&f, &mut Sgd::new(), &[1.0, 1.0], |s| {
-            seen.push((s.k, s.value))
-        })
+        .run_observed(&f, &mut Sgd::new(), &[1.0, 1.0], &mut [&mut watch])
         .unwrap();
     // Each step halves the point: gradient norm 2·sqrt(2)·2^-k <= 1e-6 first at k = 22.
-    assert_eq!(run.steps(), 22);
+    assert_eq!(run.steps, 22);
+    // One evaluation per point: the start and 22 steps.
+    assert_eq!((report.counts.losses, report.counts.gradients), (23, 23));
     assert_eq!(run.stop, critpt::optim::StopReason::GradientTolerance);
     assert_eq!(seen.len(), 23);
     assert_eq!(seen[3].0, 3);
