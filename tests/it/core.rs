@@ -21,7 +21,9 @@ fn assert_close(got: f64, want: f64, tol: f64, what: &str) {
 /// REFERENCE §1 through the CLI, with both derivative methods.
 #[test]
 fn chapter_saddle_classify_cli() {
-    for (method, tol) in [("dual", 1e-12), ("fd", 1e-6)] {
+    // Tolerances: dual numbers are exact up to the eigensolver's rounding; central differences
+    // of this quartic carry their O(h²) error.
+    for (method, tol, utol) in [("dual", 1e-14, 1e-15), ("fd", 1e-6, 1e-9)] {
         let v = critpt_json(&[
             "classify",
             "--expr",
@@ -41,8 +43,8 @@ fn chapter_saddle_classify_cli() {
         assert_close(ev[1], 2.0, tol, "lambda_max");
         let u = nums(&v["eigenvectors"][0]);
         // ±(1, 1)/√2: same sign, both of magnitude 1/√2.
-        assert_close(u[0].abs(), S, 1e-9, "u0");
-        assert_close(u[1].abs(), S, 1e-9, "u1");
+        assert_close(u[0].abs(), S, utol, "u0");
+        assert_close(u[1].abs(), S, utol, "u1");
         assert!(
             u[0] * u[1] > 0.0,
             "eigenvector of -2 is ±(1,1)/√2, got {u:?}"
@@ -109,8 +111,11 @@ fn hyperbola_minima_are_degenerate() {
             };
             assert_eq!(p.kind, CriticalKind::Degenerate, "{at:?} {method}");
             assert_eq!(p.index, 0);
-            assert_close(p.spectrum.eigenvalues[1], big, 1e-6, "nonzero eigenvalue");
-            assert_close(p.spectrum.eigenvalues[0], 0.0, 1e-6, "zero eigenvalue");
+            // Exact entries (H(1, 1) = [[2, 2], [2, 2]], H(0.5, 2) = [[8, 2], [2, 0.5]]): the
+            // eigensolver's rounding for dual numbers, the O(h²) error for differences.
+            let tol = if method == "dual" { 1e-13 } else { 1e-6 };
+            assert_close(p.spectrum.eigenvalues[1], big, tol, "nonzero eigenvalue");
+            assert_close(p.spectrum.eigenvalues[0], 0.0, tol, "zero eigenvalue");
         }
     }
     let v = critpt_json(&["classify", "--fn", "two-weight", "--at", "1,1"]);
@@ -226,10 +231,24 @@ fn himmelblau_nine_points() {
 
 #[test]
 fn published_spectra_of_other_surfaces() {
-    // Rosenbrock at (1, 1): 0.39936, 1001.6006.
+    // Rosenbrock at (1, 1): H = [[802, −400], [−400, 200]] exactly, eigenvalues
+    // 501 ± √(301² + 400²) (the small one as det/λ₂ = 400/λ₂); REFERENCE: 0.39936, 1001.6006.
     let f = surfaces::by_name("rosenbrock").unwrap().formula();
     let p = classify_point(&f, &[1.0, 1.0], &Tolerances::dual()).unwrap();
     assert_eq!(p.kind, CriticalKind::Minimum);
+    let l2 = 501.0 + (301f64 * 301.0 + 400.0 * 400.0).sqrt();
+    assert_close(
+        p.spectrum.eigenvalues[0],
+        400.0 / l2,
+        1e-11,
+        "rosenbrock λ1 closed form",
+    );
+    assert_close(
+        p.spectrum.eigenvalues[1],
+        l2,
+        1e-11,
+        "rosenbrock λ2 closed form",
+    );
     assert_close(p.spectrum.eigenvalues[0], 0.39936, 5e-6, "rosenbrock λ1");
     assert_close(p.spectrum.eigenvalues[1], 1001.6006, 5e-5, "rosenbrock λ2");
     // Double well: minima (±1, 0) {2, 8}; saddle (0, 0) {−4, 2}.
