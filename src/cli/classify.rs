@@ -61,6 +61,7 @@ pub fn point_json(variables: &[String], p: &CriticalPoint, method: Method) -> se
         "kind": p.kind,
         "index": p.index,
         "minimum_ratio": p.minimum_ratio,
+        "zero_threshold": p.zero_threshold,
         "method": method.name(),
     })
 }
@@ -97,8 +98,8 @@ pub fn run(a: &ClassifyArgs) -> Result<ExitCode> {
         }
         println!();
         println!(
-            "kind {}   index {}   minimum ratio {:.4}",
-            p.kind, p.index, p.minimum_ratio
+            "kind {}   index {}   minimum ratio {:.4}   (eigenvalues within {:.3e} count as zero)",
+            p.kind, p.index, p.minimum_ratio, p.zero_threshold
         );
         if p.kind == critpt::critical::CriticalKind::NotCritical {
             println!(

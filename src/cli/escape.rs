@@ -43,6 +43,9 @@ pub fn run(a: &EscapeArgs) -> Result<ExitCode> {
         Method::Dual => escape_saddle(&f, &at, &tol, &opts)?,
         Method::FiniteDiff => escape_saddle(&FiniteDiff::new(&f), &at, &tol, &opts)?,
     };
+    for w in &e.warnings {
+        eprintln!("warning: {w}");
+    }
     if a.json {
         let mut v = serde_json::to_value(&e)?;
         v["variables"] = serde_json::json!(f.variables());

@@ -4,7 +4,8 @@ use super::classify::point_json;
 use super::common::{fmt_vec, parse_list, print_json, FunctionArgs};
 use anyhow::{bail, Result};
 use critpt::critical::{
-    find_critical_points, CriticalKind, SearchBox, SearchOptions, Tolerances, DEFAULT_STARTS,
+    find_critical_points, CriticalKind, SearchBox, SearchOptions, Tolerances, DEFAULT_MAX_ROUNDS,
+    DEFAULT_STARTS,
 };
 use critpt::derivatives::Method;
 use critpt::expr::Formula;
@@ -19,9 +20,13 @@ pub struct FindArgs {
     /// The box LO1,HI1,LO2,HI2,... (default with --fn: the surface's plotting box).
     #[arg(long = "box", value_name = "LO1,HI1,...", allow_hyphen_values = true)]
     pub bounds: Option<String>,
-    /// Number of starts (low-discrepancy points in the box).
+    /// Starts in the first round (low-discrepancy points in the box); each later round doubles
+    /// the total, until a round finds no new critical point.
     #[arg(long, default_value_t = DEFAULT_STARTS)]
     pub starts: usize,
+    /// The most rounds of starts.
+    #[arg(long, default_value_t = DEFAULT_MAX_ROUNDS)]
+    pub max_rounds: usize,
     /// Seed of the start sequence.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -81,6 +86,7 @@ pub fn run(a: &FindArgs) -> Result<ExitCode> {
     }
     let opts = SearchOptions::default()
         .with_starts(a.starts)?
+        .with_max_rounds(a.max_rounds)?
         .with_seed(a.seed)
         .with_tolerances(tol)
         .with_record_paths(false);
@@ -98,7 +104,9 @@ pub fn run(a: &FindArgs) -> Result<ExitCode> {
         print_json(&json!({
             "variables": f.variables(),
             "box": bx.bounds().iter().map(|&(l, h)| [l, h]).collect::<Vec<_>>(),
-            "starts": a.starts,
+            "starts": res.stats.starts,
+            "first_round": a.starts,
+            "rounds": res.stats.rounds,
             "seed": a.seed,
             "points": points,
             "counts": {
@@ -121,7 +129,10 @@ pub fn run(a: &FindArgs) -> Result<ExitCode> {
             .map(|(l, h)| format!("[{l}, {h}]"))
             .collect();
         println!("box       {}", b.join(" x "));
-        println!("starts    {} (seed {})", a.starts, a.seed);
+        println!(
+            "starts    {} in {} rounds, the first of {} (seed {})",
+            res.stats.starts, res.stats.rounds, a.starts, a.seed
+        );
         println!();
         println!(
             "  #  {:<28} {:>16}  {:<12} {:>5}  {:>9}  eigenvalues",

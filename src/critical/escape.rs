@@ -6,10 +6,25 @@
 //! line search that accepts only a real decrease: it starts from `α₀` (`--step`, default 1),
 //! halves until the loss drops, and, when `α₀` was not fixed by the user, doubles while the loss
 //! keeps dropping. The second-order prediction `½λα²` is reported beside the actual change.
+//!
+//! # Warnings
+//! The step is still taken, and [`EscapeStep::warnings`] says what it means (the CLI prints each
+//! on stderr):
+//! - at a point that is not critical (`‖∇f‖ > tol_grad`) the step is a descent along negative
+//!   curvature, not an escape from a saddle;
+//! - when the loss still falls after all [`MAX_DOUBLINGS`] doublings of the step, the loss looks
+//!   unbounded below along the direction (`x² − y²` along `y`): the step length and the value
+//!   reached say nothing about a neighbouring basin.
+//!
+//! The zero threshold deciding whether the smallest eigenvalue is negative is the classifier's
+//! ([`crate::critical::CriticalPoint::zero_threshold`]).
 
 use crate::critical::classify::{classify_point, Tolerances};
 use crate::error::{Error, Result};
 use crate::objective::{Gradient, Hessian};
+
+/// How many times the line search doubles a step that keeps lowering the loss.
+pub const MAX_DOUBLINGS: usize = 30;
 
 /// Line-search settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -75,6 +90,9 @@ pub struct EscapeStep {
     pub predicted_change: f64,
     /// Loss evaluations made by the line search.
     pub line_search_evals: usize,
+    /// What the step does not mean (not a critical point, unbounded direction); see the module
+    /// docs.
+    pub warnings: Vec<String>,
 }
 
 /// Takes one step along the most negative curvature direction at `params`.
@@ -100,7 +118,7 @@ pub fn escape_saddle<O: Gradient + Hessian + ?Sized>(
 ) -> Result<EscapeStep> {
     let cp = classify_point(obj, params, tol)?;
     let lambda = cp.spectrum.eigenvalues.first().copied().unwrap_or(0.0);
-    let zero = tol.zero_threshold(cp.spectrum.max_abs(), cp.value);
+    let zero = cp.zero_threshold;
     if lambda >= -zero {
         return Err(Error::NoNegativeCurvature { smallest: lambda });
     }
@@ -134,16 +152,30 @@ pub fn escape_saddle<O: Gradient + Hessian + ?Sized>(
         halvings += 1;
         f = trial(alpha);
     }
+    let mut doublings = 0;
     if opts.expand && halvings == 0 {
-        for _ in 0..30 {
+        while doublings < MAX_DOUBLINGS {
             let f2 = trial(2.0 * alpha);
             if f2 < f {
                 alpha *= 2.0;
                 f = f2;
+                doublings += 1;
             } else {
                 break;
             }
         }
+    }
+    let mut warnings = Vec::new();
+    if cp.gradient_norm > tol.grad {
+        warnings.push(format!(
+            "the gradient norm {:.3e} exceeds the tolerance {:.1e}: this is not a critical point, so the step is a descent along negative curvature, not an escape from a saddle",
+            cp.gradient_norm, tol.grad
+        ));
+    }
+    if doublings == MAX_DOUBLINGS {
+        warnings.push(format!(
+            "the loss kept falling through all {MAX_DOUBLINGS} doublings of the step (step {alpha:e}, value {f:e}): it looks unbounded below along this direction"
+        ));
     }
     Ok(EscapeStep {
         from: params.to_vec(),
@@ -156,5 +188,6 @@ pub fn escape_saddle<O: Gradient + Hessian + ?Sized>(
         value_after: f,
         predicted_change: 0.5 * lambda * alpha * alpha,
         line_search_evals: evals,
+        warnings,
     })
 }

@@ -10,12 +10,12 @@ pub mod extremes;
 pub mod search;
 
 pub use classify::{
-    classify_point, classify_point_with, classify_spectrum, Classification, CriticalKind,
-    CriticalPoint, Tolerances,
+    classify_point, classify_point_with, classify_spectrum, classify_with_threshold,
+    Classification, CriticalKind, CriticalPoint, Tolerances, EIGEN_ROUNDING,
 };
-pub use escape::{escape_saddle, EscapeOptions, EscapeStep};
+pub use escape::{escape_saddle, EscapeOptions, EscapeStep, MAX_DOUBLINGS};
 pub use extremes::{classify_extremes, ExtremesVerdict};
 pub use search::{
-    find_critical_points, halton_points, SearchBox, SearchOptions, SearchResult, SearchStats,
-    StartPath, DEFAULT_STARTS, MAX_STARTS,
+    find_critical_points, halton_points, halton_range, SearchBox, SearchOptions, SearchResult,
+    SearchStats, StartPath, DEFAULT_MAX_ROUNDS, DEFAULT_STARTS, MAX_STARTS,
 };

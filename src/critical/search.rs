@@ -4,10 +4,19 @@
 //! the verdict on each point found is the classifier's ([`classify_point`]).
 //!
 //! # Method
-//! 1. **Starts.** `starts` points of a scrambled Halton sequence ([`halton_points`]: bases 2, 3,
-//!    5, … one per dimension, every digit position with its own random permutation drawn from
-//!    the seed), mapped into the box. Low discrepancy covers the box evenly, so small basins are
-//!    not missed by bad luck; the scrambling makes the sequence depend on the seed.
+//! 1. **Starts, in rounds until a round finds nothing new.** Starts are consecutive points of a
+//!    scrambled Halton sequence ([`halton_points`]: bases 2, 3, 5, … one per dimension, every
+//!    digit position with its own random permutation drawn from the seed), mapped into the box.
+//!    Low discrepancy covers the box evenly, so small basins are not missed by bad luck; the
+//!    scrambling makes the sequence depend on the seed. The first round has `starts` points
+//!    (`--starts`); every later round has as many as all rounds before it, so each round doubles
+//!    the total and continues the same sequence (the union is always the first `total` Halton
+//!    points). **Coverage rule:** the search stops after the first round that adds no new
+//!    isolated critical point (points on a continuum, see below, are samples and do not count),
+//!    or after [`SearchOptions::max_rounds`] rounds, with a warning when that last round still
+//!    found new points. A stop therefore means that doubling the effort found nothing: a basin
+//!    holding a fraction `p` of the starts is missed by that last round with probability about
+//!    `(1 − p)^total`. [`SearchStats::rounds`] and [`SearchStats::starts`] report what was used.
 //! 2. **Two solvers from every start**, both converging to critical points of *every* kind
 //!    (a minimizer of `f` would find only minima):
 //!    - *Newton on the gradient system* `∇f(θ) = 0`: the step solves `H s = −∇f` (no eigenvalue
@@ -52,8 +61,11 @@
 //! # Cost
 //! Per start: one Newton run (a Hessian and a few gradients per iteration) and one L-BFGS run (two
 //! gradients and one Hessian-vector product per function evaluation), then a short polish. The
-//! default [`DEFAULT_STARTS`] = 256 finds every critical point of the common 2-D test surfaces;
-//! higher dimensions need more. The separable `Σ (xᵢ⁴ − 2xᵢ²)` over `[−2, 2]^6` has `3^6 = 729`
+//! coverage rule costs at least one round that finds nothing: with the default first round of
+//! [`DEFAULT_STARTS`] = 128, Himmelblau's nine points take two rounds (256 starts, the cost of the
+//! former fixed default), and the 81 points of the 2-D Rastrigin function on `[−2.2, 2.2]²`
+//! (a fixed 256 starts missed one for eight of the seeds 0–9) take three or four rounds, 512 or
+//! 1024 starts, and are all found for every seed 0–15. Higher dimensions need more. The separable `Σ (xᵢ⁴ − 2xᵢ²)` over `[−2, 2]^6` has `3^6 = 729`
 //! points, the smallest basins (around the all-zero maximum) about `0.29^6 ≈ 6e-4` of the box:
 //! 1500 starts found 718–722 of them and 3000 starts all 729 for each of the seeds 0–3, in 3–4.5 s
 //! on two busy cores (about 40 gradients, 9 Hessians and 50 Hessian-vector products per start).
@@ -87,11 +99,17 @@ use rand::SeedableRng;
 use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
 
-/// Default number of starts: enough for the common 2-D test surfaces.
-pub const DEFAULT_STARTS: usize = 256;
+/// Default size of the first round: with the round that confirms it, 256 starts, which cover
+/// the common 2-D test surfaces.
+pub const DEFAULT_STARTS: usize = 128;
 
-/// The largest number of starts accepted (every start's outcome is kept in memory).
+/// The largest number of starts accepted, over all rounds (every start's outcome is kept in
+/// memory).
 pub const MAX_STARTS: usize = 10_000_000;
+
+/// Default limit on the rounds of the coverage rule: a first round of 128 grows to at most
+/// 128 · 2⁹ = 65 536 starts.
+pub const DEFAULT_MAX_ROUNDS: usize = 10;
 
 /// An axis-aligned box `[lo₁, hi₁] × … × [loₙ, hiₙ]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,8 +121,15 @@ pub struct SearchBox {
 impl SearchBox {
     /// A box from `(lo, hi)` pairs, one per variable.
     ///
+    /// Every quantity the search derives from the box must be a finite number: each width
+    /// `hi − lo` (so `±1e308` is refused: the width overflows), hence each midpoint and each
+    /// Halton start `lo + t·(hi − lo)`, and the diagonal, the search's length scale; each width must be at least `1e-12` of the bounds'
+    /// magnitude, so that the starts are distinct numbers (a box `[1e20, 1e20 + 1]` holds a single
+    /// float).
+    ///
     /// # Errors
-    /// No pairs, a bound that is not finite, or `lo ≥ hi`.
+    /// No pairs, a bound that is not finite, `lo ≥ hi`, a width or diagonal that overflows, or a
+    /// width below the resolution of the bounds.
     pub fn try_new(bounds: &[(f64, f64)]) -> Result<Self> {
         if bounds.is_empty() {
             return Err(Error::invalid(
@@ -131,11 +156,43 @@ impl SearchBox {
                     ),
                 ));
             }
+            let width = hi - lo;
+            if !width.is_finite() {
+                return Err(Error::invalid(
+                    "box",
+                    format!(
+                        "variable {} has width hi - lo = {hi} - ({lo}), which overflows f64; each width must stay below {:e}",
+                        i + 1,
+                        f64::MAX
+                    ),
+                ));
+            }
+            let magnitude = lo.abs().max(hi.abs());
+            if width < 1e-12 * magnitude {
+                return Err(Error::invalid(
+                    "box",
+                    format!(
+                        "variable {} has width {width:e} at magnitude {magnitude:e}; the width must be at least 1e-12 of the bounds' magnitude for the starts to be distinct",
+                        i + 1
+                    ),
+                ));
+            }
         }
-        Ok(SearchBox {
+        let bx = SearchBox {
             lo: bounds.iter().map(|b| b.0).collect(),
             hi: bounds.iter().map(|b| b.1).collect(),
-        })
+        };
+        let d = bx.diameter();
+        if !d.is_finite() {
+            return Err(Error::invalid(
+                "box",
+                format!(
+                    "the diagonal of the box (its length scale) overflows f64 (above {:e}); shrink the widths",
+                    f64::MAX
+                ),
+            ));
+        }
+        Ok(bx)
     }
 
     /// A box from a flat list `LO1, HI1, LO2, HI2, …` (the `--box` flag).
@@ -180,14 +237,15 @@ impl SearchBox {
             .collect()
     }
 
-    /// Length of the diagonal, the length scale of every tolerance in the search.
+    /// Length of the diagonal, the length scale of every tolerance in the search (computed
+    /// scaled by the largest width, so it is finite whenever the widths are).
     pub fn diameter(&self) -> f64 {
-        self.lo
-            .iter()
-            .zip(&self.hi)
-            .map(|(l, h)| (h - l) * (h - l))
-            .sum::<f64>()
-            .sqrt()
+        let widths: Vec<f64> = self.lo.iter().zip(&self.hi).map(|(l, h)| h - l).collect();
+        let m = widths.iter().fold(0.0f64, |a, &w| a.max(w));
+        if m == 0.0 {
+            return 0.0;
+        }
+        m * widths.iter().map(|w| (w / m) * (w / m)).sum::<f64>().sqrt()
     }
 
     /// Whether `p` lies in the box widened by `slack` times each side's width.
@@ -253,6 +311,14 @@ fn primes(n: usize) -> Vec<u64> {
 /// (1979), "An improved low-discrepancy sequence for multidimensional quasi-Monte Carlo
 /// integration".
 pub fn halton_points(n_points: usize, n_dims: usize, seed: u64) -> Vec<Vec<f64>> {
+    halton_range(0, n_points, n_dims, seed)
+}
+
+/// Points `first .. first + count` of the sequence [`halton_points`] draws for `seed`: the rounds
+/// of the search continue one sequence.
+///
+/// Postcondition: `halton_range(a, n, d, s)` equals `halton_points(a + n, d, s)[a..]`.
+pub fn halton_range(first: usize, count: usize, n_dims: usize, seed: u64) -> Vec<Vec<f64>> {
     let mut rng = StdRng::seed_from_u64(seed);
     let bases = primes(n_dims);
     // Per dimension: the base, its digit count, and one permutation per digit position.
@@ -270,7 +336,7 @@ pub fn halton_points(n_points: usize, n_dims: usize, seed: u64) -> Vec<Vec<f64>>
             (b, perms)
         })
         .collect();
-    (0..n_points as u64)
+    (first as u64..(first + count) as u64)
         .map(|i| {
             tables
                 .iter()
@@ -294,8 +360,11 @@ pub fn halton_points(n_points: usize, n_dims: usize, seed: u64) -> Vec<Vec<f64>>
 /// Settings of [`find_critical_points`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchOptions {
-    /// Number of starts (default [`DEFAULT_STARTS`]).
+    /// Starts in the first round (default [`DEFAULT_STARTS`]); later rounds double the total.
     pub starts: usize,
+    /// The most rounds of the coverage rule (default [`DEFAULT_MAX_ROUNDS`]; 1 = one fixed
+    /// round of `starts`, without the warning that more points may exist).
+    pub max_rounds: usize,
     /// Seed of the start sequence.
     pub seed: u64,
     /// Acceptance (`tol.grad`) and classification tolerances (default [`Tolerances::dual`]).
@@ -314,6 +383,7 @@ impl Default for SearchOptions {
     fn default() -> Self {
         SearchOptions {
             starts: DEFAULT_STARTS,
+            max_rounds: DEFAULT_MAX_ROUNDS,
             seed: 0,
             tol: Tolerances::dual(),
             max_newton_iters: 100,
@@ -325,7 +395,7 @@ impl Default for SearchOptions {
 }
 
 impl SearchOptions {
-    /// Sets the number of starts.
+    /// Sets the size of the first round.
     ///
     /// # Errors
     /// Zero starts, or more than [`MAX_STARTS`].
@@ -340,6 +410,21 @@ impl SearchOptions {
             ));
         }
         self.starts = starts;
+        Ok(self)
+    }
+
+    /// Sets the most rounds of the coverage rule.
+    ///
+    /// # Errors
+    /// Zero rounds, or more than 40 (the total would exceed any memory long before).
+    pub fn with_max_rounds(mut self, rounds: usize) -> Result<Self> {
+        if !(1..=40).contains(&rounds) {
+            return Err(Error::invalid(
+                "--max-rounds",
+                format!("need between 1 and 40 rounds, got {rounds}"),
+            ));
+        }
+        self.max_rounds = rounds;
         Ok(self)
     }
 
@@ -380,10 +465,15 @@ pub struct StartPath {
 }
 
 /// Counts of what the runs did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SearchStats {
-    /// Starts made.
+    /// Rounds of the coverage rule run.
+    pub rounds: usize,
+    /// Starts made, over all rounds.
     pub starts: usize,
+    /// New isolated critical points each round found (the last is 0 unless the round limit
+    /// stopped the search).
+    pub new_per_round: Vec<usize>,
     /// Starts skipped (not finite there).
     pub skipped: usize,
     /// Solver runs (two per start that was not skipped).
@@ -785,7 +875,7 @@ fn on_continuum<O: Gradient + Hessian + ?Sized>(
     bx: &SearchBox,
     opts: &SearchOptions,
 ) -> Result<bool> {
-    let zero = opts.tol.zero_threshold(p.spectrum.max_abs(), p.value);
+    let zero = p.zero_threshold;
     let delta = 1e-3 * bx.diameter();
     for (k, &l) in p.spectrum.eigenvalues.iter().enumerate() {
         if l.abs() > zero {
@@ -853,79 +943,107 @@ pub fn find_critical_points<O: Gradient + Hessian + Hvp + ?Sized>(
         return Err(Error::dim("search box", obj.n_params(), bx.n_dims()));
     }
     SearchOptions::default().with_starts(opts.starts)?;
+    SearchOptions::default().with_max_rounds(opts.max_rounds)?;
     let counted = Counted::new(obj);
-    let starts: Vec<Vec<f64>> = halton_points(opts.starts, bx.n_dims(), opts.seed)
-        .iter()
-        .map(|u| bx.from_unit(u))
-        .collect();
-    let outcomes: Vec<StartOutcome> = starts
-        .into_par_iter()
-        .map(|x0| run_start(&counted, x0, bx, opts))
-        .collect::<Result<_>>()?;
-
-    // Merge in start order: Newton's end before the gradient-norm end of the same start.
     let merge_dist = opts.merge_tol * bx.diameter();
+    let mut outcomes: Vec<StartOutcome> = Vec::new();
+    // Representatives (point, gradient norm), their verdicts and continuum flags; `dirty` marks
+    // a representative that is new or was replaced this round and needs classifying.
     let mut reps: Vec<(Vec<f64>, f64)> = Vec::new();
-    let mut assign: Vec<[Option<usize>; 2]> = Vec::with_capacity(outcomes.len());
-    let mut stats = SearchStats {
-        starts: opts.starts,
-        ..SearchStats::default()
-    };
-    for o in &outcomes {
-        let mut slots = [None, None];
-        if o.path.skipped {
-            stats.skipped += 1;
-        } else {
-            stats.runs += 2;
-        }
-        stats.not_critical += o.not_critical;
-        stats.outside_box += o.outside;
-        stats.accepted += o.accepted.len();
-        for (p, gn, from_newton) in &o.accepted {
-            let found = reps.iter().position(|(q, _)| {
-                p.iter()
-                    .zip(q)
-                    .map(|(a, b)| (a - b) * (a - b))
-                    .sum::<f64>()
-                    .sqrt()
-                    <= merge_dist
-            });
-            let idx = match found {
-                Some(i) => {
-                    if *gn < reps[i].1 {
-                        reps[i] = (p.clone(), *gn);
-                    }
-                    i
-                }
-                None => {
-                    reps.push((p.clone(), *gn));
-                    reps.len() - 1
-                }
-            };
-            slots[usize::from(!*from_newton)] = Some(idx);
-        }
-        assign.push(slots);
-    }
-
-    let classified: Vec<CriticalPoint> = reps
-        .par_iter()
-        .map(|(p, _)| classify_point(&counted, p, &opts.tol))
-        .collect::<Result<_>>()?;
-    let continuum: Vec<bool> = classified
-        .par_iter()
-        .map(|p| {
-            let has_zero = p
-                .spectrum
-                .eigenvalues
-                .iter()
-                .any(|l| l.abs() <= opts.tol.zero_threshold(p.spectrum.max_abs(), p.value));
-            if has_zero && p.kind != CriticalKind::NotCritical {
-                on_continuum(&counted, p, bx, opts)
+    let mut classified: Vec<Option<CriticalPoint>> = Vec::new();
+    let mut continuum: Vec<bool> = Vec::new();
+    let mut assign: Vec<[Option<usize>; 2]> = Vec::new();
+    let mut stats = SearchStats::default();
+    let mut round_size = opts.starts;
+    loop {
+        let first = stats.starts;
+        let starts: Vec<Vec<f64>> = halton_range(first, round_size, bx.n_dims(), opts.seed)
+            .iter()
+            .map(|u| bx.from_unit(u))
+            .collect();
+        let round: Vec<StartOutcome> = starts
+            .into_par_iter()
+            .map(|x0| run_start(&counted, x0, bx, opts))
+            .collect::<Result<_>>()?;
+        stats.rounds += 1;
+        stats.starts += round_size;
+        // Merge in start order: Newton's end before the gradient-norm end of the same start.
+        let known = reps.len();
+        let mut dirty = vec![false; known];
+        for o in &round {
+            let mut slots = [None, None];
+            if o.path.skipped {
+                stats.skipped += 1;
             } else {
-                Ok(false)
+                stats.runs += 2;
             }
-        })
-        .collect::<Result<_>>()?;
+            stats.not_critical += o.not_critical;
+            stats.outside_box += o.outside;
+            stats.accepted += o.accepted.len();
+            for (p, gn, from_newton) in &o.accepted {
+                let found = reps.iter().position(|(q, _)| {
+                    p.iter()
+                        .zip(q)
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum::<f64>()
+                        .sqrt()
+                        <= merge_dist
+                });
+                let idx = match found {
+                    Some(i) => {
+                        if *gn < reps[i].1 {
+                            reps[i] = (p.clone(), *gn);
+                            dirty[i] = true;
+                        }
+                        i
+                    }
+                    None => {
+                        reps.push((p.clone(), *gn));
+                        dirty.push(true);
+                        reps.len() - 1
+                    }
+                };
+                slots[usize::from(!*from_newton)] = Some(idx);
+            }
+            assign.push(slots);
+        }
+        outcomes.extend(round);
+        // Classify what is new or changed, in parallel; then the continuum test on it.
+        let todo: Vec<usize> = (0..reps.len()).filter(|&i| dirty[i]).collect();
+        let fresh: Vec<(CriticalPoint, bool)> = todo
+            .par_iter()
+            .map(|&i| {
+                let p = classify_point(&counted, &reps[i].0, &opts.tol)?;
+                let has_zero = p
+                    .spectrum
+                    .eigenvalues
+                    .iter()
+                    .any(|l| l.abs() <= p.zero_threshold);
+                let on = if has_zero && p.kind != CriticalKind::NotCritical {
+                    on_continuum(&counted, &p, bx, opts)?
+                } else {
+                    false
+                };
+                Ok((p, on))
+            })
+            .collect::<Result<_>>()?;
+        classified.resize(reps.len(), None);
+        continuum.resize(reps.len(), false);
+        for (&i, (p, on)) in todo.iter().zip(fresh) {
+            classified[i] = Some(p);
+            continuum[i] = on;
+        }
+        let new_isolated = (known..reps.len()).filter(|&i| !continuum[i]).count();
+        stats.new_per_round.push(new_isolated);
+        if new_isolated == 0
+            || stats.rounds >= opts.max_rounds
+            || stats.starts + stats.starts > MAX_STARTS
+        {
+            break;
+        }
+        round_size = stats.starts;
+    }
+    let classified: Vec<CriticalPoint> = classified.into_iter().flatten().collect();
 
     // Sort by value (quantized so that rounding-level differences tie), then coordinates.
     let vmax = classified.iter().fold(1.0f64, |m, p| m.max(p.value.abs()));
@@ -975,6 +1093,13 @@ pub fn find_critical_points<O: Gradient + Hessian + Hvp + ?Sized>(
                 .map(|v| format!("{v:.6}"))
                 .collect::<Vec<_>>()
                 .join(", ")
+        ));
+    }
+    let last_new = stats.new_per_round.last().copied().unwrap_or(0);
+    if last_new > 0 && opts.max_rounds > 1 {
+        warnings.push(format!(
+            "the search stopped after {} rounds ({} starts) while the last round still found {last_new} new critical points: there may be more (raise --max-rounds or --starts)",
+            stats.rounds, stats.starts
         ));
     }
     if continuum_points > 0 {

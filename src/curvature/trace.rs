@@ -240,6 +240,23 @@ mod tests {
         assert!(t.std_error < 1e-10);
     }
 
+    /// The remainder is a mean over exactly `g = n_matvecs − 2k` samples. For `H = I₅₀` and the
+    /// least budget (k = 2, g = 2) the sketch part is exactly 2 and each remainder sample is
+    /// `‖(I − QQᵀ)z‖² = 50 − ‖Qᵀz‖²` with mean 48 and a standard deviation of about 2, so the
+    /// average over 40 seeds is 50 to within about 0.25; a mean over `g + 1` would give ≈ 34.
+    #[test]
+    fn hutch_plus_plus_remainder_is_the_mean_over_its_samples() {
+        let q = QuadraticForm::from_spectrum(&[1.0; 50], 7).unwrap();
+        let runs: Vec<TraceEstimate> = (0..40)
+            .map(|seed| hutch_plus_plus(&q, &[0.0; 50], 6, seed).unwrap())
+            .collect();
+        assert!(runs.iter().all(|t| t.n_matvecs == 6));
+        // Each estimate is 2 + mean of two samples ≤ 50: at most 52.
+        assert!(runs.iter().all(|t| t.estimate <= 52.0 + 1e-9));
+        let mean = runs.iter().map(|t| t.estimate).sum::<f64>() / runs.len() as f64;
+        assert!((mean - 50.0).abs() < 1.5, "mean estimate {mean}");
+    }
+
     #[test]
     fn rejects_small_budgets() {
         let q = QuadraticForm::from_spectrum(&[1.0, 2.0], 0).unwrap();

@@ -244,6 +244,15 @@ fn same_seed_same_results() {
         hutchinson(&q, &p, 30, 2).unwrap(),
         hutchinson(&q, &p, 30, 2).unwrap()
     );
+    // ... and the seed is used: another seed, other probes, another estimate.
+    assert_ne!(
+        hutch_plus_plus(&q, &p, 30, 2).unwrap().estimate,
+        hutch_plus_plus(&q, &p, 30, 3).unwrap().estimate
+    );
+    assert_ne!(
+        hutchinson(&q, &p, 30, 2).unwrap().estimate,
+        hutchinson(&q, &p, 30, 3).unwrap().estimate
+    );
     let pw = PowerIteration::new().with_seed(9);
     let (x, y) = (pw.run(&q, &p), pw.run(&q, &p));
     match (x, y) {

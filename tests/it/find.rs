@@ -288,3 +288,154 @@ fn separable_quartic_in_six_dimensions_has_729_points() {
     }
     assert_eq!(res.stats.skipped, 0);
 }
+
+/// The 1-D Rastrigin term `x² − 10 cos(2πx)` has `g'(x) = 2x + 20π sin(2πx)`. At the quarter
+/// points `k/2 ± 1/4`, `sin(2πx) = ±1` dominates `2x` on `[−2.5, 2.5]`, so each interval
+/// `[k/2 − 1/4, k/2 + 1/4]` brackets one root; bisection finds it to the last bit. Returns the
+/// roots in `[−2.2, 2.2]` with `g'' > 0` (minima) or not.
+fn rastrigin_1d_critical_points() -> Vec<(f64, bool)> {
+    let d = |x: f64| 2.0 * x + 20.0 * std::f64::consts::PI * (2.0 * std::f64::consts::PI * x).sin();
+    let dd =
+        |x: f64| 2.0 + 40.0 * std::f64::consts::PI.powi(2) * (2.0 * std::f64::consts::PI * x).cos();
+    let mut out = Vec::new();
+    for k in -5..=5 {
+        let (mut lo, mut hi) = (k as f64 / 2.0 - 0.25, k as f64 / 2.0 + 0.25);
+        assert!(d(lo) * d(hi) < 0.0, "bracket around {}", k as f64 / 2.0);
+        while hi - lo > 1e-15 * hi.abs().max(1.0) {
+            let mid = 0.5 * (lo + hi);
+            if mid == lo || mid == hi {
+                break;
+            }
+            if d(mid) * d(lo) <= 0.0 {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        let x = 0.5 * (lo + hi);
+        if x.abs() <= 2.2 {
+            out.push((x, dd(x) > 0.0));
+        }
+    }
+    out
+}
+
+/// The 2-D Rastrigin function on `[−2.2, 2.2]²`: 81 critical points, the products of nine 1-D
+/// ones (5 minima near the integers, 4 maxima near the half-integers): 25 minima, 16 maxima, 40
+/// saddles. The coverage rule must find every one with default settings, for every seed.
+#[test]
+fn rastrigin_has_all_81_points_for_every_seed() {
+    let one = rastrigin_1d_critical_points();
+    assert_eq!(one.len(), 9);
+    assert_eq!(one.iter().filter(|(_, m)| *m).count(), 5);
+    let mut known = Vec::new();
+    for &(x, mx) in &one {
+        for &(y, my) in &one {
+            let kind = match (mx, my) {
+                (true, true) => CriticalKind::Minimum,
+                (false, false) => CriticalKind::Maximum,
+                _ => CriticalKind::Saddle,
+            };
+            known.push(([x, y], kind));
+        }
+    }
+    let f = Formula::parse("20 + x^2 - 10*cos(2*pi*x) + y^2 - 10*cos(2*pi*y)").unwrap();
+    let bx = SearchBox::try_new(&[(-2.2, 2.2), (-2.2, 2.2)]).unwrap();
+    for seed in 0..=9 {
+        let opts = SearchOptions::default()
+            .with_seed(seed)
+            .with_record_paths(false);
+        let res = find_critical_points(&f, &bx, &opts).unwrap();
+        assert_eq!(res.points.len(), 81, "seed {seed}: {:?}", res.stats);
+        for (k, kind) in &known {
+            let hits: Vec<_> = res
+                .points
+                .iter()
+                .filter(|p| (p.point[0] - k[0]).hypot(p.point[1] - k[1]) < 1e-9)
+                .collect();
+            assert_eq!(hits.len(), 1, "seed {seed}: {k:?}");
+            assert_eq!(hits[0].kind, *kind, "seed {seed}: {k:?}");
+        }
+        assert_eq!(res.stats.new_per_round.last(), Some(&0), "seed {seed}");
+        assert_eq!(
+            res.stats.starts,
+            opts.starts << (res.stats.rounds - 1),
+            "seed {seed}"
+        );
+        assert!(res.warnings.is_empty(), "seed {seed}: {:?}", res.warnings);
+    }
+}
+
+#[test]
+fn find_reports_rounds_and_starts_and_refuses_an_overflowing_box() {
+    let v = json(&critpt(&["find", "--fn", "himmelblau", "--json"]));
+    let rounds = v["rounds"].as_u64().unwrap();
+    let first = v["first_round"].as_u64().unwrap();
+    assert_eq!(first, critpt::critical::DEFAULT_STARTS as u64);
+    assert_eq!(v["starts"].as_u64().unwrap(), first << (rounds - 1));
+    assert_eq!(v["runs"]["rounds"], v["rounds"]);
+    assert_eq!(
+        v["runs"]["new_per_round"].as_array().unwrap().len() as u64,
+        rounds
+    );
+    assert_user_error(
+        &["find", "--expr", "x^2 + y^2", "--box", "-1e308,1e308,-1,1"],
+        "overflows",
+    );
+    assert_user_error(
+        &["find", "--fn", "himmelblau", "--max-rounds", "0"],
+        "--max-rounds",
+    );
+}
+
+/// REFERENCE §2: the monkey saddle is degenerate at the origin. `find` and `classify` give that
+/// verdict, also `classify` at the exact coordinates `find` printed.
+#[test]
+fn find_and_classify_agree_on_the_monkey_saddle() {
+    let v = json(&critpt(&["find", "--fn", "monkey-saddle", "--json"]));
+    let points = v["points"].as_array().unwrap();
+    assert_eq!(points.len(), 1);
+    assert_eq!(points[0]["kind"], "degenerate");
+    let at: Vec<String> = coords(&points[0]["point"])
+        .iter()
+        .map(|c| format!("{c:?}"))
+        .collect();
+    let c = json(&critpt(&[
+        "classify",
+        "--fn",
+        "monkey-saddle",
+        "--at",
+        &at.join(","),
+        "--json",
+    ]));
+    assert_eq!(c["kind"], "degenerate");
+    let o = json(&critpt(&[
+        "classify",
+        "--fn",
+        "monkey-saddle",
+        "--at",
+        "0,0",
+        "--json",
+    ]));
+    assert_eq!(o["kind"], "degenerate");
+    // Over other boxes and seeds too.
+    for (b, seed) in [
+        ("-1,1,-1,1", "0"),
+        ("-3,2,-0.5,4", "5"),
+        ("-1e-3,1e-3,-1e-3,1e-3", "2"),
+    ] {
+        let v = json(&critpt(&[
+            "find",
+            "--expr",
+            "x^3 - 3*x*y^2",
+            "--box",
+            b,
+            "--seed",
+            seed,
+            "--json",
+        ]));
+        let points = v["points"].as_array().unwrap();
+        assert_eq!(points.len(), 1, "{b}");
+        assert_eq!(points[0]["kind"], "degenerate", "{b}");
+    }
+}

@@ -871,3 +871,138 @@ fn adagrad_lr_decay_and_initial_accumulator_by_hand() {
     let want = -lr * 3.0 / (13f64.sqrt() + 1e-10) - lr / (1.0 + decay) / (14f64.sqrt() + 1e-10);
     assert!((p[0] - want).abs() < 1e-12);
 }
+
+// ---- L2 weight decay: torch's formulas, two steps by hand ---------------------------------
+//
+// torch.optim (SGD, Adagrad, RMSprop) adds the decay to the gradient before anything else:
+// g ← g + wd·θ. Two parameters of opposite sign and two steps, so the decay acts on a moved θ and
+// on the optimizer's state.
+
+const WD: f64 = 0.3;
+const LR: f64 = 0.1;
+const P0: [f64; 2] = [2.0, -1.5];
+const G: [[f64; 2]; 2] = [[-0.5, 0.25], [0.75, -1.0]];
+
+fn two_steps(opt: &mut dyn Optimizer) -> Vec<f64> {
+    let mut p = P0.to_vec();
+    for g in G {
+        opt.step(&mut p, &g, LR).unwrap();
+    }
+    p
+}
+
+fn assert_all_close(got: &[f64], want: &[f64], what: &str) {
+    for (a, b) in got.iter().zip(want) {
+        assert!((a - b).abs() < 1e-14, "{what}: got {got:?}, want {want:?}");
+    }
+}
+
+#[test]
+fn sgd_weight_decay_follows_torch() {
+    let want: Vec<f64> = (0..2)
+        .map(|i| {
+            let p1 = P0[i] - LR * (G[0][i] + WD * P0[i]);
+            p1 - LR * (G[1][i] + WD * p1)
+        })
+        .collect();
+    let mut opt = Sgd::try_new(0.0, 0.0, WD, false).unwrap();
+    assert_all_close(&two_steps(&mut opt), &want, "sgd");
+}
+
+#[test]
+fn momentum_weight_decay_follows_torch() {
+    // buf₁ = g₁' (no dampening on the first step), buf₂ = μ buf₁ + (1 − d) g₂'.
+    let (mu, damp) = (0.9, 0.25);
+    let want: Vec<f64> = (0..2)
+        .map(|i| {
+            let g1 = G[0][i] + WD * P0[i];
+            let p1 = P0[i] - LR * g1;
+            let g2 = G[1][i] + WD * p1;
+            p1 - LR * (mu * g1 + (1.0 - damp) * g2)
+        })
+        .collect();
+    let mut opt = Momentum::try_new(mu, damp, WD).unwrap();
+    assert_all_close(&two_steps(&mut opt), &want, "momentum");
+}
+
+#[test]
+fn nesterov_weight_decay_follows_torch() {
+    // buf as momentum (no dampening); the step uses g' + μ buf.
+    let mu = 0.9;
+    let want: Vec<f64> = (0..2)
+        .map(|i| {
+            let g1 = G[0][i] + WD * P0[i];
+            let p1 = P0[i] - LR * (g1 + mu * g1);
+            let g2 = G[1][i] + WD * p1;
+            let b2 = mu * g1 + g2;
+            p1 - LR * (g2 + mu * b2)
+        })
+        .collect();
+    let mut opt = Nesterov::try_new(mu, WD).unwrap();
+    assert_all_close(&two_steps(&mut opt), &want, "nesterov");
+}
+
+#[test]
+fn adagrad_weight_decay_follows_torch() {
+    // sum += g'², θ −= lr g' / (√sum + eps), eps = 1e-10, no lr decay.
+    let eps = 1e-10;
+    let want: Vec<f64> = (0..2)
+        .map(|i| {
+            let g1 = G[0][i] + WD * P0[i];
+            let p1 = P0[i] - LR * g1 / ((g1 * g1).sqrt() + eps);
+            let g2 = G[1][i] + WD * p1;
+            p1 - LR * g2 / ((g1 * g1 + g2 * g2).sqrt() + eps)
+        })
+        .collect();
+    let mut opt = Adagrad::new().with_weight_decay(WD).unwrap();
+    assert_all_close(&two_steps(&mut opt), &want, "adagrad");
+}
+
+#[test]
+fn rmsprop_weight_decay_follows_torch() {
+    // v = α v + (1 − α) g'², θ −= lr g' / (√v + eps), α = 0.99, eps = 1e-8.
+    let (a, eps) = (0.99, 1e-8);
+    let want: Vec<f64> = (0..2)
+        .map(|i| {
+            let g1 = G[0][i] + WD * P0[i];
+            let v1 = (1.0 - a) * g1 * g1;
+            let p1 = P0[i] - LR * g1 / (v1.sqrt() + eps);
+            let g2 = G[1][i] + WD * p1;
+            let v2 = a * v1 + (1.0 - a) * g2 * g2;
+            p1 - LR * g2 / (v2.sqrt() + eps)
+        })
+        .collect();
+    let mut opt = RmsProp::new().with_weight_decay(WD).unwrap();
+    assert_all_close(&two_steps(&mut opt), &want, "rmsprop");
+}
+
+/// Adam over 2^18 + 777 parameters takes its parallel branch; a sequential recomputation from
+/// torch's formulas (L2 weight decay, bias corrections) must match every element after three
+/// steps.
+#[test]
+fn adam_parallel_branch_matches_a_sequential_recomputation() {
+    let n = (1usize << 18) + 777;
+    let (lr, b1, b2, eps, wd) = (0.01, 0.9, 0.999, 1e-8, 0.02);
+    let p0: Vec<f64> = (0..n).map(|i| ((i as f64) * 0.001).sin() * 2.0).collect();
+    let grad = |t: usize, i: usize| ((i as f64) * 0.37 + t as f64).cos() + 0.1 * t as f64;
+    let mut opt = Adam::new().with_weight_decay(wd).unwrap();
+    let mut p = p0.clone();
+    for t in 0..3 {
+        let g: Vec<f64> = (0..n).map(|i| grad(t, i)).collect();
+        opt.step(&mut p, &g, lr).unwrap();
+    }
+    let mut worst = 0.0f64;
+    for i in 0..n {
+        let (mut q, mut m, mut v) = (p0[i], 0.0, 0.0);
+        for t in 0..3 {
+            let g = grad(t, i) + wd * q;
+            m = b1 * m + (1.0 - b1) * g;
+            v = b2 * v + (1.0 - b2) * g * g;
+            let k = (t + 1) as i32;
+            let (bc1, bc2) = (1.0 - b1.powi(k), 1.0 - b2.powi(k));
+            q -= lr / bc1 * m / (v.sqrt() / bc2.sqrt() + eps);
+        }
+        worst = worst.max((p[i] - q).abs());
+    }
+    assert!(worst < 1e-13, "largest difference {worst:e}");
+}

@@ -76,10 +76,60 @@ fn svg_has_requested_size() {
 
 #[test]
 fn svg_string_for_notebooks_matches_file_output() {
+    // The string for notebooks and the file `save` writes come from two code paths.
     let s = saddle_plot().to_svg_string((700, 400)).unwrap();
     assert_eq!(svg_size(&s), (700, 400));
+    let path = scratch("notebook.svg");
+    saddle_plot().save(&path, (700, 400)).unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), s);
     let nb = saddle_plot().notebook((700, 400)).unwrap();
-    assert_eq!(nb.0, s);
+    assert_eq!(svg_size(&nb.0), (700, 400));
+    assert!(nb.0.contains("saddle"));
+}
+
+/// RGB pixels of a PNG (8-bit RGB or RGBA), row by row.
+fn png_pixels(path: &Path) -> (u32, u32, Vec<[u8; 3]>) {
+    let file = std::fs::File::open(path).expect("open png");
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .expect("png header");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("png frame");
+    assert_eq!(info.bit_depth, png::BitDepth::Eight);
+    let channels = info.color_type.samples();
+    assert!(channels >= 3, "{:?}", info.color_type);
+    let pixels = buf[..info.buffer_size()]
+        .chunks(channels)
+        .map(|c| [c[0], c[1], c[2]])
+        .collect();
+    (info.width, info.height, pixels)
+}
+
+/// A heat map that is drawn: the middle of the plotting area (where `x² − y²` varies over its
+/// whole range) holds many colours and almost no background.
+#[test]
+fn the_heat_map_is_painted() {
+    let path = scratch("heat.png");
+    saddle_plot().save(&path, (640, 480)).unwrap();
+    let (w, h, px) = png_pixels(&path);
+    assert_eq!((w, h), (640, 480));
+    let background = px[0];
+    // The central fifth of the image lies inside the axes whatever the margins.
+    let (x0, x1, y0, y1) = (2 * w / 5, 3 * w / 5, 2 * h / 5, 3 * h / 5);
+    let mut colours = std::collections::BTreeSet::new();
+    let (mut n, mut bg) = (0usize, 0usize);
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let c = px[(y * w + x) as usize];
+            colours.insert(c);
+            n += 1;
+            bg += usize::from(c == background);
+        }
+    }
+    assert!(colours.len() > 20, "{} colours", colours.len());
+    assert!(bg * 20 < n, "{bg} of {n} pixels are background");
+    // And the whole image is not one colour.
+    assert!(px.iter().any(|c| *c != background));
 }
 
 #[test]

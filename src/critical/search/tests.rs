@@ -66,6 +66,90 @@ fn box_rejects_bad_bounds() {
 }
 
 #[test]
+fn box_rejects_overflowing_and_unresolvable_widths() {
+    // ±1e308: each bound is finite, the width 2e308 is not.
+    let e = SearchBox::try_new(&[(-1e308, 1e308)])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("overflows"), "{e}");
+    let e = SearchBox::from_flat(&[0.0, 1.0, -1e308, 1e308])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("variable 2"), "{e}");
+    // [1e20, 1e20 + 1e7]: floats there are 16384 apart, the width is below 1e-12 of 1e20.
+    let e = SearchBox::try_new(&[(1e20, 1e20 + 1e7)])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("at least 1e-12"), "{e}");
+    // Widths of 1.6e308 are finite, but the diagonal √2 · 1.6e308 is not.
+    let e = SearchBox::try_new(&[(-8e307, 8e307), (-8e307, 8e307)])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("diagonal"), "{e}");
+    // 1e308-wide squares are accepted; the diagonal is computed without overflowing its squares.
+    let b = SearchBox::try_new(&[(-5e307, 5e307), (-5e307, 5e307)]).unwrap();
+    let d = b.diameter();
+    assert!((d / 1e308 - 2f64.sqrt()).abs() < 1e-15, "{d}");
+    assert_eq!(b.from_unit(&[0.5, 0.5]), [0.0, 0.0]);
+}
+
+#[test]
+fn a_search_over_a_huge_box_ends_with_a_warning_not_a_crash() {
+    // x² overflows for |x| > 1.3e154: nearly every start is skipped.
+    let f = Formula::parse("x^2 + y^2").unwrap();
+    let bx = square(-5e307, 5e307, 2);
+    let opts = SearchOptions::default().with_record_paths(false);
+    let res = find_critical_points(&f, &bx, &opts).unwrap();
+    assert!(res.stats.skipped > 0);
+    assert!(res.warnings.iter().any(|w| w.contains("starts skipped")));
+}
+
+#[test]
+fn rounds_continue_one_halton_sequence_and_double_the_total() {
+    let all = halton_points(96, 3, 4);
+    assert_eq!(halton_range(32, 64, 3, 4), all[32..]);
+    assert_eq!(halton_range(0, 32, 3, 4), all[..32]);
+    // Three minima and a saddle of the double well need one round of 16 and a quiet second.
+    let (f, bx, _) = surface_set("double-well");
+    let opts = SearchOptions::default().with_starts(16).unwrap();
+    let res = find_critical_points(&f, &bx, &opts).unwrap();
+    let r = res.stats.rounds;
+    assert_eq!(res.stats.starts, 16 << (r - 1));
+    assert_eq!(res.stats.new_per_round.len(), r);
+    assert_eq!(res.stats.new_per_round.last(), Some(&0));
+    assert_eq!(res.stats.new_per_round.iter().sum::<usize>(), 3);
+    // The starts are the first `starts` Halton points in the box, round after round.
+    let want = halton_points(res.stats.starts, 2, 0);
+    for (p, u) in res.paths.iter().zip(&want) {
+        assert_eq!(p.start, bx.from_unit(u));
+    }
+    // One fixed round: exactly `starts`, and no warning although the round found points.
+    let one = SearchOptions::default()
+        .with_starts(16)
+        .unwrap()
+        .with_max_rounds(1)
+        .unwrap();
+    let res = find_critical_points(&f, &bx, &one).unwrap();
+    assert_eq!((res.stats.rounds, res.stats.starts), (1, 16));
+    assert!(res.warnings.is_empty(), "{:?}", res.warnings);
+    // A round limit reached while points are still new says so.
+    let f = Formula::parse("20 + x^2 - 10*cos(2*pi*x) + y^2 - 10*cos(2*pi*y)").unwrap();
+    let two = SearchOptions::default()
+        .with_starts(8)
+        .unwrap()
+        .with_max_rounds(2)
+        .unwrap();
+    let res = find_critical_points(&f, &square(-2.2, 2.2, 2), &two).unwrap();
+    assert!(res.stats.new_per_round[1] > 0);
+    assert!(
+        res.warnings.iter().any(|w| w.contains("may be more")),
+        "{:?}",
+        res.warnings
+    );
+    assert!(SearchOptions::default().with_max_rounds(0).is_err());
+}
+
+#[test]
 fn dimension_mismatch_and_zero_starts_are_errors() {
     let f = Formula::parse("x^2 + y^2").unwrap();
     let e = find_critical_points(&f, &square(-1.0, 1.0, 3), &SearchOptions::default()).unwrap_err();
@@ -135,7 +219,11 @@ fn himmelblau_has_exactly_its_nine_points() {
     }
     assert!(res.warnings.is_empty());
     assert_eq!(res.continuum_points, 0);
-    assert_eq!(res.paths.len(), DEFAULT_STARTS);
+    // The coverage rule: a first round finds all nine, the second (as many starts) none.
+    assert_eq!(res.stats.rounds, 2);
+    assert_eq!(res.stats.new_per_round, [9, 0]);
+    assert_eq!(res.stats.starts, 2 * DEFAULT_STARTS);
+    assert_eq!(res.paths.len(), res.stats.starts);
     assert!(res.points.iter().all(|p| p.gradient_norm <= 1e-6));
 }
 
@@ -302,16 +390,18 @@ fn non_finite_starts_are_skipped_with_a_warning() {
     let skipped = res.paths.iter().filter(|p| p.skipped).count();
     assert_eq!(res.stats.skipped, skipped);
     // About a quarter of the box has x ≤ 0; the Halton starts are evenly spread.
+    let starts = res.stats.starts;
+    assert_eq!(res.paths.len(), starts);
     assert!(
-        (skipped as f64 / DEFAULT_STARTS as f64 - 0.25).abs() < 0.02,
-        "{skipped}"
+        (skipped as f64 / starts as f64 - 0.25).abs() < 0.02,
+        "{skipped} of {starts}"
     );
     assert!(res
         .paths
         .iter()
         .filter(|p| p.skipped)
         .all(|p| p.start[0] <= 0.0));
-    assert!(res.warnings[0].contains(&format!("{skipped} of {DEFAULT_STARTS} starts skipped")));
+    assert!(res.warnings[0].contains(&format!("{skipped} of {starts} starts skipped")));
 }
 
 #[test]
@@ -375,5 +465,5 @@ fn gradient_flat_stalls_are_not_reported_as_critical_points() {
         .iter()
         .filter(|p| norm(p.grad_norm.last().unwrap()) < 1e-4)
         .count();
-    assert!(stalled > DEFAULT_STARTS / 2, "{stalled}");
+    assert!(stalled > res.stats.starts / 2, "{stalled}");
 }
