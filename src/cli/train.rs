@@ -1,7 +1,8 @@
 //! `critpt train`: train an MLP on a data set and save it as safetensors.
 
-use super::common::print_json;
+use super::common::{print_json, warn_default_mse_targets};
 use super::hyper::HyperArgs;
+use super::out::outln;
 use anyhow::{Context, Result};
 use critpt::nn::{self, Activation, Dataset, LossKind, Mlp, Task, TrainConfig};
 use critpt::optim::Schedule;
@@ -85,9 +86,17 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
         })?;
     let activation: Activation = a.activation.parse()?;
     let kind: LossKind = a.loss.parse()?;
+    critpt::limits::check_epochs(a.epochs)?;
     let model = Mlp::new(&sizes, activation, a.batchnorm, a.seed)?;
     let task = Task::for_loss(kind, model.n_outputs());
-    let mut data = Dataset::load(&a.data, targets(&a.target).as_deref(), task, a.seed)?;
+    let (mut data, origin) = Dataset::load_for(
+        &a.data,
+        targets(&a.target).as_deref(),
+        task,
+        a.seed,
+        Some(model.n_inputs()),
+    )?;
+    warn_default_mse_targets(kind, &a.target, &data, &origin);
     if a.standardize {
         data.standardize();
     }
@@ -128,7 +137,12 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
     )?;
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
-    nn::save_model(&a.out, &model, Some(kind), data.standardization.as_ref())?;
+    let info = nn::ModelInfo {
+        loss: Some(kind),
+        standardization: data.standardization.clone(),
+        data: Some(origin),
+    };
+    nn::save_model_with(&a.out, &model, &info)?;
     if a.json {
         print_json(&json!({
             "loss": report.loss,
@@ -147,7 +161,7 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
             "out": a.out.display().to_string(),
         }))?;
     } else {
-        println!(
+        outln!(
             "trained {} ({} parameters) on {} samples: {} epochs, {} steps of {} in {seconds:.2} s",
             sizes
                 .iter()
@@ -159,12 +173,12 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
             a.epochs,
             report.steps,
             a.optimizer
-        );
+        )?;
         match report.accuracy {
-            Some(acc) => println!("loss {:.6}   accuracy {:.4}", report.loss, acc),
-            None => println!("loss {:.6}", report.loss),
+            Some(acc) => outln!("loss {:.6}   accuracy {:.4}", report.loss, acc)?,
+            None => outln!("loss {:.6}", report.loss)?,
         }
-        println!("saved {}", a.out.display());
+        outln!("saved {}", a.out.display())?;
     }
     Ok(ExitCode::SUCCESS)
 }

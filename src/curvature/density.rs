@@ -146,6 +146,7 @@ impl Slq {
                 format!("must be at least 3, got {grid_points}"),
             ));
         }
+        crate::limits::check_density_grid(grid_points)?;
         self.grid_points = grid_points;
         Ok(self)
     }

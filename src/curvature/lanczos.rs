@@ -426,6 +426,12 @@ impl Lanczos {
             return Err(Error::invalid("operator", "has no parameters"));
         }
         let max_iters = self.max_iters.min(n);
+        crate::limits::check_block(
+            "--max-iters",
+            max_iters,
+            n,
+            "the Lanczos basis keeps one vector per step; use fewer --max-iters",
+        )?;
         let n_wanted = match self.which {
             Which::Both => (2 * self.k).min(n),
             _ => self.k.min(n),

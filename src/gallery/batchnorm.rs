@@ -14,9 +14,7 @@
 use super::nn_common::NnPlot;
 use super::{num, write, FigureOutput, WIDE_SIZE};
 use crate::error::{Error, Result};
-use crate::nn::{
-    shuffled_batches, Activation, BnMode, Dataset, Layer, LossKind, Mlp, NetLoss, Task,
-};
+use crate::nn::{shuffled_batches, Activation, BnMode, Dataset, Layer, LossKind, Mlp, NetLoss};
 use crate::objective::{Gradient, Loss};
 use crate::optim::{Adam, Optimizer};
 use crate::plot::{LinePlot, Panels, Series};
@@ -225,13 +223,7 @@ fn running(model: &Mlp, layer: usize) -> Result<(Vec<f64>, Vec<f64>)> {
 /// # Errors
 /// The file is missing or malformed.
 pub fn raw_digits() -> Result<Dataset> {
-    Dataset::from_csv(
-        Path::new("data/digits.csv"),
-        None,
-        Task::Classification {
-            n_classes: Some(10),
-        },
-    )
+    super::digits_dataset()
 }
 
 /// Trains the model with `opts` and records every step.
