@@ -176,15 +176,12 @@ pub fn check_density_grid(points: usize) -> Result<()> {
 /// Refuses a dense Hessian of a formula of more than [`MAX_DENSE_VARIABLES`] variables.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] naming the limit.
+/// [`Error::Unsupported`] naming the limit.
 pub fn check_dense_variables(n: usize) -> Result<()> {
     if n > MAX_DENSE_VARIABLES {
-        return Err(Error::invalid(
-            "variables",
-            format!(
-                "the function has {n}; a dense Hessian is formed for at most {MAX_DENSE_VARIABLES} variables; fix some variables to constants to study a slice"
-            ),
-        ));
+        return Err(Error::Unsupported(format!(
+            "the function has {n} variables; a dense Hessian is formed for at most {MAX_DENSE_VARIABLES}; fix some variables to constants to study a slice"
+        )));
     }
     Ok(())
 }
@@ -243,5 +240,9 @@ mod tests {
         assert!(check_layer_sizes(&[4, 1_000_000_000, 3], false).is_err());
         assert!(check_layer_sizes(&[usize::MAX / 2, 3], false).is_err());
         assert!(check_layer_sizes(&[50_000, 50_000, 3], false).is_err());
+        // A Lanczos basis of 500 vectors for the 100k-parameter MLP fits; 10⁹ of them do not.
+        assert!(check_block("--max-iters", 500, 100_000, "").is_ok());
+        assert!(check_block("--max-iters", 1_000_000_000, 100_000, "").is_err());
+        assert!(check_block("--hvps", usize::MAX, 2, "").is_err());
     }
 }

@@ -146,8 +146,13 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
     if let Some(trained) = &file.data {
         if let Some(why) = trained.difference(&origin) {
             errln!(
-                "warning: the model was trained on {}, this is other data ({why}); omit --data to use the training data",
-                trained.describe()
+                "warning: the model was trained on {}, this is other data ({why}){}",
+                trained.describe(),
+                if a.data.is_some() {
+                    "; omit --data to use the training data"
+                } else {
+                    ""
+                }
             );
         }
     }

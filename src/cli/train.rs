@@ -159,6 +159,11 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
             "lr": lr,
             "seconds": seconds,
             "out": a.out.display().to_string(),
+            "data": info.data.as_ref().map(|d| json!({
+                "spec": d.spec,
+                "seed": d.seed,
+                "fingerprint": d.fingerprint,
+            })),
         }))?;
     } else {
         outln!(

@@ -193,7 +193,7 @@ fn sizes_beyond_the_limits_are_refused_before_allocating() {
     let at = vec!["1"; n].join(",");
     assert_user_error(
         &["classify", "--expr", &expr.join("+"), "--at", &at],
-        "at most 1000 variables",
+        "the function has 1001 variables; a dense Hessian is formed for at most 1000",
     );
     let model = train(
         &dir,
@@ -266,6 +266,40 @@ fn analyze_uses_the_data_the_model_was_trained_on() {
         "{warn}"
     );
     assert_ne!(other["loss"], recorded["loss"]);
+    // A file: recorded by path and fingerprint; a changed file is noticed.
+    let csv = dir.join("d.csv");
+    std::fs::write(&csv, "a,b,label\n0,1,0\n1,0,1\n1,1,0\n0,0,1\n").unwrap();
+    let out = dir.join("f.safetensors").display().to_string();
+    let o = critpt(&[
+        "train",
+        "--data",
+        csv.to_str().unwrap(),
+        "--layers",
+        "2,2",
+        "--epochs",
+        "1",
+        "--out",
+        &out,
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(t["data"]["spec"], csv.to_str().unwrap());
+    let analyze = || critpt(&["analyze", "--model", &out, "--json"]);
+    let o = analyze();
+    assert!(
+        o.status.success() && o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::write(&csv, "a,b,label\n0,1,0\n1,0,1\n1,1,0\n0,0,0\n").unwrap();
+    let o = analyze();
+    assert!(o.status.success());
+    assert!(
+        first_stderr_line(&o).ends_with("has changed since training)"),
+        "{}",
+        first_stderr_line(&o)
+    );
     // A model without the record needs --data.
     let bare = dir.join("bare.safetensors");
     let m = critpt::nn::Mlp::new(&[2, 2], critpt::nn::Activation::Tanh, false, 0).unwrap();
@@ -456,7 +490,7 @@ fn plot_and_gallery_report_json() {
         .args([
             "gallery",
             "--only",
-            "schedules",
+            "schedules,hessian-spectrum",
             "--out",
             out.to_str().unwrap(),
             "--json",
@@ -466,11 +500,20 @@ fn plot_and_gallery_report_json() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["written"], 1);
+    // hessian-spectrum trains on the digits set, which it finds without data/ here.
+    assert_eq!(v["written"], 2, "{v}");
     assert_eq!(v["failed"], 0);
-    assert_eq!(v["figures"][0]["name"], "schedules");
-    assert_eq!(v["figures"][0]["ok"], true);
-    assert!(v["figures"][0]["numbers"].is_object());
+    let names: Vec<&str> = v["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["schedules", "hessian-spectrum"]);
+    for f in v["figures"].as_array().unwrap() {
+        assert_eq!(f["ok"], true);
+        assert!(f["numbers"].is_object() && Path::new(f["path"].as_str().unwrap()).exists());
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
