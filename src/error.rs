@@ -110,6 +110,16 @@ impl Error {
     }
 }
 
+/// A number for messages: as Rust prints it for moderate magnitudes, in exponent notation
+/// beyond them (`1e300`, not 301 digits).
+pub fn fmt_num(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() || (1e-6..1e15).contains(&v.abs()) {
+        v.to_string()
+    } else {
+        format!("{v:e}")
+    }
+}
+
 /// Checks that every entry of `values` is finite, naming `what` otherwise.
 pub fn ensure_finite(what: &str, values: &[f64]) -> Result<()> {
     match values.iter().position(|v| !v.is_finite()) {
@@ -117,7 +127,7 @@ pub fn ensure_finite(what: &str, values: &[f64]) -> Result<()> {
         Some(i) => Err(Error::NonFinite(format!(
             "{what} has a non-finite entry at position {}: {}",
             i + 1,
-            values[i]
+            fmt_num(values[i])
         ))),
     }
 }

@@ -1,8 +1,13 @@
 //! The `critpt` binary: parse the command line, call the library, print.
+//!
+//! Exit status: 0 on success (and, quietly, when the reader of stdout goes away); 1 with one
+//! `error: ...` line for a user error or a failed write (a full disk); 2 for a malformed command
+//! line, as clap does.
 
 mod cli;
 
 use clap::Parser;
+use cli::out::{errln, StdoutError};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -18,12 +23,20 @@ fn main() -> ExitCode {
             };
         }
     };
-    match cli::run(parsed) {
+    let result = cli::run(parsed).and_then(|code| {
+        cli::out::flush()?;
+        Ok(code)
+    });
+    match result {
         Ok(code) => code,
-        Err(e) => {
-            let msg = format!("{e:#}").replace('\n', " ");
-            eprintln!("error: {msg}");
-            ExitCode::from(1)
-        }
+        Err(e) => match e.downcast_ref::<StdoutError>() {
+            // The reader went away (`critpt find | head -1`): stop without a message.
+            Some(w) if w.is_broken_pipe() => ExitCode::SUCCESS,
+            _ => {
+                let msg = format!("{e:#}").replace('\n', " ");
+                errln!("error: {msg}");
+                ExitCode::from(1)
+            }
+        },
     }
 }

@@ -12,7 +12,8 @@
 //! exact); `--density` the SLQ spectral density (grid, values, moments, and every run's nodes
 //! and weights).
 
-use super::common::print_json;
+use super::common::{print_json, warn_default_mse_targets};
+use super::out::{errln, outln, Spinner};
 use super::train::targets;
 use anyhow::{bail, Result};
 use critpt::critical::{
@@ -32,9 +33,10 @@ pub struct AnalyzeArgs {
     /// The model (.safetensors, PyTorch nn.Sequential state_dict layout).
     #[arg(long)]
     pub model: PathBuf,
-    /// A CSV file or a generator name (as `critpt train`).
+    /// A CSV file or a generator name (as `critpt train`). Default: the data the model file
+    /// records (`critpt train` writes its data, seed and targets into the file).
     #[arg(long)]
-    pub data: String,
+    pub data: Option<String>,
     /// The activation between layers (default: the file's metadata).
     #[arg(long)]
     pub activation: Option<String>,
@@ -68,7 +70,7 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value_t = 500)]
     pub max_iters: usize,
     /// Relative residual tolerance of Lanczos.
-    #[arg(long, default_value_t = 1e-8)]
+    #[arg(long, default_value_t = 1e-8, allow_hyphen_values = true)]
     pub lanczos_tol: f64,
     /// Estimate the trace by Hutch++ (lanczos; dense gives it exactly).
     #[arg(long)]
@@ -99,10 +101,10 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub escape: bool,
     /// Gradient-norm tolerance of the classification (default 1e-6).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub tol_grad: Option<f64>,
     /// Relative eigenvalue tolerance (default 1e-8).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub tol_eig: Option<f64>,
     /// Seed of generated data sets and of every random vector (Lanczos, Hutch++, SLQ).
     #[arg(long, default_value_t = 0)]
@@ -132,7 +134,41 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
     };
     let mode: BnMode = a.batchnorm_mode.parse()?;
     let task = Task::for_loss(kind, model.n_outputs());
-    let mut data = Dataset::load(&a.data, targets(&a.target).as_deref(), task, a.seed)?;
+    let (spec, seed, target) = match (&a.data, &file.data) {
+        (Some(d), _) => (d.clone(), a.seed, targets(&a.target)),
+        (None, Some(o)) => (
+            o.spec.clone(),
+            o.seed.unwrap_or(a.seed),
+            targets(&a.target).or_else(|| o.target.clone()),
+        ),
+        (None, None) => bail!(
+            "give --data: {} does not record the data it was trained on",
+            a.model.display()
+        ),
+    };
+    let (mut data, origin) =
+        Dataset::load_for(&spec, target.as_deref(), task, seed, Some(model.n_inputs())).map_err(
+            |e| match a.data {
+                None => anyhow::anyhow!("cannot load the model's training data ({e}); give --data"),
+                Some(_) => e.into(),
+            },
+        )?;
+    if let Some(trained) = &file.data {
+        if let Some(why) = trained.difference(&origin) {
+            errln!(
+                "warning: the model was trained on {}, this is other data ({why}){}",
+                trained.describe(),
+                if a.data.is_some() {
+                    "; omit --data to use the training data"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    if target.is_none() {
+        warn_default_mse_targets(kind, &a.target, &data, &origin);
+    }
     if a.standardize {
         data.standardize();
     } else if let Some(st) = &file.standardization {
@@ -158,16 +194,19 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
     if let Some(e) = a.tol_eig {
         tol = tol.with_eig(e)?;
     }
+    if method == "dense" {
+        critpt::limits::check_dense_params(model.n_params())?;
+    }
+    if a.density {
+        critpt::limits::check_density_grid(a.density_grid)?;
+    }
+    let spinner = Spinner::start(format!(
+        "{method} curvature of {} parameters",
+        model.n_params()
+    ));
     let extras = Extras::compute(a, &obj, &model.params, method == "dense")?;
     if method == "lanczos" {
-        return run_lanczos(a, &model, &data, &obj, kind, mode, &tol, extras);
-    }
-    if model.n_params() > 20_000 {
-        bail!(
-            "the model has {} parameters: a dense Hessian would need {:.1} GB; use --method lanczos",
-            model.n_params(),
-            (model.n_params() as f64).powi(2) * 8e-9
-        );
+        return run_lanczos(a, &model, &data, &obj, kind, mode, &tol, extras, spinner);
     }
     let start = std::time::Instant::now();
     let cp = classify_point(&obj, &model.params, &tol)?;
@@ -192,13 +231,14 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
                 "predicted_change": e.predicted_change,
             })),
             Err(e) => {
-                eprintln!("warning: no escape step: {e}");
+                errln!("warning: no escape step: {e}");
                 None
             }
         }
     } else {
         None
     };
+    drop(spinner);
     if a.json {
         let mut v = json!({
             "parameters": model.n_params(),
@@ -225,7 +265,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
         extras.add_to(&mut v);
         print_json(&v)?;
     } else {
-        println!(
+        outln!(
             "model {} ({} parameters, {}), {} samples, loss {}, batch norm {}",
             a.model.display(),
             model.n_params(),
@@ -238,36 +278,41 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
             data.n_samples(),
             kind.name(),
             mode.name()
-        );
-        println!("loss           {:.10}", cp.value);
+        )?;
+        outln!("loss           {:.10}", cp.value)?;
         if let Some(acc) = accuracy {
-            println!("accuracy       {acc:.4}");
+            outln!("accuracy       {acc:.4}")?;
         }
-        println!("gradient norm  {:.3e}", cp.gradient_norm);
-        println!(
+        outln!("gradient norm  {:.3e}", cp.gradient_norm)?;
+        outln!(
             "eigenvalues    min {:.6e}  max {:.6e}  trace {:.6e}",
             ev.first().copied().unwrap_or(0.0),
             ev.last().copied().unwrap_or(0.0),
             trace
-        );
+        )?;
         let top: Vec<String> = ev
             .iter()
             .rev()
             .take(10)
             .map(|l| format!("{l:.4e}"))
             .collect();
-        println!("largest        {}", top.join(", "));
-        println!(
+        outln!("largest        {}", top.join(", "))?;
+        outln!(
             "kind {}   index {}   minimum ratio {:.4}   ({seconds:.2} s, dense)",
-            cp.kind, cp.index, cp.minimum_ratio
-        );
+            cp.kind,
+            cp.index,
+            cp.minimum_ratio
+        )?;
         if let Some(e) = escape {
-            println!(
+            outln!(
                 "escape: along λ = {} by {}: loss {} -> {}",
-                e["eigenvalue"], e["step"], e["loss_before"], e["loss_after"]
-            );
+                e["eigenvalue"],
+                e["step"],
+                e["loss_before"],
+                e["loss_after"]
+            )?;
         }
-        extras.print();
+        extras.print()?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -333,23 +378,26 @@ impl Extras {
         }
     }
 
-    fn print(&self) {
+    fn print(&self) -> Result<()> {
         if let Some(t) = &self.trace {
-            println!(
+            outln!(
                 "trace          {} ± {} (hutch++, {} products)",
-                t["estimate"], t["std_error"], t["hvps"]
-            );
+                t["estimate"],
+                t["std_error"],
+                t["hvps"]
+            )?;
         }
         if let Some(d) = &self.density {
-            println!(
+            outln!(
                 "density        SLQ, {} runs x {} steps, σ = {}, mean eigenvalue {} ± {}",
                 d["runs"],
                 d["steps"],
                 d["sigma"],
                 d["first_moment"]["mean"],
                 d["first_moment"]["std_error"]
-            );
+            )?;
         }
+        Ok(())
     }
 }
 
@@ -363,6 +411,7 @@ fn run_lanczos(
     mode: BnMode,
     tol: &Tolerances,
     extras: Extras,
+    spinner: Spinner,
 ) -> Result<ExitCode> {
     if a.escape {
         bail!("--escape needs the dense Hessian; use --method dense");
@@ -393,6 +442,7 @@ fn run_lanczos(
     let kind_name = verdict.kind.map(|k| k.name());
     let index = verdict.index;
     let note = &verdict.note;
+    drop(spinner);
     let accuracy = match data.labels() {
         Some(l) if kind.is_classification() => Some(model.accuracy(&data.x, l, mode)?),
         _ => None,
@@ -433,29 +483,29 @@ fn run_lanczos(
         extras.add_to(&mut v);
         print_json(&v)?;
     } else {
-        println!(
+        outln!(
             "model {} ({n} parameters), {} samples, loss {}, batch norm {}",
             a.model.display(),
             data.n_samples(),
             kind.name(),
             mode.name()
-        );
-        println!("loss           {loss:.10}");
+        )?;
+        outln!("loss           {loss:.10}")?;
         if let Some(acc) = accuracy {
-            println!("accuracy       {acc:.4}");
+            outln!("accuracy       {acc:.4}")?;
         }
-        println!("gradient norm  {gradient_norm:.3e}");
+        outln!("gradient norm  {gradient_norm:.3e}")?;
         for (l, res) in ev.iter().zip(&r.residuals) {
-            println!("eigenvalue     {l:>14.6e}   residual {res:.1e}");
+            outln!("eigenvalue     {l:>14.6e}   residual {res:.1e}")?;
         }
-        println!(
+        outln!(
             "kind {}   index {}   ({note}; {} products, {} steps, {seconds:.2} s, lanczos)",
             kind_name.unwrap_or("undecided"),
             index.map_or("unknown".to_string(), |i| i.to_string()),
             r.n_hvps,
             r.iterations
-        );
-        extras.print();
+        )?;
+        extras.print()?;
     }
     Ok(ExitCode::SUCCESS)
 }

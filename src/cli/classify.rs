@@ -1,6 +1,7 @@
 //! `critpt classify`: the verdict at one point.
 
-use super::common::{fmt_vec, parse_point, print_json, FunctionArgs};
+use super::common::{fmt_num, fmt_vec, parse_point, print_json, FunctionArgs};
+use super::out::{outln, Spinner};
 use anyhow::Result;
 use critpt::critical::{classify_point_with, CriticalPoint, Tolerances};
 use critpt::curvature::EigenBackend;
@@ -69,43 +70,50 @@ pub fn point_json(variables: &[String], p: &CriticalPoint, method: Method) -> se
 /// Runs `critpt classify`.
 pub fn run(a: &ClassifyArgs) -> Result<ExitCode> {
     let f = a.function.formula()?;
+    critpt::limits::check_dense_variables(f.variables().len())?;
     let at = parse_point("--at", &a.at, &f)?;
     let method: Method = a.method.parse()?;
     let backend: EigenBackend = a.backend.parse()?;
     let tol = tolerances(method, a.tol_grad, a.tol_eig)?;
+    let spinner = Spinner::start("forming the Hessian and its eigenvalues");
     let p = match method {
         Method::Dual => classify_point_with(&f, &at, &tol, backend)?,
         Method::FiniteDiff => classify_point_with(&FiniteDiff::new(&f), &at, &tol, backend)?,
     };
+    drop(spinner);
     if a.json {
         print_json(&point_json(f.variables(), &p, method))?;
     } else {
-        println!("function   {}", f.source());
-        println!("variables  {}", f.variables().join(", "));
-        println!("point      {}", fmt_vec(&p.point));
-        println!("value      {:.10}", p.value);
-        println!(
+        outln!("function   {}", f.source())?;
+        outln!("variables  {}", f.variables().join(", "))?;
+        outln!("point      {}", fmt_vec(&p.point))?;
+        outln!("value      {}", fmt_num(p.value, 10))?;
+        outln!(
             "gradient   {}  (norm {:.3e}, tolerance {:.1e})",
             fmt_vec(&p.gradient),
             p.gradient_norm,
             tol.grad
-        );
-        println!("method     {}", method.name());
-        println!();
-        println!("  eigenvalue        eigenvector");
+        )?;
+        outln!("method     {}", method.name())?;
+        outln!()?;
+        outln!("  eigenvalue        eigenvector")?;
         for (k, l) in p.spectrum.eigenvalues.iter().enumerate() {
-            println!("  {l:>16.8e}  {}", fmt_vec(&p.spectrum.eigenvector(k)));
+            outln!("  {l:>16.8e}  {}", fmt_vec(&p.spectrum.eigenvector(k)))?;
         }
-        println!();
-        println!(
+        outln!()?;
+        outln!(
             "kind {}   index {}   minimum ratio {:.4}   (eigenvalues within {:.3e} count as zero)",
-            p.kind, p.index, p.minimum_ratio, p.zero_threshold
-        );
+            p.kind,
+            p.index,
+            p.minimum_ratio,
+            p.zero_threshold
+        )?;
         if p.kind == critpt::critical::CriticalKind::NotCritical {
-            println!(
+            outln!(
                 "(the gradient norm {:.3e} exceeds the tolerance {:.1e}: not a critical point)",
-                p.gradient_norm, tol.grad
-            );
+                p.gradient_norm,
+                tol.grad
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,5 +1,6 @@
 //! Flags and helpers shared by the subcommands: choosing a function, parsing points, printing.
 
+use super::out::{errln, outln};
 use anyhow::{anyhow, bail, Result};
 use critpt::expr::Formula;
 
@@ -70,14 +71,42 @@ pub fn parse_point(flag: &str, text: &str, f: &Formula) -> Result<Vec<f64>> {
     Ok(p)
 }
 
+/// Warns when `--loss mse` takes the last columns of a CSV file as targets by default: with a
+/// classification file (iris) that would silently treat features and labels as targets.
+pub fn warn_default_mse_targets(
+    kind: critpt::nn::LossKind,
+    target: &Option<String>,
+    data: &critpt::nn::Dataset,
+    origin: &critpt::nn::DataOrigin,
+) {
+    if kind == critpt::nn::LossKind::Mse && target.is_none() && !origin.is_generator() {
+        errln!(
+            "warning: --loss mse takes the last {} column(s) of {} ({}) as targets; name them with --target",
+            data.target_names.len(),
+            origin.spec,
+            data.target_names.join(", ")
+        );
+    }
+}
+
 /// Prints one JSON object on stdout.
 pub fn print_json(v: &serde_json::Value) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    outln!("{}", serde_json::to_string_pretty(v)?)?;
     Ok(())
 }
 
-/// Formats a vector compactly for tables.
+/// A number for tables: fixed-point for moderate magnitudes, exponent notation beyond them, so
+/// that `1e300` prints as `1.000000e300`, not as 301 digits.
+pub fn fmt_num(v: f64, decimals: usize) -> String {
+    if v == 0.0 || !v.is_finite() || (1e-4..1e6).contains(&v.abs()) {
+        format!("{v:.decimals$}")
+    } else {
+        format!("{v:.decimals$e}")
+    }
+}
+
+/// Formats a vector compactly for tables (see [`fmt_num`]).
 pub fn fmt_vec(v: &[f64]) -> String {
-    let parts: Vec<String> = v.iter().map(|x| format!("{x:.6}")).collect();
+    let parts: Vec<String> = v.iter().map(|&x| fmt_num(x, 6)).collect();
     format!("({})", parts.join(", "))
 }

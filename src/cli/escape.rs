@@ -1,7 +1,8 @@
 //! `critpt escape`: one step along the most negative curvature.
 
 use super::classify::tolerances;
-use super::common::{fmt_vec, parse_point, print_json, FunctionArgs};
+use super::common::{fmt_num, fmt_vec, parse_point, print_json, FunctionArgs};
+use super::out::outln;
 use anyhow::Result;
 use critpt::critical::{escape_saddle, EscapeOptions};
 use critpt::derivatives::{FiniteDiff, Method};
@@ -32,6 +33,7 @@ pub struct EscapeArgs {
 /// Runs `critpt escape`.
 pub fn run(a: &EscapeArgs) -> Result<ExitCode> {
     let f = a.function.formula()?;
+    critpt::limits::check_dense_variables(f.variables().len())?;
     let at = parse_point("--at", &a.at, &f)?;
     let method: Method = a.method.parse()?;
     let tol = tolerances(method, None, a.tol_eig)?;
@@ -52,27 +54,27 @@ pub fn run(a: &EscapeArgs) -> Result<ExitCode> {
         v["method"] = serde_json::json!(method.name());
         print_json(&v)?;
     } else {
-        println!(
-            "from        {}  value {:.10}",
+        outln!(
+            "from        {}  value {}",
             fmt_vec(&e.from),
-            e.value_before
-        );
-        println!(
+            fmt_num(e.value_before, 10)
+        )?;
+        outln!(
             "eigenvalue  {:.8e}  direction {}",
             e.eigenvalue,
             fmt_vec(&e.direction)
-        );
-        println!("step        {}", e.step);
-        println!(
-            "to          {}  value {:.10}",
+        )?;
+        outln!("step        {}", e.step)?;
+        outln!(
+            "to          {}  value {}",
             fmt_vec(&e.to),
-            e.value_after
-        );
-        println!(
+            fmt_num(e.value_after, 10)
+        )?;
+        outln!(
             "change      {:+.6e} (second-order prediction ½λα² = {:+.6e})",
             e.value_after - e.value_before,
             e.predicted_change
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

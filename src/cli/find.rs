@@ -1,7 +1,8 @@
 //! `critpt find`: every critical point in a box.
 
 use super::classify::point_json;
-use super::common::{fmt_vec, parse_list, print_json, FunctionArgs};
+use super::common::{fmt_num, fmt_vec, parse_list, print_json, FunctionArgs};
+use super::out::{errln, outln, Spinner};
 use anyhow::{bail, Result};
 use critpt::critical::{
     find_critical_points, CriticalKind, SearchBox, SearchOptions, Tolerances, DEFAULT_MAX_ROUNDS,
@@ -79,6 +80,7 @@ fn search_box(a: &FindArgs, f: &Formula) -> Result<SearchBox> {
 /// Runs `critpt find`.
 pub fn run(a: &FindArgs) -> Result<ExitCode> {
     let f = a.function.formula()?;
+    critpt::limits::check_starts(a.starts)?;
     let bx = search_box(a, &f)?;
     let mut tol = Tolerances::dual();
     if let Some(t) = a.tol_grad {
@@ -90,9 +92,11 @@ pub fn run(a: &FindArgs) -> Result<ExitCode> {
         .with_seed(a.seed)
         .with_tolerances(tol)
         .with_record_paths(false);
+    let spinner = Spinner::start(format!("searching from {} starts", a.starts));
     let res = find_critical_points(&f, &bx, &opts)?;
+    drop(spinner);
     for w in &res.warnings {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
     let count = |k: CriticalKind| res.points.iter().filter(|p| p.kind == k).count();
     if a.json {
@@ -122,64 +126,64 @@ pub fn run(a: &FindArgs) -> Result<ExitCode> {
             "evaluations": res.evals,
         }))?;
     } else {
-        println!("function  {}", f.source());
+        outln!("function  {}", f.source())?;
         let b: Vec<String> = bx
             .bounds()
             .iter()
             .map(|(l, h)| format!("[{l}, {h}]"))
             .collect();
-        println!("box       {}", b.join(" x "));
-        println!(
+        outln!("box       {}", b.join(" x "))?;
+        outln!(
             "starts    {} in {} rounds, the first of {} (seed {})",
             res.stats.starts, res.stats.rounds, a.starts, a.seed
-        );
-        println!();
-        println!(
+        )?;
+        outln!()?;
+        outln!(
             "  #  {:<28} {:>16}  {:<12} {:>5}  {:>9}  eigenvalues",
             format!("point ({})", f.variables().join(", ")),
             "value",
             "kind",
             "index",
             "|grad|"
-        );
+        )?;
         for (i, p) in res.points.iter().enumerate() {
             let mark = if res.on_continuum[i] { "*" } else { "" };
             let eig: Vec<String> = p
                 .spectrum
                 .eigenvalues
                 .iter()
-                .map(|l| format!("{l:.4}"))
+                .map(|&l| fmt_num(l, 4))
                 .collect();
-            println!(
-                "{:>3}  {:<28} {:>16.8}  {:<12} {:>5}  {:>9.2e}  [{}]",
+            outln!(
+                "{:>3}  {:<28} {:>16}  {:<12} {:>5}  {:>9.2e}  [{}]",
                 i + 1,
                 fmt_vec(&p.point),
-                p.value,
+                fmt_num(p.value, 8),
                 format!("{}{mark}", p.kind),
                 p.index,
                 p.gradient_norm,
                 eig.join(", ")
-            );
+            )?;
         }
-        println!();
-        println!(
+        outln!()?;
+        outln!(
             "{} critical points (minimum {}, maximum {}, saddle {}, degenerate {})",
             res.points.len(),
             count(CriticalKind::Minimum),
             count(CriticalKind::Maximum),
             count(CriticalKind::Saddle),
             count(CriticalKind::Degenerate)
-        );
+        )?;
         if res.continuum_points > 0 {
-            println!(
+            outln!(
                 "* on a continuum of critical points (a curve or surface), not an isolated point"
-            );
+            )?;
         }
         let s = &res.stats;
-        println!(
+        outln!(
             "runs: {} accepted, {} ended where the gradient is not zero, {} outside the box, {} starts skipped",
             s.accepted, s.not_critical, s.outside_box, s.skipped
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

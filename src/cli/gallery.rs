@@ -1,6 +1,9 @@
 //! `critpt gallery`: regenerate the teaching figures and print a one-screen report.
 
+use super::common::print_json;
+use super::out::{outln, Spinner};
 use critpt::gallery::{run_all, GalleryReport};
+use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -13,6 +16,9 @@ pub struct GalleryArgs {
     /// Only these figures (comma-separated names, e.g. `momentum,schedules`).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Print one JSON object: every figure's name, path, status, seconds and numbers.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs the gallery; exit status 1 when any figure failed.
@@ -23,8 +29,14 @@ pub fn run(a: &GalleryArgs) -> anyhow::Result<ExitCode> {
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect();
+    let spinner = Spinner::start("drawing the teaching figures");
     let report = run_all(&a.out, &only)?;
-    print_report(&report);
+    drop(spinner);
+    if a.json {
+        print_json(&report_json(&report))?;
+    } else {
+        print_report(&report)?;
+    }
     Ok(if report.all_ok() {
         ExitCode::SUCCESS
     } else {
@@ -44,28 +56,63 @@ fn fmt_value(v: f64) -> String {
     }
 }
 
-fn print_report(r: &GalleryReport) {
+/// The report as one JSON object; a NaN number becomes null.
+fn report_json(r: &GalleryReport) -> serde_json::Value {
+    let figures: Vec<serde_json::Value> = r
+        .figures
+        .iter()
+        .map(|f| {
+            let mut v = json!({
+                "name": f.name,
+                "path": f.path.display().to_string(),
+                "ok": f.outcome.is_ok(),
+                "seconds": f.seconds,
+            });
+            match &f.outcome {
+                Ok(out) => {
+                    let nums: serde_json::Map<String, serde_json::Value> = out
+                        .numbers
+                        .iter()
+                        .map(|(k, x)| (k.clone(), json!(x)))
+                        .collect();
+                    v["numbers"] = serde_json::Value::Object(nums);
+                }
+                Err(e) => v["error"] = json!(e),
+            }
+            v
+        })
+        .collect();
+    let failed = r.failed().len();
+    json!({
+        "figures": figures,
+        "written": r.figures.len() - failed,
+        "failed": failed,
+        "seconds": r.seconds,
+    })
+}
+
+fn print_report(r: &GalleryReport) -> anyhow::Result<()> {
     for f in &r.figures {
         match &f.outcome {
             Ok(out) => {
-                println!(
+                outln!(
                     "OK      {:<18} {} ({:.1} s)",
                     f.name,
                     f.path.display(),
                     f.seconds
-                );
+                )?;
                 let nums: Vec<String> = out
                     .numbers
                     .iter()
                     .map(|(k, v)| format!("{k}={}", fmt_value(*v)))
                     .collect();
-                println!("        {}", nums.join("  "));
+                outln!("        {}", nums.join("  "))?;
             }
-            Err(e) => println!("FAILED  {:<18} {}: {e}", f.name, f.path.display()),
+            Err(e) => outln!("FAILED  {:<18} {}: {e}", f.name, f.path.display())?,
         }
     }
     let failed = r.failed().len();
-    println!(
+    outln!(
         "{} of {} figures written in {:.1} s{}",
         r.figures.len() - failed,
         r.figures.len(),
@@ -75,5 +122,6 @@ fn print_report(r: &GalleryReport) {
         } else {
             String::new()
         }
-    );
+    )?;
+    Ok(())
 }

@@ -12,6 +12,7 @@ pub mod find;
 pub mod gallery;
 pub mod hyper;
 pub mod optimize;
+pub mod out;
 pub mod plot;
 pub mod train;
 

@@ -1,7 +1,8 @@
 //! `critpt optimize`: one optimizer's trajectory over a formula or surface.
 
-use super::common::{parse_point, print_json, FunctionArgs};
+use super::common::{fmt_num, parse_point, print_json, FunctionArgs};
 use super::hyper::HyperArgs;
+use super::out::{errln, outln, Spinner};
 use anyhow::Result;
 use critpt::optim::{Runner, Schedule, ScheduleKind};
 use serde_json::json;
@@ -73,13 +74,16 @@ pub fn run(a: &OptimizeArgs) -> Result<ExitCode> {
     } else {
         base
     };
+    critpt::limits::check_recorded_steps(a.steps, a.record_every)?;
     let mut runner = Runner::new(schedule, a.steps).with_record_every(a.record_every)?;
     if let Some(tol) = a.grad_tol {
         runner = runner.with_grad_tol(tol)?;
     }
+    let spinner = Spinner::start(format!("{} steps of {}", a.steps, a.optimizer));
     let (t, run) = runner.run_observed(&f, opt.as_mut(), &start, &mut [])?;
+    drop(spinner);
     if let Some(k) = t.diverged_at_step {
-        eprintln!(
+        errln!(
             "warning: {} diverged at step {k} (a non-finite parameter, value or gradient); the path stops at step {}",
             t.optimizer,
             k - 1
@@ -105,48 +109,40 @@ pub fn run(a: &OptimizeArgs) -> Result<ExitCode> {
     } else {
         let last = t.path.len() - 1;
         let steps = t.steps;
-        println!("function   {}", f.source());
-        println!("variables  {}", f.variables().join(", "));
-        println!(
+        outln!("function   {}", f.source())?;
+        outln!("variables  {}", f.variables().join(", "))?;
+        outln!(
             "optimizer  {}  (lr {lr}, schedule {})",
-            t.optimizer, schedule.kind
-        );
-        println!(
+            t.optimizer,
+            schedule.kind
+        )?;
+        outln!(
             "start      {}  value {}",
             fmt_point(&t.path[0]),
-            fmt_num(t.values[0])
-        );
-        println!(
+            fmt_num(t.values[0], 10)
+        )?;
+        outln!(
             "end        {}  value {}",
             fmt_point(&t.path[last]),
-            fmt_num(t.values[last])
-        );
-        println!(
+            fmt_num(t.values[last], 10)
+        )?;
+        outln!(
             "steps      {steps}  (gradient norm at the end {:.3e}; {} gradient evaluations)",
             t.gradient_norms[last], run.counts.gradients
-        );
+        )?;
         match t.diverged_at_step {
-            Some(k) => println!("diverged   at step {k}"),
-            None => println!(
+            Some(k) => outln!("diverged   at step {k}")?,
+            None => outln!(
                 "stopped    {}",
                 serde_json::to_value(&t.stop)?.as_str().unwrap_or("")
-            ),
+            )?,
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// A number for the summary: fixed for moderate sizes, scientific otherwise.
-fn fmt_num(v: f64) -> String {
-    if v == 0.0 || (1e-4..1e6).contains(&v.abs()) {
-        format!("{v:.10}")
-    } else {
-        format!("{v:.6e}")
-    }
-}
-
 /// A point for the summary.
 fn fmt_point(p: &[f64]) -> String {
-    let parts: Vec<String> = p.iter().map(|&v| fmt_num(v)).collect();
+    let parts: Vec<String> = p.iter().map(|&v| fmt_num(v, 10)).collect();
     format!("({})", parts.join(", "))
 }

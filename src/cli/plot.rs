@@ -1,12 +1,14 @@
 //! `critpt plot`: a surface with contour lines, optionally its critical points and optimizer
 //! trajectories, written to a PNG or SVG file.
 
-use super::common::{parse_list, parse_point, FunctionArgs};
+use super::common::{parse_list, parse_point, print_json, FunctionArgs};
+use super::out::errln;
 use anyhow::{bail, Result};
 use critpt::critical::{find_critical_points, SearchBox, SearchOptions};
 use critpt::expr::Formula;
 use critpt::optim::{optimizer_by_name, Hyper, Runner, Schedule};
 use critpt::plot::{Plot, PlotBox, PointMarker, SurfacePlot, Trajectory, ValueScale};
+use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,7 +34,7 @@ pub struct PlotArgs {
     #[arg(long, allow_hyphen_values = true)]
     pub start: Option<String>,
     /// Learning rate of the trajectories.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, allow_hyphen_values = true)]
     pub lr: f64,
     /// Steps of the trajectories.
     #[arg(long, default_value_t = 100)]
@@ -53,6 +55,15 @@ pub struct PlotArgs {
     /// point).
     #[arg(long)]
     pub resolution: Option<usize>,
+    /// Print one JSON object (the file written, the critical points and trajectories drawn).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A trajectory as drawn, with how its run ended.
+struct Drawn {
+    trajectory: Trajectory,
+    diverged_at_step: Option<usize>,
 }
 
 /// The critical points to mark: for `--fn`, the surface's documented points; for `--expr`, the
@@ -74,7 +85,7 @@ fn critical_points(a: &PlotArgs, f: &Formula, bx: &PlotBox) -> Result<Vec<PointM
     let search = SearchBox::try_new(&[(bx.x.0, bx.x.1), (bx.y.0, bx.y.1)])?;
     let res = find_critical_points(f, &search, &SearchOptions::default())?;
     for w in &res.warnings {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
     Ok(res
         .points
@@ -91,21 +102,24 @@ fn trajectories(
     start: &[f64],
     lr: f64,
     steps: usize,
-) -> Result<Vec<Trajectory>> {
+) -> Result<Vec<Drawn>> {
     names
         .iter()
         .map(|name| {
             let mut opt = optimizer_by_name(name, &Hyper::default())?;
             let t = Runner::new(Schedule::constant(lr)?, steps).run(f, opt.as_mut(), start)?;
             if let Some(k) = t.diverged_at_step {
-                eprintln!(
+                errln!(
                     "warning: {name} diverged at step {k}; its path is drawn up to step {}",
                     k - 1
                 );
             }
-            Ok(Trajectory {
-                name: name.clone(),
-                points: t.path.iter().map(|p| [p[0], p[1]]).collect(),
+            Ok(Drawn {
+                trajectory: Trajectory {
+                    name: name.clone(),
+                    points: t.path.iter().map(|p| [p[0], p[1]]).collect(),
+                },
+                diverged_at_step: t.diverged_at_step,
             })
         })
         .collect()
@@ -115,6 +129,10 @@ fn trajectories(
 pub fn run(a: &PlotArgs) -> Result<ExitCode> {
     // Check the output name before any work.
     let format = critpt::plot::Format::from_path(&a.out)?;
+    if !(a.lr > 0.0 && a.lr.is_finite()) {
+        bail!("--lr must be positive and finite, got {}", a.lr);
+    }
+    critpt::limits::check_plotted_steps(a.steps)?;
     let resolution = a.resolution.unwrap_or(match format {
         critpt::plot::Format::Png => 200,
         critpt::plot::Format::Svg => 120,
@@ -142,9 +160,12 @@ pub fn run(a: &PlotArgs) -> Result<ExitCode> {
         } else {
             ValueScale::Linear
         });
+    let mut marked = Vec::new();
     if a.critical {
-        fig = fig.with_critical_points(critical_points(a, &f, &bx)?);
+        marked = critical_points(a, &f, &bx)?;
+        fig = fig.with_critical_points(marked.clone());
     }
+    let mut drawn = Vec::new();
     if let Some(list) = &a.optimizers {
         let names: Vec<String> = list
             .split(',')
@@ -158,14 +179,42 @@ pub fn run(a: &PlotArgs) -> Result<ExitCode> {
             bail!("--optimizers needs --start P");
         };
         let start = parse_point("--start", start, &f)?;
-        if !(a.lr > 0.0 && a.lr.is_finite()) {
-            bail!("--lr must be positive and finite, got {}", a.lr);
-        }
-        for t in trajectories(&names, &f, &start, a.lr, a.steps)? {
-            fig = fig.with_trajectory(t.name, t.points);
+        drawn = trajectories(&names, &f, &start, a.lr, a.steps)?;
+        for d in &drawn {
+            fig = fig.with_trajectory(d.trajectory.name.clone(), d.trajectory.points.clone());
         }
     }
     fig.save(&a.out, (a.width, a.height))?;
-    eprintln!("wrote {}", a.out.display());
+    if a.json {
+        print_json(&json!({
+            "out": a.out.display().to_string(),
+            "format": match format {
+                critpt::plot::Format::Png => "png",
+                critpt::plot::Format::Svg => "svg",
+            },
+            "width": a.width,
+            "height": a.height,
+            "resolution": resolution,
+            "variables": f.variables(),
+            "box": [[bx.x.0, bx.x.1], [bx.y.0, bx.y.1]],
+            "critical_points": marked
+                .iter()
+                .map(|m| json!({"point": m.point, "kind": m.kind}))
+                .collect::<Vec<_>>(),
+            "trajectories": drawn
+                .iter()
+                .map(|d| json!({
+                    "name": d.trajectory.name,
+                    "lr": a.lr,
+                    "steps": d.trajectory.points.len().saturating_sub(1),
+                    "start": d.trajectory.points.first(),
+                    "end": d.trajectory.points.last(),
+                    "diverged_at_step": d.diverged_at_step,
+                }))
+                .collect::<Vec<_>>(),
+        }))?;
+    } else {
+        errln!("wrote {}", a.out.display());
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,8 @@
 //! `critpt train`: train an MLP on a data set and save it as safetensors.
 
-use super::common::print_json;
+use super::common::{print_json, warn_default_mse_targets};
 use super::hyper::HyperArgs;
+use super::out::outln;
 use anyhow::{bail, Context, Result};
 use critpt::nn::{self, Activation, Dataset, LossKind, Mlp, Standardization, Task, TrainConfig};
 use critpt::optim::{
@@ -182,7 +183,15 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
     let (mut model, kind, standardization) = initial_model(a)?;
     let sizes = model.sizes();
     let task = Task::for_loss(kind, model.n_outputs());
-    let mut data = Dataset::load(&a.data, targets(&a.target).as_deref(), task, a.seed)?;
+    critpt::limits::check_epochs(a.epochs)?;
+    let (mut data, origin) = Dataset::load_for(
+        &a.data,
+        targets(&a.target).as_deref(),
+        task,
+        a.seed,
+        Some(model.n_inputs()),
+    )?;
+    warn_default_mse_targets(kind, &a.target, &data, &origin);
     match &standardization {
         Some(_) if a.standardize => {
             bail!("--standardize conflicts with the --init file, which carries its standardization")
@@ -239,7 +248,12 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
     progress.0.finish_and_clear();
     let report = report.check_diverged()?;
     let seconds = start.elapsed().as_secs_f64();
-    nn::save_model(&a.out, &model, Some(kind), data.standardization.as_ref())?;
+    let info = nn::ModelInfo {
+        loss: Some(kind),
+        standardization: data.standardization.clone(),
+        data: Some(origin),
+    };
+    nn::save_model_with(&a.out, &model, &info)?;
     let activation = model.activation().map_or("identity", |a| a.name());
     if a.json {
         print_json(&json!({
@@ -261,9 +275,14 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
             "lr": lr,
             "seconds": seconds,
             "out": a.out.display().to_string(),
+            "data": info.data.as_ref().map(|d| json!({
+                "spec": d.spec,
+                "seed": d.seed,
+                "fingerprint": d.fingerprint,
+            })),
         }))?;
     } else {
-        println!(
+        outln!(
             "trained {} ({} parameters) on {} samples: {} epochs, {} steps of {} in {seconds:.2} s",
             sizes
                 .iter()
@@ -275,12 +294,12 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
             a.epochs,
             report.steps,
             a.optimizer
-        );
+        )?;
         match report.accuracy {
-            Some(acc) => println!("loss {:.6}   accuracy {:.4}", report.loss, acc),
-            None => println!("loss {:.6}", report.loss),
+            Some(acc) => outln!("loss {:.6}   accuracy {:.4}", report.loss, acc)?,
+            None => outln!("loss {:.6}", report.loss)?,
         }
-        println!("saved {}", a.out.display());
+        outln!("saved {}", a.out.display())?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -146,6 +146,7 @@ impl Slq {
                 format!("must be at least 3, got {grid_points}"),
             ));
         }
+        crate::limits::check_density_grid(grid_points)?;
         self.grid_points = grid_points;
         Ok(self)
     }
@@ -320,6 +321,18 @@ pub fn slq_density<O: Hvp + ?Sized>(obj: &O, params: &[f64], cfg: &Slq) -> Resul
         return Err(Error::invalid("operator", "has no parameters"));
     }
     let m = cfg.n_steps.min(n);
+    crate::limits::check_block(
+        "--density-steps",
+        m,
+        n,
+        "each run keeps a Lanczos basis of one vector per step; use fewer --density-steps",
+    )?;
+    crate::limits::check_block(
+        "--density-runs",
+        cfg.n_runs,
+        2 * m,
+        "each run keeps its quadrature nodes and weights; use fewer --density-runs",
+    )?;
     // Runs are independent: one operator (and product count) per run, on rayon's threads;
     // results are collected in run order, so they do not depend on the thread count.
     let per_run = (0..cfg.n_runs)

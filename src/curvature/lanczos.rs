@@ -527,6 +527,12 @@ impl Lanczos {
             .unwrap_or_else(|| default_basis(n, n_wanted))
             .max(n_wanted + 2 * b)
             .min(n);
+        crate::limits::check_block(
+            "--basis-size",
+            m,
+            n,
+            "the Lanczos basis keeps this many vectors; use a smaller --basis-size",
+        )?;
         let mut rng = StdRng::seed_from_u64(self.seed);
         let mut kr = BlockKrylov::new(n, m + b);
         kr.extend_block(

@@ -167,6 +167,12 @@ pub fn hutch_plus_plus<O: Hvp + ?Sized>(
     let n = op.dim();
     let mut rng = StdRng::seed_from_u64(seed);
     let k = (n_matvecs / 3).min(n);
+    crate::limits::check_block(
+        "--hvps",
+        3 * k,
+        n,
+        "hutch++ keeps a sketch of a third of its products; use fewer --hvps",
+    )?;
     // HS, all k probes in blocked products.
     let mut s_cols = Vec::with_capacity(n * k);
     for _ in 0..k {

@@ -544,7 +544,7 @@ impl Formula {
                 self.source,
                 params
                     .iter()
-                    .map(|p| p.to_string())
+                    .map(|&p| crate::error::fmt_num(p))
                     .collect::<Vec<_>>()
                     .join(", ")
             )))

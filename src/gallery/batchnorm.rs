@@ -14,7 +14,7 @@
 use super::nn_common::NnPlot;
 use super::{num, write, FigureOutput, WIDE_SIZE};
 use crate::error::{Error, Result};
-use crate::nn::{Activation, BnMode, Dataset, Layer, LossKind, Mlp, NetLoss, Task, TrainSource};
+use crate::nn::{Activation, BnMode, Dataset, Layer, LossKind, Mlp, NetLoss, TrainSource};
 use crate::objective::Loss;
 use crate::optim::{Adam, Batching, Executor, Observer, ObserverAction, Rates, State};
 use crate::plot::{LinePlot, Panels, Series};
@@ -223,13 +223,7 @@ fn running(model: &Mlp, layer: usize) -> Result<(Vec<f64>, Vec<f64>)> {
 /// # Errors
 /// The file is missing or malformed.
 pub fn raw_digits() -> Result<Dataset> {
-    Dataset::from_csv(
-        Path::new("data/digits.csv"),
-        None,
-        Task::Classification {
-            n_classes: Some(10),
-        },
-    )
+    super::digits_dataset()
 }
 
 /// Records every step of the figure's run: the batch-norm input's statistics over the batch at

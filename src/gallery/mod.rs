@@ -38,6 +38,25 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// `data/digits.csv` (1797 8×8 images, 10 classes), embedded in the library so that the
+/// figures that train on it run from any working directory.
+pub const DIGITS_CSV: &str = include_str!("../../data/digits.csv");
+
+/// The digits set from [`DIGITS_CSV`], raw pixel values `0..=16`.
+///
+/// # Errors
+/// None in practice (the embedded file is well formed); the CSV parser's errors otherwise.
+pub fn digits_dataset() -> Result<crate::nn::Dataset> {
+    crate::nn::Dataset::from_csv_str(
+        DIGITS_CSV,
+        "data/digits.csv",
+        None,
+        crate::nn::Task::Classification {
+            n_classes: Some(10),
+        },
+    )
+}
+
 /// The size of a single-panel figure, `(width, height)` in pixels.
 pub const SIZE: (u32, u32) = (1200, 900);
 /// The size of a two-panel figure.

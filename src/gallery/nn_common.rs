@@ -3,7 +3,7 @@
 //! filters of a plain MLP, and a gradient-norm minimizer that drives a network to `‖∇L‖ ≈ 0`.
 
 use crate::error::Result;
-use crate::nn::{Dataset, Layer, Mlp, Task};
+use crate::nn::{Dataset, Layer, Mlp};
 use crate::objective::{norm, Gradient, Hessian};
 use crate::plot::{LinePlot, Plot, ScatterPlot, SpectrumPlot, SurfacePlot};
 use plotters::coord::Shift;
@@ -33,18 +33,12 @@ impl Plot for NnPlot {
     }
 }
 
-/// `data/digits.csv` (1797 8×8 images, 10 classes), features standardized.
+/// `data/digits.csv` (1797 8×8 images, 10 classes; embedded), features standardized.
 ///
 /// # Errors
 /// The file is missing or malformed.
 pub fn digits() -> Result<Dataset> {
-    let mut d = Dataset::from_csv(
-        std::path::Path::new("data/digits.csv"),
-        None,
-        Task::Classification {
-            n_classes: Some(10),
-        },
-    )?;
+    let mut d = super::digits_dataset()?;
     d.standardize();
     Ok(d)
 }

@@ -2,11 +2,16 @@
 //!
 //! CSV (DESIGN.md): a header row; the target is the last column unless named (`--target`);
 //! for MSE the last `k` columns where `k` is the model's output width. Class labels are integers
-//! `0..C−1`. Errors name the line and the column.
+//! `0..C−1`. Errors name the line and the column. A first row made only of numbers is refused
+//! (a file without a header would otherwise lose its first sample to the header).
 //!
 //! Generators, by name with an optional count (`moons:500`; default 200 samples):
 //! `moons`, `circles`, `xor` (2 classes), `blobs`, `spirals` (3 classes), all with 2 features,
-//! and `sine` (regression, 1 feature, 1 target: `sin x` plus noise).
+//! and `sine` (regression, 1 feature, 1 target: `sin x` plus noise); at most
+//! [`MAX_GENERATED_SAMPLES`](crate::limits::MAX_GENERATED_SAMPLES) samples.
+//!
+//! [`DataOrigin`] records where a data set came from (generator and seed, or a file and a
+//! fingerprint of its bytes), so that a model file can say what it was trained on.
 
 use crate::error::{Error, Result};
 use nalgebra::DMatrix;
@@ -99,6 +104,94 @@ pub struct Dataset {
 
 const GENERATORS: &str = "moons, circles, blobs, spirals, xor, sine";
 
+/// Where a data set came from: what `--data` named, and enough to tell whether other data is
+/// the same (the generator's seed, or a fingerprint of the file's bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataOrigin {
+    /// The `--data` text: a generator spec (`moons:500`) or a file path.
+    pub spec: String,
+    /// The generator's seed (generators only).
+    pub seed: Option<u64>,
+    /// `fnv1a64:` and the 64-bit FNV-1a hash of the file's bytes, in hex (files only).
+    pub fingerprint: Option<String>,
+    /// The target columns named with `--target`, if any.
+    pub target: Option<Vec<String>>,
+}
+
+impl DataOrigin {
+    /// Whether the origin is a generator (else a file).
+    pub fn is_generator(&self) -> bool {
+        self.seed.is_some()
+    }
+
+    /// A short description for messages: `moons:500 (seed 3)` or `data/iris.csv`.
+    pub fn describe(&self) -> String {
+        match self.seed {
+            Some(s) => format!("{} (seed {s})", self.spec),
+            None => self.spec.clone(),
+        }
+    }
+
+    /// Why `other` is different data from `self`, or `None` when it is the same: another
+    /// generator spec or seed, a file with other bytes (the same bytes under another path are
+    /// the same data), other targets.
+    pub fn difference(&self, other: &DataOrigin) -> Option<String> {
+        let instead = || {
+            Some(format!(
+                "{} instead of {}",
+                other.describe(),
+                self.describe()
+            ))
+        };
+        match (self.is_generator(), other.is_generator()) {
+            (true, true) if self.spec != other.spec => return instead(),
+            (true, true) if self.seed != other.seed => {
+                return Some(format!(
+                    "seed {} instead of seed {}",
+                    other.seed.unwrap_or(0),
+                    self.seed.unwrap_or(0)
+                ))
+            }
+            (false, false) if self.fingerprint != other.fingerprint => {
+                return if self.spec == other.spec {
+                    Some(format!("{} has changed since training", self.spec))
+                } else {
+                    instead()
+                };
+            }
+            (true, false) | (false, true) => return instead(),
+            _ => {}
+        }
+        if other.target.is_some() && self.target != other.target {
+            return Some(format!(
+                "target columns {} instead of {}",
+                other.target.as_deref().unwrap_or(&[]).join(","),
+                self.target
+                    .as_deref()
+                    .map_or("the default".into(), |t| t.join(","))
+            ));
+        }
+        None
+    }
+}
+
+/// The 64-bit FNV-1a hash of `bytes` as `fnv1a64:<16 hex digits>`: cheap, stable across
+/// platforms and versions, enough to notice that a file changed.
+pub fn fingerprint(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("fnv1a64:{h:016x}")
+}
+
+/// Whether `spec` names a generator: its name is one, and no file of that name exists.
+fn is_generator(spec: &str) -> bool {
+    let name = spec.split(':').next().unwrap_or("");
+    !Path::new(spec).exists() && GENERATORS.split(", ").any(|g| g == name)
+}
+
 impl Dataset {
     /// Number of samples.
     pub fn n_samples(&self) -> usize {
@@ -129,9 +222,39 @@ impl Dataset {
     /// # Errors
     /// As [`Dataset::from_csv`] and [`Dataset::generate`].
     pub fn load(spec: &str, target: Option<&[String]>, task: Task, seed: u64) -> Result<Dataset> {
-        let name = spec.split(':').next().unwrap_or("");
-        if !Path::new(spec).exists() && GENERATORS.split(", ").any(|g| g == name) {
+        Ok(Dataset::load_for(spec, target, task, seed, None)?.0)
+    }
+
+    /// As [`Dataset::load`], for a model with `n_inputs` inputs when given: a data set with
+    /// another number of features is refused before its rows are read ("64 features against 4
+    /// inputs" rather than a later complaint about a label). Also returns the [`DataOrigin`].
+    ///
+    /// # Errors
+    /// As [`Dataset::load`]; [`Error::Data`] for a feature count other than `n_inputs`.
+    pub fn load_for(
+        spec: &str,
+        target: Option<&[String]>,
+        task: Task,
+        seed: u64,
+        n_inputs: Option<usize>,
+    ) -> Result<(Dataset, DataOrigin)> {
+        let mut origin = DataOrigin {
+            spec: spec.to_string(),
+            seed: None,
+            fingerprint: None,
+            target: target.map(<[String]>::to_vec),
+        };
+        if is_generator(spec) {
             let d = Dataset::generate(spec, seed)?;
+            origin.seed = Some(seed);
+            if let Some(k) = n_inputs {
+                if k != d.n_features() {
+                    return Err(Error::Data(format!(
+                        "'{spec}' has {} features but the model takes {k} inputs",
+                        d.n_features()
+                    )));
+                }
+            }
             match (task, &d.targets) {
                 (Task::Classification { n_classes: Some(c) }, Targets::Labels(_)) => {
                     let have = d.n_classes().unwrap_or(0);
@@ -156,9 +279,15 @@ impl Dataset {
                 }
                 _ => {}
             }
-            return Ok(d);
+            return Ok((d, origin));
         }
-        Dataset::from_csv(Path::new(spec), target, task)
+        let path = Path::new(spec);
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        origin.fingerprint = Some(fingerprint(&bytes));
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::Data(format!("{spec}: not a UTF-8 text (CSV) file")))?;
+        let d = Dataset::parse_csv(&text, spec, target, task, n_inputs)?;
+        Ok((d, origin))
     }
 
     /// Reads a CSV file (see the module docs).
@@ -182,6 +311,18 @@ impl Dataset {
         target: Option<&[String]>,
         task: Task,
     ) -> Result<Dataset> {
+        Dataset::parse_csv(text, source, target, task, None)
+    }
+
+    /// The CSV parser; `n_inputs`, when given, is checked against the feature columns before
+    /// any row is read.
+    fn parse_csv(
+        text: &str,
+        source: &str,
+        target: Option<&[String]>,
+        task: Task,
+        n_inputs: Option<usize>,
+    ) -> Result<Dataset> {
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -200,6 +341,14 @@ impl Dataset {
                 .map(str::to_string)
                 .collect(),
         };
+        if !header.is_empty() && header.iter().all(|h| h.parse::<f64>().is_ok()) {
+            let shown: Vec<&str> = header.iter().take(4).map(String::as_str).collect();
+            return Err(Error::Data(format!(
+                "{source}: the first row ({}{}) is numbers, not a header; add a header row of column names (critpt does not drop a data row silently)",
+                shown.join(","),
+                if header.len() > 4 { ",..." } else { "" }
+            )));
+        }
         let n_cols = header.len();
         let target_cols: Vec<usize> = match target {
             Some(names) => names
@@ -235,6 +384,17 @@ impl Dataset {
         let feature_cols: Vec<usize> = (0..n_cols).filter(|c| !target_cols.contains(c)).collect();
         if feature_cols.is_empty() {
             return Err(Error::Data(format!("{source}: no feature columns")));
+        }
+        if let Some(k) = n_inputs {
+            if k != feature_cols.len() {
+                let names: Vec<&str> = target_cols.iter().map(|&c| header[c].as_str()).collect();
+                return Err(Error::Data(format!(
+                    "{source} has {} feature columns but the model takes {k} inputs (target column(s): {}{})",
+                    feature_cols.len(),
+                    names.join(", "),
+                    if target.is_none() { "; choose them with --target" } else { "" }
+                )));
+            }
         }
         let mut feats: Vec<f64> = Vec::new();
         let mut tvals: Vec<f64> = Vec::new();
@@ -339,6 +499,9 @@ impl Dataset {
             }
             None => (spec, 200),
         };
+        if GENERATORS.split(", ").any(|g| g == name) {
+            crate::limits::check_generated_samples(spec, count)?;
+        }
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let noise = |sd: f64| Normal::new(0.0, sd).expect("positive standard deviation");
         let mut x = Vec::with_capacity(2 * count);

@@ -21,11 +21,14 @@ mod passes;
 pub mod safetensors_io;
 pub mod train;
 
-pub use data::{shuffled_batches, Dataset, Standardization, Targets, Task};
+pub use data::{shuffled_batches, DataOrigin, Dataset, Standardization, Targets, Task};
 pub use layers::{Activation, BatchNormState, BnMode, Layer, LossKind};
 pub use model::{accuracy_of, Mlp};
 pub use objective::NetLoss;
-pub use safetensors_io::{load_model, load_model_bytes, model_bytes, save_model, ModelFile};
+pub use safetensors_io::{
+    load_model, load_model_bytes, model_bytes, model_bytes_with, save_model, save_model_with,
+    ModelFile, ModelInfo,
+};
 pub use train::{train, EpochRecord, TrainConfig, TrainReport, TrainSource};
 
 #[cfg(test)]

@@ -26,7 +26,8 @@ impl Mlp {
     /// `U(−1/√fan_in, 1/√fan_in)`, from `seed`; batch norm starts at `γ = 1`, `β = 0`.
     ///
     /// # Errors
-    /// Fewer than two sizes, or a zero width.
+    /// Fewer than two sizes, a zero width, or sizes beyond
+    /// [`check_layer_sizes`](crate::limits::check_layer_sizes)'s limits.
     pub fn new(sizes: &[usize], activation: Activation, batchnorm: bool, seed: u64) -> Result<Mlp> {
         if sizes.len() < 2 {
             return Err(Error::invalid(
@@ -40,6 +41,7 @@ impl Mlp {
                 format!("widths must be positive, got {sizes:?}"),
             ));
         }
+        crate::limits::check_layer_sizes(sizes, batchnorm)?;
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let mut layers = Vec::new();
         let mut params = Vec::new();

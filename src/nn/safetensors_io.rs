@@ -6,8 +6,12 @@
 //! the caller, else the file's metadata). Floats may be f32 or f64 when reading; critpt writes
 //! f64 and records `activation` and `loss` in the file's `__metadata__`, so that
 //! `safetensors.torch.load_file` + `model.load_state_dict` round-trip with no `torch.save`.
+//!
+//! The metadata also records the training data ([`DataOrigin`]: `data`, `data_seed`,
+//! `data_fingerprint`, `data_target`) and the standardization. critpt writes the header itself,
+//! keys in sorted order, so the same model gives the same bytes.
 
-use super::data::Standardization;
+use super::data::{DataOrigin, Standardization};
 use super::layers::{Activation, BatchNormState, Layer, LossKind};
 use super::model::Mlp;
 use crate::error::{Error, Result};
@@ -28,8 +32,21 @@ pub struct ModelFile {
     /// The feature standardization the model was trained with (metadata `standardize_mean`,
     /// `standardize_std`), to apply to new data.
     pub standardization: Option<Standardization>,
+    /// The data the model was trained on, when the file records it.
+    pub data: Option<DataOrigin>,
     /// All `__metadata__` entries.
     pub metadata: HashMap<String, String>,
+}
+
+/// What a model file records beside the tensors.
+#[derive(Debug, Clone, Default)]
+pub struct ModelInfo {
+    /// The loss it was trained with.
+    pub loss: Option<LossKind>,
+    /// The feature standardization it was trained with.
+    pub standardization: Option<Standardization>,
+    /// The data it was trained on.
+    pub data: Option<DataOrigin>,
 }
 
 /// Reads a model file. `activation` overrides the metadata's; it is needed when the layers
@@ -168,6 +185,21 @@ pub fn load_model_bytes(
             state.running_mean =
                 floats(source, &format!("{i}.running_mean"), get("running_mean")?)?;
             state.running_var = floats(source, &format!("{i}.running_var"), get("running_var")?)?;
+            crate::error::ensure_finite(
+                &format!("{source}: '{i}.running_mean'"),
+                &state.running_mean,
+            )?;
+            if let Some(k) = state
+                .running_var
+                .iter()
+                .position(|v| !(*v >= 0.0 && v.is_finite()))
+            {
+                return Err(Error::Data(format!(
+                    "{source}: '{i}.running_var' entry {} is {}; a running variance must be finite and non-negative",
+                    k + 1,
+                    state.running_var[k]
+                )));
+            }
             if let Some(t) = tensors.get("num_batches_tracked") {
                 if t.dtype() != Dtype::I64 || t.data().len() != 8 {
                     return Err(Error::Data(format!(
@@ -220,11 +252,36 @@ pub fn load_model_bytes(
         }
         _ => None,
     };
+    let data = match metadata.get("data") {
+        None => None,
+        Some(spec) => Some(DataOrigin {
+            spec: spec.clone(),
+            seed: match metadata.get("data_seed") {
+                None => None,
+                Some(t) => Some(t.parse::<u64>().map_err(|_| {
+                    Error::Data(format!("{source}: metadata data_seed '{t}' is not a seed"))
+                })?),
+            },
+            fingerprint: metadata.get("data_fingerprint").cloned(),
+            target: metadata
+                .get("data_target")
+                .map(|t| t.split(',').map(str::to_string).collect()),
+        }),
+    };
+    if let Some(st) = &standardization {
+        if st.mean.len() != st.std.len() || st.std.iter().any(|v| !(*v > 0.0 && v.is_finite())) {
+            return Err(Error::Data(format!(
+                "{source}: metadata standardization needs as many means as positive finite standard deviations"
+            )));
+        }
+        crate::error::ensure_finite(&format!("{source}: metadata standardize_mean"), &st.mean)?;
+    }
     Ok(ModelFile {
         model,
         activation: act,
         loss,
         standardization,
+        data,
         metadata,
     })
 }
@@ -239,6 +296,22 @@ pub fn model_bytes(
     loss: Option<LossKind>,
     standardization: Option<&Standardization>,
 ) -> Result<Vec<u8>> {
+    model_bytes_with(
+        model,
+        &ModelInfo {
+            loss,
+            standardization: standardization.cloned(),
+            data: None,
+        },
+    )
+}
+
+/// The bytes of a model file with everything `info` records in the metadata. Header keys are
+/// sorted and tensors laid out in key order, so the same model and info give the same bytes.
+///
+/// # Errors
+/// [`Error::Data`] if serialization fails.
+pub fn model_bytes_with(model: &Mlp, info: &ModelInfo) -> Result<Vec<u8>> {
     let f64s = |v: &[f64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     let mut entries: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     let offsets = model.offsets();
@@ -285,30 +358,79 @@ pub fn model_bytes(
             Layer::Activation(_) => {}
         }
     }
-    let views: Vec<(String, TensorView<'_>)> = entries
-        .iter()
-        .map(|(k, d, s, b)| {
-            TensorView::new(*d, s.clone(), b)
-                .map(|v| (k.clone(), v))
-                .map_err(|e| Error::Data(format!("tensor '{k}': {e}")))
-        })
-        .collect::<Result<_>>()?;
-    let mut meta = HashMap::new();
+    let mut meta: BTreeMap<String, String> = BTreeMap::new();
     meta.insert("format".to_string(), "pt".to_string());
     meta.insert("producer".to_string(), "critpt".to_string());
     if let Some(a) = model.activation() {
         meta.insert("activation".to_string(), a.name().to_string());
     }
-    if let Some(l) = loss {
+    if let Some(l) = info.loss {
         meta.insert("loss".to_string(), l.name().to_string());
     }
-    if let Some(st) = standardization {
+    if let Some(st) = &info.standardization {
         let js = |v: &[f64]| serde_json::to_string(v).unwrap_or_default();
         meta.insert("standardize_mean".to_string(), js(&st.mean));
         meta.insert("standardize_std".to_string(), js(&st.std));
     }
-    safetensors::serialize(views, Some(meta))
-        .map_err(|e| Error::Data(format!("cannot serialize the model: {e}")))
+    if let Some(d) = &info.data {
+        meta.insert("data".to_string(), d.spec.clone());
+        if let Some(seed) = d.seed {
+            meta.insert("data_seed".to_string(), seed.to_string());
+        }
+        if let Some(f) = &d.fingerprint {
+            meta.insert("data_fingerprint".to_string(), f.clone());
+        }
+        if let Some(t) = &d.target {
+            meta.insert("data_target".to_string(), t.join(","));
+        }
+    }
+    Ok(serialize_sorted(entries, &meta))
+}
+
+/// The safetensors layout: an 8-byte little-endian header length, the JSON header (padded
+/// with spaces to a multiple of 8 bytes), the tensors' bytes. Keys are written in sorted order
+/// and the tensors laid out in that order, so the bytes depend only on the contents.
+fn serialize_sorted(
+    entries: Vec<(String, Dtype, Vec<usize>, Vec<u8>)>,
+    meta: &BTreeMap<String, String>,
+) -> Vec<u8> {
+    let sorted: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)> = entries
+        .into_iter()
+        .map(|(k, d, s, b)| (k, (d, s, b)))
+        .collect();
+    let quote = |t: &str| serde_json::to_string(t).unwrap_or_default();
+    let mut header = String::from("{");
+    let meta_fields: Vec<String> = meta
+        .iter()
+        .map(|(k, v)| format!("{}:{}", quote(k), quote(v)))
+        .collect();
+    header.push_str(&format!("\"__metadata__\":{{{}}}", meta_fields.join(",")));
+    let mut offset = 0usize;
+    for (key, (dtype, shape, bytes)) in &sorted {
+        let dtype = match dtype {
+            Dtype::I64 => "I64",
+            _ => "F64",
+        };
+        let shape: Vec<String> = shape.iter().map(usize::to_string).collect();
+        header.push_str(&format!(
+            ",{}:{{\"dtype\":\"{dtype}\",\"shape\":[{}],\"data_offsets\":[{offset},{}]}}",
+            quote(key),
+            shape.join(","),
+            offset + bytes.len()
+        ));
+        offset += bytes.len();
+    }
+    header.push('}');
+    while header.len() % 8 != 0 {
+        header.push(' ');
+    }
+    let mut out = Vec::with_capacity(8 + header.len() + offset);
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    for (_, _, bytes) in sorted.values() {
+        out.extend_from_slice(bytes);
+    }
+    out
 }
 
 /// Writes `model` to `path` (see [`model_bytes`]).
@@ -322,5 +444,14 @@ pub fn save_model(
     standardization: Option<&Standardization>,
 ) -> Result<()> {
     let bytes = model_bytes(model, loss, standardization)?;
+    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
+}
+
+/// Writes `model` with everything `info` records (see [`model_bytes_with`]).
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be written.
+pub fn save_model_with(path: &Path, model: &Mlp, info: &ModelInfo) -> Result<()> {
+    let bytes = model_bytes_with(model, info)?;
     std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
 }

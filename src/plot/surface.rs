@@ -174,7 +174,8 @@ impl SurfacePlot {
     /// labels are the parameter names.
     ///
     /// # Errors
-    /// [`Error::Unsupported`] unless the loss has exactly 2 parameters; as [`SurfacePlot::from_fn`].
+    /// [`Error::Unsupported`] unless the loss has exactly 2 parameters, or when it has no finite
+    /// value anywhere on the grid (a blank figure); as [`SurfacePlot::from_fn`].
     pub fn from_loss<L: Loss + ?Sized>(obj: &L, bx: PlotBox, resolution: usize) -> Result<Self> {
         let n = obj.n_params();
         if n != 2 {
@@ -185,6 +186,12 @@ impl SurfacePlot {
         }
         let names = obj.param_names();
         let plot = SurfacePlot::from_fn(|p| obj.loss(p).unwrap_or(f64::NAN), bx, resolution)?;
+        if !plot.grid.values.iter().any(|v| v.is_finite()) {
+            return Err(Error::Unsupported(format!(
+                "the function has no finite value on the {resolution}x{resolution} grid of the box [{}, {}] x [{}, {}]: nothing to draw; choose a box inside its domain",
+                bx.x.0, bx.x.1, bx.y.0, bx.y.1
+            )));
+        }
         Ok(plot.with_axis_labels(&names[0], &names[1]))
     }
 

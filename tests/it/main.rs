@@ -1,6 +1,7 @@
 //! critpt's integration tests: one binary, one module per area.
 
 mod cli_errors;
+mod cli_hardening;
 mod core;
 mod curvature;
 mod eigen_props;
