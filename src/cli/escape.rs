@@ -2,7 +2,7 @@
 
 use super::classify::tolerances;
 use super::common::{fmt_num, fmt_vec, parse_point, print_json, FunctionArgs};
-use super::out::outln;
+use super::out::{errln, outln};
 use anyhow::Result;
 use critpt::critical::{escape_saddle, EscapeOptions};
 use critpt::derivatives::{FiniteDiff, Method};
@@ -46,7 +46,7 @@ pub fn run(a: &EscapeArgs) -> Result<ExitCode> {
         Method::FiniteDiff => escape_saddle(&FiniteDiff::new(&f), &at, &tol, &opts)?,
     };
     for w in &e.warnings {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
     if a.json {
         let mut v = serde_json::to_value(&e)?;

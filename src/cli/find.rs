@@ -135,7 +135,10 @@ pub fn run(a: &FindArgs) -> Result<ExitCode> {
         outln!("box       {}", b.join(" x "))?;
         outln!(
             "starts    {} in {} rounds, the first of {} (seed {})",
-            res.stats.starts, res.stats.rounds, a.starts, a.seed
+            res.stats.starts,
+            res.stats.rounds,
+            a.starts,
+            a.seed
         )?;
         outln!()?;
         outln!(

@@ -128,7 +128,8 @@ pub fn run(a: &OptimizeArgs) -> Result<ExitCode> {
         )?;
         outln!(
             "steps      {steps}  (gradient norm at the end {:.3e}; {} gradient evaluations)",
-            t.gradient_norms[last], run.counts.gradients
+            t.gradient_norms[last],
+            run.counts.gradients
         )?;
         match t.diverged_at_step {
             Some(k) => outln!("diverged   at step {k}")?,
