@@ -7,9 +7,10 @@
 //! halves until the loss drops, and, when `α₀` was not fixed by the user, doubles while the loss
 //! keeps dropping. The second-order prediction `½λα²` is reported beside the actual change.
 
-use crate::critical::classify::{classify_point, Tolerances};
+use crate::critical::classify::Tolerances;
+use crate::curvature::{extreme_eigenpairs, symmetric_eigen, EigenBackend};
 use crate::error::{Error, Result};
-use crate::objective::{Gradient, Hessian};
+use crate::objective::{check_params, norm, Gradient, Hessian};
 
 /// Line-search settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -79,10 +80,14 @@ pub struct EscapeStep {
 
 /// Takes one step along the most negative curvature direction at `params`.
 ///
+/// Only the extreme eigenpairs of the Hessian are computed
+/// ([`crate::curvature::extreme_eigenpairs`], relative residual `1e-10`); when they do not
+/// converge, the full eigen-decomposition decides.
+///
 /// # Errors
 /// [`Error::NoNegativeCurvature`] when the smallest eigenvalue is not negative beyond the
 /// tolerance; [`Error::NoConvergence`] when no step lowers the loss (rounding at a very flat
-/// point); bad points as in [`classify_point`].
+/// point); bad points as in [`classify_point`](crate::critical::classify_point).
 ///
 /// # Example
 /// ```
@@ -98,14 +103,16 @@ pub fn escape_saddle<O: Gradient + Hessian + ?Sized>(
     tol: &Tolerances,
     opts: &EscapeOptions,
 ) -> Result<EscapeStep> {
-    let cp = classify_point(obj, params, tol)?;
-    let lambda = cp.spectrum.eigenvalues.first().copied().unwrap_or(0.0);
-    let zero = tol.zero_threshold(cp.spectrum.max_abs(), cp.value);
+    check_params(obj, params)?;
+    let mut gradient = vec![0.0; params.len()];
+    let f0 = obj.loss_and_gradient(params, &mut gradient)?;
+    let gradient_norm = norm(&gradient);
+    let (lambda, mut u, max_abs) = smallest_eigenpair(obj, params)?;
+    let zero = tol.zero_threshold(max_abs, f0);
     if lambda >= -zero {
         return Err(Error::NoNegativeCurvature { smallest: lambda });
     }
-    let mut u = cp.spectrum.eigenvector(0);
-    let slope: f64 = u.iter().zip(&cp.gradient).map(|(a, b)| a * b).sum();
+    let slope: f64 = u.iter().zip(&gradient).map(|(a, b)| a * b).sum();
     if slope > 0.0 {
         u.iter_mut().for_each(|x| *x = -*x);
     }
@@ -117,7 +124,6 @@ pub fn escape_saddle<O: Gradient + Hessian + ?Sized>(
         evals += 1;
         obj.loss(&at(alpha)).unwrap_or(f64::INFINITY)
     };
-    let f0 = cp.value;
     let mut alpha = opts.initial_step;
     let mut f = trial(alpha);
     let mut halvings = 0;
@@ -148,7 +154,7 @@ pub fn escape_saddle<O: Gradient + Hessian + ?Sized>(
     Ok(EscapeStep {
         from: params.to_vec(),
         value_before: f0,
-        gradient_norm: cp.gradient_norm,
+        gradient_norm,
         eigenvalue: lambda,
         to: at(alpha),
         direction: u,
@@ -157,4 +163,24 @@ pub fn escape_saddle<O: Gradient + Hessian + ?Sized>(
         predicted_change: 0.5 * lambda * alpha * alpha,
         line_search_evals: evals,
     })
+}
+
+/// The smallest eigenpair of the Hessian at `params` and the largest eigenvalue magnitude (the
+/// zero threshold's scale): the extreme pairs only, the full decomposition when they do not
+/// converge.
+fn smallest_eigenpair<O: Hessian + ?Sized>(
+    obj: &O,
+    params: &[f64],
+) -> Result<(f64, Vec<f64>, f64)> {
+    let h = obj.hessian(params)?;
+    if h.nrows() == 0 {
+        return Ok((0.0, vec![], 0.0));
+    }
+    let e = extreme_eigenpairs(&h, 1e-10, 0)?;
+    if e.converged {
+        let max_abs = e.max_abs();
+        return Ok((e.smallest.value, e.smallest.vector, max_abs));
+    }
+    let s = symmetric_eigen(&h, EigenBackend::default())?;
+    Ok((s.eigenvalues[0], s.eigenvector(0), s.max_abs()))
 }
