@@ -7,10 +7,15 @@ timings in src/curvature/dense.rs quote) with `critpt train --standardize` (seed
 processes are timed from start to exit (interpreter start-up, imports, JIT compilation and
 data loading included), each `--repeats` times, median reported:
 
-- JAX: `jax.jit(jax.hessian(loss))` on the flat parameter vector (float64, CPU), then
-  `numpy.linalg.eigvalsh` (LAPACK dsyevd, eigenvalues only) and the classifier's counts;
+- JAX: the Hessian of the loss in the flat parameter vector (float64, CPU) by jax.hessian's
+  forward-over-reverse, jitted, then `numpy.linalg.eigvalsh` (LAPACK dsyevd, eigenvalues only)
+  and the classifier's counts. Plain `jax.jit(jax.hessian(loss))` pushes all 5059 tangents
+  through the network at once and needs 29.6 GB here (out of memory on a 23 GB machine), so
+  by default the same products run `--batch 256` directions at a time (`jax.lax.map` with
+  `batch_size`, inside the one jit); `--batch 0` times plain `jax.hessian`;
 - `critpt analyze --method dense` (all eigenvalues, no eigenvectors);
-- `critpt analyze --method inertia` (two LBLᵀ factorizations and the extreme eigenpairs).
+- `critpt analyze --method inertia` (two LBLᵀ factorizations and the extreme eigenpairs);
+- with `--critpt-lapack BIN` (a critpt built with `--features lapack`), both again with it.
 
 All three must report the same index and minimum ratio (the script exits 1 otherwise): the
 same weights, the same Hessian. Ratios are critpt / JAX. Build critpt first
@@ -48,7 +53,7 @@ def read_safetensors(path):
         tensors[name] = np.frombuffer(buf, dtype=kinds[t["dtype"]]).reshape(t["shape"]).astype(np.float64)
     return tensors, meta
 
-model, data, tol_eig = sys.argv[1], sys.argv[2], float(sys.argv[3])
+model, data, tol_eig, batch = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 tensors, meta = read_safetensors(model)
 rows = np.loadtxt(data, delimiter=",", skiprows=1)
 x, y = rows[:, :-1], rows[:, -1].astype(int)
@@ -74,8 +79,15 @@ def loss(theta):
     logz = jax.scipy.special.logsumexp(h, axis=1)
     return jnp.mean(logz - h[jnp.arange(h.shape[0]), yj])
 
+def hessian_batched(theta):
+    # jax.hessian's forward-over-reverse, `batch` tangent directions at a time.
+    grad = jax.grad(loss)
+    hvp = lambda v: jax.jvp(grad, (theta,), (v,))[1]
+    return jax.lax.map(hvp, jnp.eye(theta.size), batch_size=batch)
+
 t1 = time.perf_counter()
-hess = np.asarray(jax.jit(jax.hessian(loss))(jnp.asarray(flat)))
+hessian = jax.hessian(loss) if batch == 0 else hessian_batched
+hess = np.asarray(jax.jit(hessian)(jnp.asarray(flat)))
 t2 = time.perf_counter()
 ev = np.linalg.eigvalsh(hess)
 t3 = time.perf_counter()
@@ -101,7 +113,11 @@ def main():
     p.add_argument("--data", default="data/digits.csv")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--critpt", default="target/release/critpt")
+    p.add_argument("--critpt-lapack", default=None,
+                   help="a second critpt built with --features lapack: its dense path is timed too")
     p.add_argument("--python", default=sys.executable)
+    p.add_argument("--batch", type=int, default=256,
+                   help="tangent directions per batch of the JAX Hessian; 0: plain jax.hessian")
     p.add_argument("--model", default=None, help="reuse a trained model instead of training")
     a = p.parse_args()
     print("load before:", os.popen("uptime").read().strip())
@@ -115,12 +131,15 @@ def main():
     open(worker, "w").write(WORKER)
     env = dict(os.environ, JAX_PLATFORMS="cpu")
     runs = {
-        "jax+eigvalsh": [a.python, worker, model, a.data, "1e-8"],
+        "jax+eigvalsh": [a.python, worker, model, a.data, "1e-8", str(a.batch)],
         "critpt dense": [a.critpt, "analyze", "--model", model, "--data", a.data,
                          "--method", "dense", "--json"],
         "critpt inertia": [a.critpt, "analyze", "--model", model, "--data", a.data,
                            "--method", "inertia", "--json"],
     }
+    if a.critpt_lapack:
+        runs["critpt dense lapack"] = [a.critpt_lapack] + runs["critpt dense"][1:]
+        runs["critpt inertia lapack"] = [a.critpt_lapack] + runs["critpt inertia"][1:]
     times, results = {k: [] for k in runs}, {}
     for _ in range(a.repeats):
         for name, cmd in runs.items():
@@ -136,7 +155,7 @@ def main():
         m = statistics.median(times[name])
         r = results[name]
         counts = r.get("counts") or {"negative": r["index"]}
-        print(f"  {name:15s} {m:7.2f} s  ratio {m / base:5.2f}  index {r['index']}  "
+        print(f"  {name:21s} {m:7.2f} s  ratio {m / base:5.2f}  index {r['index']}  "
               f"minimum_ratio {r['minimum_ratio']:.6f}  lambda [{r['lambda_min']:.6e}, "
               f"{r['lambda_max']:.6e}]  {counts}")
     print("load after:", os.popen("uptime").read().strip())

@@ -5,8 +5,9 @@
 //! its negative, zero and positive eigenvalues exactly from two `LBLᵀ` factorizations
 //! (Sylvester's law of inertia at `±τ`, τ the zero threshold) and finds only the extreme
 //! eigenpairs: the same kind, index and minimum ratio as `dense`, `eigenvalues` holding the
-//! extremes and `counts` the three counts. `lanczos` never forms it: the `--top K` algebraically largest and K smallest eigenpairs by Lanczos with full
-//! reorthogonalization on exact Hessian-vector products (memory `O(P·m)`, m Lanczos steps).
+//! extremes and `counts` the three counts. `lanczos` never forms it: the `--top K`
+//! algebraically largest and K smallest eigenpairs by Lanczos with full reorthogonalization
+//! on exact Hessian-vector products (memory `O(P·m)`, m Lanczos steps).
 //! Without `--method`, models of more than [`DENSE_LIMIT`] parameters use `lanczos`.
 //!
 //! With `lanczos`, `kind` comes from the extreme eigenvalues only, each trusted to within its
