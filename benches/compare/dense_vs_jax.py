@@ -22,6 +22,12 @@ same weights, the same Hessian. Ratios are critpt / JAX. Build critpt first
 (`cargo build --release`, or `--features lapack` for LAPACK's dsyevd in the dense path) and
 run from the repository root; the machine's load (`uptime`) is printed before and after.
 Needs a Python with jax and numpy (default: the interpreter running this script).
+
+Measured on the 2-core development machine, shared with other builds (load 4-6), one run each,
+64-33-66-10 trained 20 epochs, all five agreeing on index 1526, 179 zeros, minimum ratio
+0.662977: JAX+eigvalsh 57.1 s (Hessian 33.4 s, eigvalsh 20.3 s), critpt dense 32.8 s (0.57),
+critpt inertia 15.9 s (0.28), with `--features lapack` dense 44.0 s (0.77) and inertia 16.2 s
+(0.28). At load 7-12: 147.9 s, 82.9 s (0.56), 38.9 s (0.26), 110.1 s (0.74), 24.2 s (0.16).
 """
 import argparse
 import json
