@@ -1,9 +1,14 @@
 //! `critpt analyze`: the curvature of a trained model's loss (PyTorch or critpt weights).
 //!
-//! Two methods. `dense` forms the exact Hessian and all its eigenvalues. `lanczos` never forms
-//! it: the `--top K` algebraically largest and/or smallest eigenpairs (`--which`) by block
-//! Lanczos with thick restarts on exact Hessian-vector products (memory `O(P·m)` for a basis of
-//! m vectors). Without `--method`, models of more than [`DENSE_LIMIT`] parameters use `lanczos`.
+//! Three methods. `dense` forms the exact Hessian and all its eigenvalues (no eigenvectors:
+//! only `--escape` needs one). `inertia` forms it too but counts its negative, zero and
+//! positive eigenvalues exactly from two `LBLᵀ` factorizations (Sylvester's law of inertia at
+//! `±τ`, τ the zero threshold) and finds only the extreme eigenpairs: the same kind, index and
+//! minimum ratio as `dense`, `eigenvalues` holding the extremes and `counts` the three counts.
+//! `lanczos` never forms it: the `--top K` algebraically largest and/or smallest eigenpairs
+//! (`--which`) by block Lanczos with thick restarts on exact Hessian-vector products (memory
+//! `O(P·m)` for a basis of m vectors). Without `--method`, models of more than [`DENSE_LIMIT`]
+//! parameters use `lanczos`.
 //!
 //! With `lanczos`, `kind`, `index` and `minimum_ratio` come from the extreme eigenpairs only
 //! ([`critpt::critical::classify_extremes`]): each is reported when it is proven, and null
@@ -17,9 +22,10 @@ use super::out::{errln, outln, Spinner};
 use super::train::targets;
 use anyhow::{bail, Result};
 use critpt::critical::{
-    classify_extremes, classify_point, escape_saddle, EscapeOptions, Tolerances,
+    classify_extremes, classify_point_eigenvalues, classify_point_inertia, escape_saddle,
+    EscapeOptions, Tolerances,
 };
-use critpt::curvature::{hutch_plus_plus, slq_density, Lanczos, Slq, Which};
+use critpt::curvature::{hutch_plus_plus, slq_density, EigenBackend, Lanczos, Slq, Which};
 use critpt::nn::curvature::DENSE_LIMIT;
 use critpt::nn::{load_model, Activation, BnMode, Dataset, LossKind, NetLoss, Task};
 use critpt::objective::Gradient;
@@ -46,8 +52,9 @@ pub struct AnalyzeArgs {
     /// Target column(s), comma-separated (default: the last; the last k for mse).
     #[arg(long)]
     pub target: Option<String>,
-    /// dense (exact Hessian, all eigenvalues) or lanczos (extreme eigenpairs, matrix-free).
-    /// Default: dense up to 3000 parameters, lanczos above.
+    /// dense (exact Hessian, all eigenvalues), inertia (exact Hessian, exact counts of
+    /// negative/zero/positive eigenvalues and the extremes) or lanczos (extreme eigenpairs,
+    /// matrix-free). Default: dense up to 3000 parameters, lanczos above.
     #[arg(long)]
     pub method: Option<String>,
     /// dense: report only the K largest eigenvalues; lanczos: the K largest and the K
@@ -117,8 +124,8 @@ pub struct AnalyzeArgs {
 /// Runs `critpt analyze`.
 pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
     if let Some(m) = a.method.as_deref() {
-        if m != "dense" && m != "lanczos" {
-            bail!("unknown --method '{m}'; known: dense, lanczos");
+        if !matches!(m, "dense" | "inertia" | "lanczos") {
+            bail!("unknown --method '{m}'; known: dense, inertia, lanczos");
         }
     }
     if a.top == Some(0) {
@@ -194,7 +201,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
     if let Some(e) = a.tol_eig {
         tol = tol.with_eig(e)?;
     }
-    if method == "dense" {
+    if method != "lanczos" {
         critpt::limits::check_dense_params(model.n_params())?;
     }
     if a.density {
@@ -204,14 +211,23 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
         "{method} curvature of {} parameters",
         model.n_params()
     ));
-    let extras = Extras::compute(a, &obj, &model.params, method == "dense")?;
+    let extras = Extras::compute(a, &obj, &model.params, method != "lanczos")?;
     if method == "lanczos" {
         return run_lanczos(a, &model, &data, &obj, kind, mode, &tol, extras, spinner);
     }
+    if method == "inertia" {
+        return run_inertia(a, &model, &data, &obj, kind, mode, &tol, extras, spinner);
+    }
     let start = std::time::Instant::now();
-    let cp = classify_point(&obj, &model.params, &tol)?;
+    let cp = classify_point_eigenvalues(
+        &obj,
+        &model.params,
+        &tol,
+        EigenBackend::fastest_eigenvalues(),
+    )?;
     let seconds = start.elapsed().as_secs_f64();
-    let ev = &cp.spectrum.eigenvalues;
+    let ev = &cp.eigenvalues;
+    let c = cp.classification;
     let trace: f64 = ev.iter().sum();
     let reported: &[f64] = match a.top {
         Some(k) => &ev[ev.len().saturating_sub(k)..],
@@ -221,23 +237,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
         Some(l) if kind.is_classification() => Some(model.accuracy(&data.x, l, mode)?),
         _ => None,
     };
-    let escape = if a.escape {
-        match escape_saddle(&obj, &model.params, &tol, &EscapeOptions::default()) {
-            Ok(e) => Some(json!({
-                "eigenvalue": e.eigenvalue,
-                "step": e.step,
-                "loss_before": e.value_before,
-                "loss_after": e.value_after,
-                "predicted_change": e.predicted_change,
-            })),
-            Err(e) => {
-                errln!("warning: no escape step: {e}");
-                None
-            }
-        }
-    } else {
-        None
-    };
+    let escape = escape_json(a, &obj, &model.params, &tol);
     drop(spinner);
     if a.json {
         let mut v = json!({
@@ -249,9 +249,9 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
             "eigenvalues": reported,
             "lambda_min": ev.first(),
             "lambda_max": ev.last(),
-            "kind": cp.kind,
-            "index": cp.index,
-            "minimum_ratio": cp.minimum_ratio,
+            "kind": c.kind,
+            "index": c.index,
+            "minimum_ratio": c.minimum_ratio,
             "trace": trace,
             "trace_std_error": 0.0,
             "method": method,
@@ -299,25 +299,160 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
         outln!("largest        {}", top.join(", "))?;
         outln!(
             "kind {}   index {}   minimum ratio {:.4}   ({seconds:.2} s, dense)",
-            cp.kind,
-            cp.index,
-            cp.minimum_ratio
+            c.kind,
+            c.index,
+            c.minimum_ratio
         )?;
-        if let Some(e) = escape {
-            outln!(
-                "escape: along λ = {} by {}: loss {} -> {}",
-                e["eigenvalue"],
-                e["step"],
-                e["loss_before"],
-                e["loss_after"]
-            )?;
-        }
+        print_escape(&escape)?;
         extras.print()?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The optional estimates (`--trace`, `--density`), shared by both methods.
+/// `--escape`: one step along the most negative curvature (only that eigenpair is computed),
+/// or a warning saying why not.
+fn escape_json(
+    a: &AnalyzeArgs,
+    obj: &NetLoss,
+    params: &[f64],
+    tol: &Tolerances,
+) -> Option<serde_json::Value> {
+    if !a.escape {
+        return None;
+    }
+    match escape_saddle(obj, params, tol, &EscapeOptions::default()) {
+        Ok(e) => Some(json!({
+            "eigenvalue": e.eigenvalue,
+            "step": e.step,
+            "loss_before": e.value_before,
+            "loss_after": e.value_after,
+            "predicted_change": e.predicted_change,
+        })),
+        Err(e) => {
+            errln!("warning: no escape step: {e}");
+            None
+        }
+    }
+}
+
+fn print_escape(escape: &Option<serde_json::Value>) -> Result<()> {
+    if let Some(e) = escape {
+        outln!(
+            "escape: along λ = {} by {}: loss {} -> {}",
+            e["eigenvalue"],
+            e["step"],
+            e["loss_before"],
+            e["loss_after"]
+        )?;
+    }
+    Ok(())
+}
+
+/// `--method inertia`: exact counts from two `LBLᵀ` factorizations, the extremes by block
+/// Lanczos on the dense Hessian.
+#[allow(clippy::too_many_arguments)]
+fn run_inertia(
+    a: &AnalyzeArgs,
+    model: &critpt::nn::Mlp,
+    data: &Dataset,
+    obj: &NetLoss,
+    kind: LossKind,
+    mode: BnMode,
+    tol: &Tolerances,
+    extras: Extras,
+    spinner: Spinner,
+) -> Result<ExitCode> {
+    let start = std::time::Instant::now();
+    let p = classify_point_inertia(obj, &model.params, tol, a.seed)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let c = p.classification;
+    let ext = &p.inertia.extremes;
+    let n = model.n_params();
+    let (extremes, residuals) = if n == 1 {
+        (vec![ext.smallest.value], vec![ext.smallest.residual])
+    } else {
+        (
+            vec![ext.smallest.value, ext.largest.value],
+            vec![ext.smallest.residual, ext.largest.residual],
+        )
+    };
+    let accuracy = match data.labels() {
+        Some(l) if kind.is_classification() => Some(model.accuracy(&data.x, l, mode)?),
+        _ => None,
+    };
+    let escape = escape_json(a, obj, &model.params, tol);
+    drop(spinner);
+    let counts = p.inertia.counts;
+    if a.json {
+        let mut v = json!({
+            "parameters": n,
+            "samples": data.n_samples(),
+            "loss": p.value,
+            "accuracy": accuracy,
+            "gradient_norm": p.gradient_norm,
+            "eigenvalues": extremes,
+            "residuals": residuals,
+            "converged": ext.converged,
+            "lambda_min": ext.smallest.value,
+            "lambda_max": ext.largest.value,
+            "counts": counts,
+            "zero_threshold": p.inertia.tau,
+            "kind": c.kind,
+            "index": c.index,
+            "minimum_ratio": c.minimum_ratio,
+            "trace": p.inertia.trace,
+            "trace_std_error": 0.0,
+            "method": "inertia",
+            "loss_kind": kind.name(),
+            "batchnorm_mode": mode.name(),
+            "seconds": seconds,
+        });
+        if a.escape {
+            v["escape"] = escape.unwrap_or(serde_json::Value::Null);
+        }
+        extras.add_to(&mut v);
+        print_json(&v)?;
+    } else {
+        outln!(
+            "model {} ({n} parameters), {} samples, loss {}, batch norm {}",
+            a.model.display(),
+            data.n_samples(),
+            kind.name(),
+            mode.name()
+        )?;
+        outln!("loss           {:.10}", p.value)?;
+        if let Some(acc) = accuracy {
+            outln!("accuracy       {acc:.4}")?;
+        }
+        outln!("gradient norm  {:.3e}", p.gradient_norm)?;
+        outln!(
+            "eigenvalues    min {:.6e} (residual {:.1e})  max {:.6e} (residual {:.1e})  trace {:.6e}",
+            ext.smallest.value,
+            ext.smallest.residual,
+            ext.largest.value,
+            ext.largest.residual,
+            p.inertia.trace
+        )?;
+        outln!(
+            "counts         {} negative, {} zero (|λ| <= {:.1e}), {} positive",
+            counts.negative,
+            counts.zero,
+            p.inertia.tau,
+            counts.positive
+        )?;
+        outln!(
+            "kind {}   index {}   minimum ratio {:.4}   ({seconds:.2} s, inertia)",
+            c.kind,
+            c.index,
+            c.minimum_ratio
+        )?;
+        print_escape(&escape)?;
+        extras.print()?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The optional estimates (`--trace`, `--density`), shared by all methods.
 struct Extras {
     trace: Option<serde_json::Value>,
     density: Option<serde_json::Value>,

@@ -54,7 +54,7 @@
 //! | dual | 1e-6 | 1e-8 | 1e-14 | 0 | exact derivatives; only rounding, a few ε relative to the terms |
 //! | fd | 1e-5 | 1e-6 | 1e-7 | 1e-7 | central differences: gradient error ~1e-10, Hessian rounding `ε\|f\|/h² ≈ 1.5e-8·\|f\|`, truncation ~1e-8 |
 
-use crate::curvature::{symmetric_eigen, EigenBackend, Spectrum};
+use crate::curvature::{symmetric_eigen, EigenBackend, Inertia, Spectrum};
 use crate::derivatives::Method;
 use crate::error::{Error, Result};
 use crate::objective::{check_params, norm, Gradient, Hessian};
@@ -234,6 +234,45 @@ pub fn classify_with_threshold(
     let positive = eigenvalues.iter().filter(|&&l| l > zero).count();
     let n = eigenvalues.len();
     let zeros = n - index - positive;
+    let kind = if gradient_norm > tol.grad || gradient_norm.is_nan() {
+        CriticalKind::NotCritical
+    } else if index > 0 && positive > 0 {
+        CriticalKind::Saddle
+    } else if zeros > 0 || n == 0 {
+        CriticalKind::Degenerate
+    } else if index == n {
+        CriticalKind::Maximum
+    } else {
+        CriticalKind::Minimum
+    };
+    Classification {
+        kind,
+        index,
+        positive,
+        zero: zeros,
+        minimum_ratio: if n == 0 {
+            0.0
+        } else {
+            positive as f64 / n as f64
+        },
+    }
+}
+
+/// Classifies from the counts of negative, zero and positive eigenvalues alone (as
+/// [`crate::curvature::inertia`] gives them at the zero threshold): the same rules and the same
+/// result as [`classify_spectrum`] on a spectrum with those counts.
+///
+/// # Example
+/// ```
+/// # use critpt::critical::{classify_counts, CriticalKind, Tolerances};
+/// # use critpt::curvature::Inertia;
+/// let counts = Inertia { negative: 1, zero: 0, positive: 3 };
+/// let c = classify_counts(counts, 0.0, &Tolerances::dual());
+/// assert_eq!((c.kind, c.index, c.minimum_ratio), (CriticalKind::Saddle, 1, 0.75));
+/// ```
+pub fn classify_counts(counts: Inertia, gradient_norm: f64, tol: &Tolerances) -> Classification {
+    let (index, zeros, positive) = (counts.negative, counts.zero, counts.positive);
+    let n = counts.total();
     let kind = if gradient_norm > tol.grad || gradient_norm.is_nan() {
         CriticalKind::NotCritical
     } else if index > 0 && positive > 0 {

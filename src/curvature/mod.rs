@@ -1,7 +1,9 @@
 //! Curvature: the spectrum of a Hessian.
 //!
 //! [`Spectrum`] is the one currency: eigenvalues ascending, eigenvectors as matching columns.
-//! [`dense`] decomposes a dense symmetric matrix with one of three backends ([`EigenBackend`]).
+//! [`dense`] decomposes a dense symmetric matrix with one of three backends ([`EigenBackend`]),
+//! or computes only its eigenvalues, or only its extreme eigenpairs; [`inertia`] counts its
+//! eigenvalues below, inside and above `[−τ, τ]` from two LDLᵀ factorizations.
 //! The matrix-free methods work on any [`crate::objective::Hvp`] and never build the Hessian:
 //! [`lanczos`] (extreme eigenpairs, by sign), [`power`] (the power-iteration baseline),
 //! [`trace`] (Hutchinson and Hutch++), [`density`] (stochastic Lanczos quadrature);
@@ -11,13 +13,18 @@
 
 pub mod dense;
 pub mod density;
+pub mod inertia;
 pub mod lanczos;
 pub mod landscape;
 pub mod power;
 pub mod trace;
 
-pub use dense::{symmetric_eigen, EigenBackend, Spectrum};
+pub use dense::{
+    extreme_eigenpairs, symmetric_eigen, symmetric_eigenvalues, EigenBackend, EigenPair, Extremes,
+    Spectrum,
+};
 pub use density::{slq_density, MomentEstimate, Quadrature, Slq, SpectralDensity};
+pub use inertia::{inertia, inertia_at, inertia_with_threshold, Inertia, InertiaSpectrum};
 pub use lanczos::{
     HvpOperator, Lanczos, LanczosResult, QuadraticForm, Which, BASIS_BYTES, MAX_BASIS, MIN_BASIS,
 };

@@ -10,6 +10,7 @@ mod gallery;
 mod gallery_bn_sharp;
 mod gallery_landscape;
 mod gallery_nn;
+mod inertia;
 mod netcurv;
 mod nn;
 mod optim;

@@ -1,0 +1,268 @@
+//! How many eigenvalues are negative, zero and positive, without computing them.
+//!
+//! Sylvester's law of inertia: `A − σI = P L D Lᵀ Pᵀ` with `L` unit lower triangular and `D`
+//! block diagonal (1×1 and 2×2 blocks) is a congruence, so `A − σI` and `D` have the same
+//! numbers of negative, zero and positive eigenvalues, and those of `D` are read off its blocks.
+//! [`inertia_at`] factors `A − σI` once (faer's Bunch–Kaufman `LBLᵀ` with partial pivoting);
+//! [`inertia`] factors `A − τI` and `A + τI` and counts the eigenvalues below `−τ`, inside
+//! `[−τ, τ]` and above `τ`: the classifier's verdict for a zero threshold `τ` without the
+//! spectrum. [`inertia_with_threshold`] also finds the extreme eigenpairs, whose largest
+//! magnitude scales `τ` the way the dense classifier does.
+//!
+//! Accuracy: Bunch–Kaufman is backward stable, so the counts are exact for a matrix within a
+//! small multiple of `n·ε·‖A‖` of `A` (with the same caveat as any dense eigensolver, whose
+//! eigenvalues carry errors of that size): an eigenvalue farther than that from `±τ` is counted
+//! on its correct side.
+
+use crate::curvature::dense::{extreme_eigenpairs, Extremes};
+use crate::error::{ensure_finite, Error, Result};
+use nalgebra::DMatrix;
+
+/// Numbers of negative, zero and positive eigenvalues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Inertia {
+    /// Eigenvalues below the interval (or below the shift).
+    pub negative: usize,
+    /// Eigenvalues inside the interval (or equal to the shift).
+    pub zero: usize,
+    /// Eigenvalues above the interval (or above the shift).
+    pub positive: usize,
+}
+
+impl Inertia {
+    /// `negative + zero + positive`: the matrix size.
+    pub fn total(&self) -> usize {
+        self.negative + self.zero + self.positive
+    }
+}
+
+fn check_square(a: &DMatrix<f64>) -> Result<()> {
+    if a.nrows() != a.ncols() {
+        return Err(Error::Unsupported(format!(
+            "the inertia needs a square matrix, got {}x{}",
+            a.nrows(),
+            a.ncols()
+        )));
+    }
+    Ok(())
+}
+
+/// The inertia of `a − shift·I`: how many eigenvalues of the symmetric matrix `a` lie below,
+/// at and above `shift`. Reads the lower triangle of `a`.
+///
+/// An exactly zero pivot (a 1×1 block of `D` that is `0`, or a singular 2×2 block) counts as a
+/// zero eigenvalue; in floating point that happens only when `shift` is an eigenvalue to
+/// rounding and `a − shift·I` is exactly singular.
+///
+/// # Cost
+/// One `LBLᵀ` factorization: `n³/3` flops, mostly matrix products; memory one `n×n` copy.
+/// On the 2-core development machine: 1.55 s at n = 5059 when quiet, against 13.5 s for
+/// faer's eigenvalues alone and 6.3 s for numpy's `eigvalsh`; under load 4–16 from other
+/// builds, both factorizations of [`inertia`] took 0.45–0.57 s at n = 1500 and 3.5–5.1 s at
+/// n = 3000, the eigenvalues 1.0–2.3 s and 15–21 s.
+///
+/// # Errors
+/// A non-square or non-finite matrix, a non-finite shift.
+///
+/// # Example
+/// ```
+/// # use critpt::curvature::{inertia_at, Inertia};
+/// let a = nalgebra::DMatrix::from_row_slice(3, 3, &[0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 5.0]);
+/// // Eigenvalues −1, 1, 5.
+/// let i = inertia_at(&a, 2.0).unwrap();
+/// assert_eq!(i, Inertia { negative: 2, zero: 0, positive: 1 });
+/// ```
+pub fn inertia_at(a: &DMatrix<f64>, shift: f64) -> Result<Inertia> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::cholesky::lblt::factor::{cholesky_in_place, cholesky_in_place_scratch};
+    check_square(a)?;
+    ensure_finite("matrix", a.as_slice())?;
+    if !shift.is_finite() {
+        return Err(Error::invalid(
+            "shift",
+            format!("must be finite, got {shift}"),
+        ));
+    }
+    let n = a.nrows();
+    if n == 0 {
+        return Ok(Inertia::default());
+    }
+    let mut m = faer::Mat::<f64>::zeros(n, n);
+    m.copy_from_triangular_lower(faer::MatRef::from_column_major_slice(a.as_slice(), n, n));
+    for i in 0..n {
+        m[(i, i)] -= shift;
+    }
+    let par = faer::get_global_parallelism();
+    let mut subdiag = faer::diag::Diag::<f64>::zeros(n);
+    let mut perm = vec![0usize; n];
+    let mut perm_inv = vec![0usize; n];
+    let mut mem = MemBuffer::new(cholesky_in_place_scratch::<usize, f64>(
+        n,
+        par,
+        Default::default(),
+    ));
+    cholesky_in_place(
+        m.as_mut(),
+        subdiag.as_mut(),
+        &mut perm,
+        &mut perm_inv,
+        par,
+        MemStack::new(&mut mem),
+        Default::default(),
+    );
+    let diag: Vec<f64> = (0..n).map(|i| m[(i, i)]).collect();
+    let off: Vec<f64> = (0..n).map(|i| subdiag[i]).collect();
+    drop(m);
+    Ok(block_diagonal_inertia(&diag, &off))
+}
+
+/// The inertia of a symmetric block-diagonal matrix given by its diagonal and the
+/// sub-diagonal entries of its 2×2 blocks (`off[i] ≠ 0` couples `i` and `i + 1`; zero
+/// elsewhere), as faer's `LBLᵀ` stores `D`.
+fn block_diagonal_inertia(diag: &[f64], off: &[f64]) -> Inertia {
+    let mut counts = Inertia::default();
+    let mut count = |x: f64| match x.partial_cmp(&0.0) {
+        Some(std::cmp::Ordering::Less) => counts.negative += 1,
+        Some(std::cmp::Ordering::Greater) => counts.positive += 1,
+        // Zero (and a NaN from an overflowing pivot, which cannot be signed) count as zero.
+        _ => counts.zero += 1,
+    };
+    let n = diag.len();
+    let mut i = 0;
+    while i < n {
+        let b = if i + 1 < n { off[i] } else { 0.0 };
+        if b == 0.0 {
+            count(diag[i]);
+            i += 1;
+            continue;
+        }
+        // [[p, b], [b, r]]: the determinant's sign, scaled by |b| against overflow.
+        let (p, r) = (diag[i] / b.abs(), diag[i + 1] / b.abs());
+        let det = p * r - 1.0;
+        if det < 0.0 {
+            count(-1.0);
+            count(1.0);
+        } else if det > 0.0 {
+            // Both eigenvalues share the sign of the diagonal (p and r agree in sign).
+            count(p);
+            count(p);
+        } else {
+            count(0.0);
+            count(p + r);
+        }
+        i += 2;
+    }
+    counts
+}
+
+/// The eigenvalues of the symmetric matrix `a` below `−tau`, inside `[−tau, tau]` and above
+/// `tau`, counted exactly (to the backward error of the factorization) from two `LBLᵀ`
+/// factorizations: the negative count of `a + τI` and the positive count of `a − τI`. With
+/// `tau = 0` one factorization is enough.
+///
+/// These are the classifier's counts when `tau` is its zero threshold
+/// ([`crate::critical::Tolerances::zero_threshold`]).
+///
+/// # Cost
+/// Two `LBLᵀ` factorizations (`2n³/3` flops) for `tau > 0`, one for `tau = 0`.
+///
+/// # Errors
+/// A non-square or non-finite matrix; `tau` negative or not finite.
+///
+/// # Example
+/// ```
+/// # use critpt::curvature::{inertia, QuadraticForm};
+/// let q = QuadraticForm::from_spectrum(&[-3.0, -1e-9, 0.0, 2e-9, 4.0], 1).unwrap();
+/// let i = inertia(q.matrix(), 1e-6).unwrap();
+/// assert_eq!((i.negative, i.zero, i.positive), (1, 3, 1));
+/// ```
+pub fn inertia(a: &DMatrix<f64>, tau: f64) -> Result<Inertia> {
+    if !(tau.is_finite() && tau >= 0.0) {
+        return Err(Error::invalid(
+            "zero threshold",
+            format!("must be finite and non-negative, got {tau}"),
+        ));
+    }
+    if tau == 0.0 {
+        return inertia_at(a, 0.0);
+    }
+    let below = inertia_at(a, -tau)?.negative;
+    let above = inertia_at(a, tau)?.positive;
+    let n = a.nrows();
+    // Disjoint in exact arithmetic. When τ is below the factorizations' backward error an
+    // eigenvalue near 0 may be counted on both sides; it is then kept negative.
+    let zero = n.saturating_sub(below + above);
+    Ok(Inertia {
+        negative: below,
+        zero,
+        positive: n - below - zero,
+    })
+}
+
+/// The verdict's ingredients for a dense symmetric matrix without its spectrum: the extreme
+/// eigenpairs, the zero threshold they imply and the exact counts at that threshold.
+#[derive(Debug, Clone)]
+pub struct InertiaSpectrum {
+    /// The smallest and largest eigenpairs (block Lanczos on the dense matrix), with residuals.
+    pub extremes: Extremes,
+    /// The zero threshold `τ`, from `threshold(max|λ|)`.
+    pub tau: f64,
+    /// Eigenvalues below `−τ`, inside `[−τ, τ]`, above `τ`.
+    pub counts: Inertia,
+    /// The trace, exact (the sum of the diagonal).
+    pub trace: f64,
+}
+
+/// Extreme eigenpairs, then the counts at the zero threshold `threshold(max|λ|)`, for a
+/// classifier whose threshold is relative to the largest eigenvalue magnitude.
+///
+/// `max|λ|` is `max(|θ_min|, |θ_max|)` of the extreme Ritz values (relative residual
+/// `lanczos_tol`, seeded by `seed`): never above the true value, and below it by at most the
+/// residual (usually residual²/gap), so `τ` matches the dense classifier's threshold to a
+/// relative `lanczos_tol`; with `tol_eig = 1e-8` and `lanczos_tol = 1e-8` the two thresholds
+/// differ by `1e-16·max|λ|`, far below the eigenvalues' own rounding.
+///
+/// # Cost
+/// [`extreme_eigenpairs`] plus [`inertia`].
+///
+/// # Errors
+/// As [`extreme_eigenpairs`] and [`inertia`]; a threshold that is negative or not finite.
+pub fn inertia_with_threshold(
+    a: &DMatrix<f64>,
+    threshold: impl Fn(f64) -> f64,
+    lanczos_tol: f64,
+    seed: u64,
+) -> Result<InertiaSpectrum> {
+    let extremes = extreme_eigenpairs(a, lanczos_tol, seed)?;
+    let tau = threshold(extremes.max_abs());
+    let counts = inertia(a, tau)?;
+    Ok(InertiaSpectrum {
+        extremes,
+        tau,
+        counts,
+        trace: a.trace(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_by_two_blocks_are_signed_by_their_determinant() {
+        // [[0, 1], [1, 0]]: −1, 1; [[2, 1], [1, 2]]: 1, 3; [[−2, 1], [1, −2]]: −3, −1;
+        // [[1, 1], [1, 1]]: 0, 2.
+        let cases = [
+            ([0.0, 0.0], (1, 0, 1)),
+            ([2.0, 2.0], (0, 0, 2)),
+            ([-2.0, -2.0], (2, 0, 0)),
+            ([1.0, 1.0], (0, 1, 1)),
+        ];
+        for (d, (neg, zero, pos)) in cases {
+            let i = block_diagonal_inertia(&d, &[1.0, 0.0]);
+            assert_eq!((i.negative, i.zero, i.positive), (neg, zero, pos), "{d:?}");
+        }
+        let i = block_diagonal_inertia(&[-1.0, 0.0, 3.0], &[0.0, 0.0, 0.0]);
+        assert_eq!((i.negative, i.zero, i.positive), (1, 1, 1));
+    }
+}
