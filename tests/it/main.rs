@@ -4,6 +4,7 @@ mod cli_errors;
 mod core;
 mod curvature;
 mod eigen_props;
+mod expr_hostile;
 mod find;
 mod gallery;
 mod gallery_bn_sharp;
