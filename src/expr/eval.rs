@@ -64,8 +64,8 @@ pub enum Op {
     Div,
     /// Raise the top value to an integer constant (exact derivatives at 0).
     PowI(i32),
-    /// Raise the top value to any other constant.
-    PowF(f64),
+    /// Raise the top value to any other constant; the column of the `^`, for error messages.
+    PowF(f64, usize),
     /// Pop `b`, `a`; push `a^b` for a non-constant exponent, `exp(b ln a)`. The field is the
     /// 1-based column of the `^`, for error messages.
     Pow(usize),
@@ -88,6 +88,14 @@ pub(crate) enum Fault {
         column: usize,
         /// The base's value.
         base: f64,
+    },
+    /// `a^p` with a constant non-integer `p > 0` at the given column met `a = 0`, where its
+    /// derivatives of order above `p` are infinite.
+    PowFAtZero {
+        /// Column of `^`.
+        column: usize,
+        /// The exponent.
+        power: f64,
     },
 }
 
@@ -137,7 +145,24 @@ fn run<T: DualNum<f64>>(
                 }
             }
             Op::PowI(n) => pop(&mut stack).powi(*n),
-            Op::PowF(p) => pop(&mut stack).powf(*p),
+            Op::PowF(p, column) => {
+                let a = pop(&mut stack);
+                if derivatives && a.re() == 0.0 && *p > 0.0 {
+                    // 0^p for a non-integer p > 0: every derivative term of order k carries
+                    // 0^(p-k), so all those asked for are 0 when p exceeds the highest order,
+                    // and the first one past p is infinite otherwise.
+                    if *p > T::NDERIV as f64 {
+                        T::zero()
+                    } else {
+                        return Err(Fault::PowFAtZero {
+                            column: *column,
+                            power: *p,
+                        });
+                    }
+                } else {
+                    a.powf(*p)
+                }
+            }
             Op::Call(f, column) => {
                 let x = pop(&mut stack);
                 match f {
@@ -228,7 +253,7 @@ pub(crate) fn max_stack(program: &[Op]) -> usize {
         match op {
             Op::Num(_) | Op::Var(_) => depth += 1,
             Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Pow(_) => depth = depth.saturating_sub(1),
-            Op::Neg | Op::PowI(_) | Op::PowF(_) | Op::Call(..) => {}
+            Op::Neg | Op::PowI(_) | Op::PowF(..) | Op::Call(..) => {}
         }
         most = most.max(depth);
     }

@@ -13,14 +13,16 @@
 //!
 //! Limits, so that no input can crash: parsing and evaluation use explicit stacks, never
 //! recursion; nesting (parentheses, function calls, signs, `^` chains) is limited to
-//! [`MAX_DEPTH`] = 1000 levels, while flat sums and products of any length are fine. The exact
-//! Hessian of a formula with many variables is refused when its dual numbers would need more than
-//! [`HESSIAN_MAX_BYTES`].
+//! [`MAX_DEPTH`] = 1000 levels, while flat sums and products of any length are fine. A derivative
+//! whose dual numbers would need more than [`DUAL_MAX_BYTES`] is refused before allocating (in
+//! practice the exact Hessian of a formula in thousands of variables).
 //!
 //! Where a derivative does not exist the derivative methods say so instead of inventing one:
 //! `abs` at an argument of exactly 0, and `a^b` with a non-constant exponent at a base `a <= 0`
-//! (its derivative in `b`, `a^b ln a`, needs `ln a`). Both are [`Error::NonFinite`] naming the
-//! operator's column and the point; the value itself is still defined (`loss`). `tanh` and
+//! (its derivative in `b`, `a^b ln a`, needs `ln a`), and `a^p` with a constant non-integer
+//! `0 < p` below the order asked for at `a = 0` (`x^1.5` has a gradient at 0 but no Hessian).
+//! All are [`Error::NonFinite`] naming the operator's column and the point; the value itself is
+//! still defined (`loss`). `tanh` and
 //! `sigmoid` saturate without overflow in the value and every derivative.
 
 mod eval;
@@ -36,9 +38,9 @@ use nalgebra::{DMatrix, Dyn, U1};
 use num_dual::{Derivative, Dual2Vec, Dual64, DualNum, DualVec};
 use std::cmp::Ordering;
 
-/// The most memory the dual numbers of one exact Hessian may take (1 GiB): each intermediate
-/// value of a `Dual2Vec` evaluation holds an `n × n` matrix.
-pub const HESSIAN_MAX_BYTES: usize = 1 << 30;
+/// The most memory the dual numbers of one evaluation may take (256 MiB): each intermediate value
+/// holds `n` derivatives for a gradient, `2n` for a Hessian-vector product and `n²` for a Hessian.
+pub const DUAL_MAX_BYTES: usize = 256 << 20;
 
 /// Orders names with digit runs compared as numbers: `x2` before `x10`.
 pub fn natural_cmp(a: &str, b: &str) -> Ordering {
@@ -225,6 +227,24 @@ impl Formula {
         }
     }
 
+    /// Refuses an evaluation whose intermediate values would hold more than [`DUAL_MAX_BYTES`]
+    /// of derivatives, `per_value` numbers each.
+    fn check_dual_memory(&self, what: &str, per_value: usize) -> Result<()> {
+        let bytes = per_value
+            .saturating_add(1)
+            .saturating_mul(8)
+            .saturating_mul(self.max_stack.saturating_add(1));
+        if bytes > DUAL_MAX_BYTES {
+            return Err(Error::Unsupported(format!(
+                "the exact {what} of a formula in {} variables needs about {} MiB of dual numbers, over the limit of {} MiB",
+                self.variables.len(),
+                bytes >> 20,
+                DUAL_MAX_BYTES >> 20
+            )));
+        }
+        Ok(())
+    }
+
     /// Evaluates on a dual-number type, turning a missing derivative into an error.
     fn derivative<T: DualNum<f64>>(&self, var: impl Fn(usize) -> T, params: &[f64]) -> Result<T> {
         eval::derivative(&self.program, var).map_err(|fault| {
@@ -236,6 +256,10 @@ impl Formula {
                 ),
                 Fault::PowBase { column, base } => format!(
                     "the '^' at column {column} of '{}' has base {base} at ({at}): its derivative in the exponent, a^b·ln(a), needs a > 0",
+                    self.shown()
+                ),
+                Fault::PowFAtZero { column, power } => format!(
+                    "the '^' at column {column} of '{}' raises 0 to the power {power} at ({at}): its derivatives of order above {power} are infinite there",
                     self.shown()
                 ),
             })
@@ -266,6 +290,7 @@ impl Gradient for Formula {
     }
     fn loss_and_gradient(&self, params: &[f64], out: &mut [f64]) -> Result<f64> {
         check_params(self, params)?;
+        self.check_dual_memory("gradient", params.len())?;
         let n = Dyn(params.len());
         let var = |i: usize| {
             let p = params.get(i).copied().unwrap_or(f64::NAN);
@@ -285,21 +310,14 @@ impl Hessian for Formula {
     ///
     /// # Errors
     /// Also [`Error::Unsupported`] when the dual numbers would need more than
-    /// [`HESSIAN_MAX_BYTES`].
+    /// [`DUAL_MAX_BYTES`].
     fn hessian(&self, params: &[f64]) -> Result<DMatrix<f64>> {
         check_params(self, params)?;
         let n = params.len();
-        let bytes = n
-            .saturating_mul(n)
-            .saturating_mul(8)
-            .saturating_mul(self.max_stack.saturating_add(1));
-        if bytes > HESSIAN_MAX_BYTES {
-            return Err(Error::Unsupported(format!(
-                "the exact hessian of a formula in {n} variables needs about {} MiB of dual numbers, over the limit of {} MiB; use finite differences or hessian-vector products",
-                bytes >> 20,
-                HESSIAN_MAX_BYTES >> 20
-            )));
-        }
+        self.check_dual_memory(
+            "hessian (use finite differences or hessian-vector products)",
+            n.saturating_mul(n) + n,
+        )?;
         let nd = Dyn(n);
         let var = |i: usize| {
             let p = params.get(i).copied().unwrap_or(f64::NAN);
@@ -324,6 +342,10 @@ impl Hvp for Formula {
         if v.len() != params.len() {
             return Err(Error::dim("direction", params.len(), v.len()));
         }
+        self.check_dual_memory(
+            "hessian-vector product",
+            params.len().saturating_mul(2).saturating_add(1),
+        )?;
         let n = Dyn(params.len());
         let var = |i: usize| {
             let p = params.get(i).copied().unwrap_or(f64::NAN);

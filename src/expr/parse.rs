@@ -181,7 +181,7 @@ impl Builder {
                             if p.fract() == 0.0 && p.abs() <= 1024.0 {
                                 Op::PowI(p as i32)
                             } else {
-                                Op::PowF(p)
+                                Op::PowF(p, column)
                             }
                         }
                     }

@@ -204,7 +204,8 @@ fn long_flat_sums_and_products_evaluate_on_a_small_stack() {
         let h = prod.hessian(&[1.0]).unwrap();
         assert_eq!(h[(0, 0)], (m * (m - 1)) as f64);
         // 15,000 distinct variables: the gradient is all ones; the exact Hessian would need
-        // 15000² numbers per intermediate value and is refused before allocating.
+        // 15000² numbers per intermediate value (over DUAL_MAX_BYTES) and is refused before
+        // allocating.
         let names: Vec<String> = (1..=n).map(|i| format!("w{i}")).collect();
         let wide = Formula::parse(&names.join(" + ")).unwrap();
         assert_eq!(wide.variables()[n - 1], format!("w{n}"));
@@ -432,4 +433,31 @@ fn operator_precedence_matches_the_grammar() {
     assert_eq!(parse_err_column("sin(x y)"), 7);
     assert_eq!(parse_err_column("1e999*x"), 1);
     assert!(message("sin(x").1.contains("'(' of sin at column 4"));
+}
+
+#[test]
+fn fractional_powers_at_zero_have_the_derivatives_that_exist() {
+    // x^2.5 at 0: value, gradient and Hessian all 0 (the first infinite one is the third).
+    let f = Formula::parse("x^2.5 + y").unwrap();
+    let mut g = [0.0; 2];
+    assert_eq!(f.loss_and_gradient(&[0.0, 1.0], &mut g).unwrap(), 1.0);
+    assert_eq!(g, [0.0, 1.0]);
+    assert_eq!(f.hessian(&[0.0, 1.0]).unwrap(), DMatrix::zeros(2, 2));
+    // x^1.5 at 0: gradient 0, Hessian infinite (1.5·0.5·0^-0.5).
+    let f = Formula::parse("x^1.5").unwrap();
+    f.gradient(&[0.0], &mut g[..1]).unwrap();
+    assert_eq!(g[0], 0.0);
+    let m = f.hessian(&[0.0]).unwrap_err().to_string();
+    assert!(
+        m.contains("'^' at column 2") && m.contains("above 1.5"),
+        "{m}"
+    );
+    // x^0.5 at 0: no gradient; the value is 0.
+    let f = Formula::parse("x^0.5").unwrap();
+    assert_eq!(f.loss(&[0.0]).unwrap(), 0.0);
+    assert!(f.gradient(&[0.0], &mut g[..1]).is_err());
+    // Away from 0 the closed form: d/dx x^1.5 = 1.5 x^0.5.
+    let f = Formula::parse("x^1.5").unwrap();
+    f.gradient(&[4.0], &mut g[..1]).unwrap();
+    assert!((g[0] - 3.0).abs() <= 4e-16 * 3.0);
 }

@@ -6,6 +6,7 @@ mod curvature;
 mod eigen_props;
 mod expr_hostile;
 mod find;
+mod fuzz_corpus;
 mod gallery;
 mod gallery_bn_sharp;
 mod gallery_landscape;
