@@ -53,7 +53,7 @@ pub fn csv(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let target = vec!["y".to_string()];
+    let target = ["y".to_string()];
     for task in [
         Task::Classification { n_classes: None },
         Task::Classification { n_classes: Some(3) },
