@@ -1,392 +1,46 @@
 //! The formula language: parse once, evaluate on any number type.
 //!
-//! Grammar (DESIGN.md): numbers (`2`, `0.5`, `1e-3`), variables (`x`, `w1`, `theta_2`),
-//! `+ - * / ^`, unary minus, parentheses, the constants `pi` and `e`, and the functions
-//! `sin cos tan exp ln log sqrt tanh sigmoid abs` (`log` is natural). `^` is right-associative and
-//! binds tighter than unary minus, so `-x^2` is `-(x^2)` and `2^-1` is `0.5`.
+//! Grammar (DESIGN.md): numbers (`2`, `0.5`, `1e-3`), variables (`x`, `w1`, `theta_2`: ASCII
+//! letters, digits and `_`, not starting with a digit), `+ - * / ^`, unary minus, parentheses,
+//! the constants `pi` and `e`, and the functions `sin cos tan exp ln log sqrt tanh sigmoid abs`
+//! (`log` is natural). `^` is right-associative and binds tighter than unary minus, so `-x^2` is
+//! `-(x^2)` and `2^-1` is `0.5`. Any other character is a parse error at its column.
 //!
-//! A [`Formula`] holds the parsed tree and the variable order; it evaluates generically over
-//! [`num_dual::DualNum`], so the same tree gives the value (`f64`), the exact gradient
+//! A [`Formula`] holds the compiled program and the variable order; it evaluates generically
+//! over [`num_dual::DualNum`], so the same program gives the value (`f64`), the exact gradient
 //! (`DualVec`), the exact Hessian (`Dual2Vec`) and the Hessian-vector product (a gradient of
 //! `Dual64`s). Parse errors name the 1-based column and what was expected.
+//!
+//! Limits, so that no input can crash: parsing and evaluation use explicit stacks, never
+//! recursion; nesting (parentheses, function calls, signs, `^` chains) is limited to
+//! [`MAX_DEPTH`] = 1000 levels, while flat sums and products of any length are fine. A derivative
+//! whose dual numbers would need more than [`DUAL_MAX_BYTES`] is refused before allocating (in
+//! practice the exact Hessian of a formula in thousands of variables).
+//!
+//! Where a derivative does not exist the derivative methods say so instead of inventing one:
+//! `abs` at an argument of exactly 0, and `a^b` with a non-constant exponent at a base `a <= 0`
+//! (its derivative in `b`, `a^b ln a`, needs `ln a`), and `a^p` with a constant non-integer
+//! `0 < p` below the order asked for at `a = 0` (`x^1.5` has a gradient at 0 but no Hessian).
+//! All are [`Error::NonFinite`] naming the operator's column and the point; the value itself is
+//! still defined (`loss`). `tanh` and
+//! `sigmoid` saturate without overflow in the value and every derivative.
+
+mod eval;
+mod parse;
+
+pub use eval::{Func, Op};
+pub use parse::MAX_DEPTH;
 
 use crate::error::{Error, Result};
 use crate::objective::{check_params, Gradient, Hessian, Hvp, Loss};
-use nalgebra::{DMatrix, DVector};
-use num_dual::{Dual64, DualNum};
+use eval::Fault;
+use nalgebra::{DMatrix, Dyn, U1};
+use num_dual::{Derivative, Dual2Vec, Dual64, DualNum, DualVec};
 use std::cmp::Ordering;
 
-/// The built-in functions of the language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Func {
-    /// Sine.
-    Sin,
-    /// Cosine.
-    Cos,
-    /// Tangent.
-    Tan,
-    /// Exponential.
-    Exp,
-    /// Natural logarithm (`ln` and `log`).
-    Ln,
-    /// Square root.
-    Sqrt,
-    /// Hyperbolic tangent.
-    Tanh,
-    /// Logistic sigmoid `1/(1+e^{-x})`.
-    Sigmoid,
-    /// Absolute value (its derivative at 0 is taken as 0).
-    Abs,
-}
-
-const FUNCTIONS: &[(&str, Func)] = &[
-    ("sin", Func::Sin),
-    ("cos", Func::Cos),
-    ("tan", Func::Tan),
-    ("exp", Func::Exp),
-    ("ln", Func::Ln),
-    ("log", Func::Ln),
-    ("sqrt", Func::Sqrt),
-    ("tanh", Func::Tanh),
-    ("sigmoid", Func::Sigmoid),
-    ("abs", Func::Abs),
-];
-
-/// A node of the parsed expression tree. Variables are indices into [`Formula::variables`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum Node {
-    /// A literal or a constant.
-    Num(f64),
-    /// The variable with this index.
-    Var(usize),
-    /// Unary minus.
-    Neg(Box<Node>),
-    /// Sum.
-    Add(Box<Node>, Box<Node>),
-    /// Difference.
-    Sub(Box<Node>, Box<Node>),
-    /// Product.
-    Mul(Box<Node>, Box<Node>),
-    /// Quotient.
-    Div(Box<Node>, Box<Node>),
-    /// Power with an integer literal exponent (exact derivatives at 0).
-    PowI(Box<Node>, i32),
-    /// Power with any other constant exponent.
-    PowF(Box<Node>, f64),
-    /// Power with a non-constant exponent, `exp(b ln a)`.
-    Pow(Box<Node>, Box<Node>),
-    /// A function application.
-    Call(Func, Box<Node>),
-}
-
-impl Node {
-    /// Evaluates the tree with `vars[i]` standing for variable `i`.
-    pub fn eval<T: DualNum<f64>>(&self, vars: &[T]) -> T {
-        match self {
-            Node::Num(c) => T::from(*c),
-            Node::Var(i) => vars[*i].clone(),
-            Node::Neg(a) => -a.eval(vars),
-            Node::Add(a, b) => a.eval(vars) + b.eval(vars),
-            Node::Sub(a, b) => a.eval(vars) - b.eval(vars),
-            Node::Mul(a, b) => a.eval(vars) * b.eval(vars),
-            Node::Div(a, b) => a.eval(vars) / b.eval(vars),
-            Node::PowI(a, n) => a.eval(vars).powi(*n),
-            Node::PowF(a, p) => a.eval(vars).powf(*p),
-            Node::Pow(a, b) => (b.eval(vars) * a.eval(vars).ln()).exp(),
-            Node::Call(f, a) => {
-                let x = a.eval(vars);
-                match f {
-                    Func::Sin => x.sin(),
-                    Func::Cos => x.cos(),
-                    Func::Tan => x.tan(),
-                    Func::Exp => x.exp(),
-                    Func::Ln => x.ln(),
-                    Func::Sqrt => x.sqrt(),
-                    Func::Tanh => x.tanh(),
-                    Func::Sigmoid => (T::one() + (-x).exp()).recip(),
-                    Func::Abs => {
-                        if x.re() < 0.0 {
-                            -x
-                        } else {
-                            x
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Num(f64),
-    Ident(String),
-    Op(char),
-    LParen,
-    RParen,
-    End,
-}
-
-fn describe(t: &Tok) -> String {
-    match t {
-        Tok::Num(v) => format!("number {v}"),
-        Tok::Ident(s) => format!("'{s}'"),
-        Tok::Op(c) => format!("'{c}'"),
-        Tok::LParen => "'('".into(),
-        Tok::RParen => "')'".into(),
-        Tok::End => "the end of the formula".into(),
-    }
-}
-
-/// Splits a formula into tokens with their 1-based columns.
-fn tokenize(src: &str) -> Result<Vec<(Tok, usize)>> {
-    let chars: Vec<char> = src.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let col = i + 1;
-        if c.is_whitespace() {
-            i += 1;
-        } else if c.is_ascii_digit() || c == '.' {
-            let start = i;
-            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
-                i += 1;
-            }
-            // An exponent: e or E, an optional sign, and at least one digit.
-            if i < chars.len() && (chars[i] == 'e' || chars[i] == 'E') {
-                let mut j = i + 1;
-                if j < chars.len() && (chars[j] == '+' || chars[j] == '-') {
-                    j += 1;
-                }
-                if j < chars.len() && chars[j].is_ascii_digit() {
-                    while j < chars.len() && chars[j].is_ascii_digit() {
-                        j += 1;
-                    }
-                    i = j;
-                }
-            }
-            let text: String = chars[start..i].iter().collect();
-            let value: f64 = text.parse().map_err(|_| Error::Parse {
-                column: col,
-                message: format!("malformed number '{text}'"),
-            })?;
-            out.push((Tok::Num(value), col));
-        } else if c.is_alphabetic() || c == '_' {
-            let start = i;
-            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
-                i += 1;
-            }
-            out.push((Tok::Ident(chars[start..i].iter().collect()), col));
-        } else {
-            let tok = match c {
-                '+' | '-' | '*' | '/' | '^' => Tok::Op(c),
-                '(' => Tok::LParen,
-                ')' => Tok::RParen,
-                _ => {
-                    return Err(Error::Parse {
-                        column: col,
-                        message: format!(
-                            "unexpected character '{c}'; expected a number, a variable, a function, an operator or a parenthesis"
-                        ),
-                    })
-                }
-            };
-            out.push((tok, col));
-            i += 1;
-        }
-    }
-    out.push((Tok::End, chars.len() + 1));
-    Ok(out)
-}
-
-struct Parser {
-    toks: Vec<(Tok, usize)>,
-    pos: usize,
-    names: Vec<String>,
-}
-
-impl Parser {
-    fn peek(&self) -> &Tok {
-        &self.toks[self.pos].0
-    }
-    fn col(&self) -> usize {
-        self.toks[self.pos].1
-    }
-    fn next(&mut self) -> (Tok, usize) {
-        let t = self.toks[self.pos].clone();
-        if self.pos + 1 < self.toks.len() {
-            self.pos += 1;
-        }
-        t
-    }
-    fn err<T>(&self, message: String) -> Result<T> {
-        Err(Error::Parse {
-            column: self.col(),
-            message,
-        })
-    }
-
-    fn sum(&mut self) -> Result<Node> {
-        let mut lhs = self.product()?;
-        while let Tok::Op(op @ ('+' | '-')) = *self.peek() {
-            self.next();
-            let rhs = self.product()?;
-            lhs = if op == '+' {
-                Node::Add(Box::new(lhs), Box::new(rhs))
-            } else {
-                Node::Sub(Box::new(lhs), Box::new(rhs))
-            };
-        }
-        Ok(lhs)
-    }
-
-    fn product(&mut self) -> Result<Node> {
-        let mut lhs = self.unary()?;
-        while let Tok::Op(op @ ('*' | '/')) = *self.peek() {
-            self.next();
-            let rhs = self.unary()?;
-            lhs = if op == '*' {
-                Node::Mul(Box::new(lhs), Box::new(rhs))
-            } else {
-                Node::Div(Box::new(lhs), Box::new(rhs))
-            };
-        }
-        Ok(lhs)
-    }
-
-    fn unary(&mut self) -> Result<Node> {
-        match self.peek() {
-            Tok::Op('-') => {
-                self.next();
-                Ok(Node::Neg(Box::new(self.unary()?)))
-            }
-            Tok::Op('+') => {
-                self.next();
-                self.unary()
-            }
-            _ => self.power(),
-        }
-    }
-
-    fn power(&mut self) -> Result<Node> {
-        let base = self.primary()?;
-        if let Tok::Op('^') = self.peek() {
-            self.next();
-            let exponent = self.unary()?;
-            return Ok(make_power(base, exponent));
-        }
-        Ok(base)
-    }
-
-    fn primary(&mut self) -> Result<Node> {
-        let (tok, col) = self.next();
-        match tok {
-            Tok::Num(v) => Ok(Node::Num(v)),
-            Tok::LParen => {
-                let inner = self.sum()?;
-                match self.peek() {
-                    Tok::RParen => {
-                        self.next();
-                        Ok(inner)
-                    }
-                    t => {
-                        let found = describe(t);
-                        self.err(format!(
-                            "expected ')' to close the '(' at column {col}, found {found}"
-                        ))
-                    }
-                }
-            }
-            Tok::Ident(name) => {
-                if let Tok::LParen = self.peek() {
-                    let func = FUNCTIONS
-                        .iter()
-                        .find(|(n, _)| *n == name)
-                        .map(|(_, f)| *f)
-                        .ok_or_else(|| Error::Parse {
-                            column: col,
-                            message: format!(
-                                "unknown function '{name}'; known: {}",
-                                FUNCTIONS
-                                    .iter()
-                                    .map(|(n, _)| *n)
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ),
-                        })?;
-                    let open = self.col();
-                    self.next();
-                    let arg = self.sum()?;
-                    match self.peek() {
-                        Tok::RParen => {
-                            self.next();
-                            Ok(Node::Call(func, Box::new(arg)))
-                        }
-                        t => {
-                            let found = describe(t);
-                            self.err(format!(
-                                "expected ')' to close the '(' of {name} at column {open}, found {found}"
-                            ))
-                        }
-                    }
-                } else if FUNCTIONS.iter().any(|(n, _)| *n == name) {
-                    Err(Error::Parse {
-                        column: col,
-                        message: format!("function '{name}' needs an argument in parentheses"),
-                    })
-                } else {
-                    match name.as_str() {
-                        "pi" => Ok(Node::Num(std::f64::consts::PI)),
-                        "e" => Ok(Node::Num(std::f64::consts::E)),
-                        _ => {
-                            let idx = match self.names.iter().position(|n| *n == name) {
-                                Some(i) => i,
-                                None => {
-                                    self.names.push(name);
-                                    self.names.len() - 1
-                                }
-                            };
-                            Ok(Node::Var(idx))
-                        }
-                    }
-                }
-            }
-            other => Err(Error::Parse {
-                column: col,
-                message: format!(
-                    "expected a number, a variable, a function or '(', found {}",
-                    describe(&other)
-                ),
-            }),
-        }
-    }
-}
-
-fn make_power(base: Node, exponent: Node) -> Node {
-    // A variable-free exponent is folded to a constant, so `2^3^2` uses an exact integer power.
-    let constant = if has_var(&exponent) {
-        None
-    } else {
-        Some(exponent.eval::<f64>(&[]))
-    };
-    match constant {
-        Some(p) if p.fract() == 0.0 && p.abs() <= 1024.0 => Node::PowI(Box::new(base), p as i32),
-        Some(p) => Node::PowF(Box::new(base), p),
-        None => Node::Pow(Box::new(base), Box::new(exponent)),
-    }
-}
-
-fn has_var(node: &Node) -> bool {
-    match node {
-        Node::Num(_) => false,
-        Node::Var(_) => true,
-        Node::Neg(a) | Node::PowI(a, _) | Node::PowF(a, _) | Node::Call(_, a) => has_var(a),
-        Node::Add(a, b) | Node::Sub(a, b) | Node::Mul(a, b) | Node::Div(a, b) | Node::Pow(a, b) => {
-            has_var(a) || has_var(b)
-        }
-    }
-}
+/// The most memory the dual numbers of one evaluation may take (256 MiB): each intermediate value
+/// holds `n` derivatives for a gradient, `2n` for a Hessian-vector product and `n²` for a Hessian.
+pub const DUAL_MAX_BYTES: usize = 256 << 20;
 
 /// Orders names with digit runs compared as numbers: `x2` before `x10`.
 pub fn natural_cmp(a: &str, b: &str) -> Ordering {
@@ -429,8 +83,9 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
 #[derive(Debug, Clone)]
 pub struct Formula {
     source: String,
-    root: Node,
+    program: Vec<Op>,
     variables: Vec<String>,
+    max_stack: usize,
 }
 
 impl Formula {
@@ -460,19 +115,10 @@ impl Formula {
                 message: "empty formula; expected an expression such as x^2 - y^2".into(),
             });
         }
-        let mut p = Parser {
-            toks: tokenize(source)?,
-            pos: 0,
-            names: Vec::new(),
-        };
-        let root = p.sum()?;
-        if *p.peek() != Tok::End {
-            let found = describe(p.peek());
-            return p.err(format!(
-                "expected an operator or the end of the formula, found {found}"
-            ));
-        }
-        let found = p.names;
+        let parse::Parsed {
+            mut program,
+            names: found,
+        } = parse::parse(source)?;
         let order: Vec<String> = match vars {
             Some(list) => {
                 for (i, v) in list.iter().enumerate() {
@@ -508,9 +154,15 @@ impl Formula {
             .iter()
             .map(|n| order.iter().position(|o| o == n).unwrap_or(0))
             .collect();
+        for op in &mut program {
+            if let Op::Var(i) = op {
+                *i = map.get(*i).copied().unwrap_or(0);
+            }
+        }
         Ok(Formula {
             source: source.to_string(),
-            root: renumber(root, &map),
+            max_stack: eval::max_stack(&program),
+            program,
             variables: order,
         })
     }
@@ -525,14 +177,42 @@ impl Formula {
         &self.source
     }
 
-    /// The parsed tree.
-    pub fn root(&self) -> &Node {
-        &self.root
+    /// The compiled program (postfix), for inspection.
+    pub fn program(&self) -> &[Op] {
+        &self.program
     }
 
-    /// Evaluates on any dual-number type (no checks).
+    /// Evaluates on any dual-number type without the finiteness checks; a point where a
+    /// derivative does not exist (see the module docs) gives NaN.
     pub fn eval<T: DualNum<f64>>(&self, vars: &[T]) -> T {
-        self.root.eval(vars)
+        let var = |i: usize| vars.get(i).cloned().unwrap_or_else(|| T::from(f64::NAN));
+        eval::derivative(&self.program, var).unwrap_or_else(|_| T::from(f64::NAN))
+    }
+
+    /// The source for messages, shortened when long.
+    fn shown(&self) -> String {
+        const MAX: usize = 60;
+        if self.source.chars().count() <= MAX {
+            self.source.clone()
+        } else {
+            let head: String = self.source.chars().take(MAX).collect();
+            format!("{head}...")
+        }
+    }
+
+    /// A point for messages, shortened when long.
+    fn point(params: &[f64]) -> String {
+        const MAX: usize = 10;
+        let mut s = params
+            .iter()
+            .take(MAX)
+            .map(|&p| crate::error::fmt_num(p))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if params.len() > MAX {
+            s.push_str(&format!(", ... ({} values)", params.len()));
+        }
+        s
     }
 
     fn finite(&self, what: &str, params: &[f64], values: &[f64]) -> Result<()> {
@@ -541,31 +221,49 @@ impl Formula {
         } else {
             Err(Error::NonFinite(format!(
                 "the {what} of '{}' is not finite at ({}): the point is outside the formula's domain or overflows",
-                self.source,
-                params
-                    .iter()
-                    .map(|&p| crate::error::fmt_num(p))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                self.shown(),
+                Self::point(params)
             )))
         }
     }
-}
 
-fn renumber(node: Node, map: &[usize]) -> Node {
-    let r = |b: Box<Node>| Box::new(renumber(*b, map));
-    match node {
-        Node::Var(i) => Node::Var(map[i]),
-        Node::Num(c) => Node::Num(c),
-        Node::Neg(a) => Node::Neg(r(a)),
-        Node::Add(a, b) => Node::Add(r(a), r(b)),
-        Node::Sub(a, b) => Node::Sub(r(a), r(b)),
-        Node::Mul(a, b) => Node::Mul(r(a), r(b)),
-        Node::Div(a, b) => Node::Div(r(a), r(b)),
-        Node::PowI(a, n) => Node::PowI(r(a), n),
-        Node::PowF(a, p) => Node::PowF(r(a), p),
-        Node::Pow(a, b) => Node::Pow(r(a), r(b)),
-        Node::Call(f, a) => Node::Call(f, r(a)),
+    /// Refuses an evaluation whose intermediate values would hold more than [`DUAL_MAX_BYTES`]
+    /// of derivatives, `per_value` numbers each.
+    fn check_dual_memory(&self, what: &str, per_value: usize) -> Result<()> {
+        let bytes = per_value
+            .saturating_add(1)
+            .saturating_mul(8)
+            .saturating_mul(self.max_stack.saturating_add(1));
+        if bytes > DUAL_MAX_BYTES {
+            return Err(Error::Unsupported(format!(
+                "the exact {what} of a formula in {} variables needs about {} MiB of dual numbers, over the limit of {} MiB",
+                self.variables.len(),
+                bytes >> 20,
+                DUAL_MAX_BYTES >> 20
+            )));
+        }
+        Ok(())
+    }
+
+    /// Evaluates on a dual-number type, turning a missing derivative into an error.
+    fn derivative<T: DualNum<f64>>(&self, var: impl Fn(usize) -> T, params: &[f64]) -> Result<T> {
+        eval::derivative(&self.program, var).map_err(|fault| {
+            let at = Self::point(params);
+            Error::NonFinite(match fault {
+                Fault::AbsAtZero { column } => format!(
+                    "abs at column {column} of '{}' is not differentiable at ({at}), where its argument is 0",
+                    self.shown()
+                ),
+                Fault::PowBase { column, base } => format!(
+                    "the '^' at column {column} of '{}' has base {base} at ({at}): its derivative in the exponent, a^b·ln(a), needs a > 0",
+                    self.shown()
+                ),
+                Fault::PowFAtZero { column, power } => format!(
+                    "the '^' at column {column} of '{}' raises 0 to the power {power} at ({at}): its derivatives of order above {power} are infinite there",
+                    self.shown()
+                ),
+            })
+        })
     }
 }
 
@@ -575,7 +273,7 @@ impl Loss for Formula {
     }
     fn loss(&self, params: &[f64]) -> Result<f64> {
         check_params(self, params)?;
-        let v = self.root.eval(params);
+        let v = eval::value(&self.program, params);
         self.finite("value", params, &[v])?;
         Ok(v)
     }
@@ -585,14 +283,21 @@ impl Loss for Formula {
 }
 
 impl Gradient for Formula {
-    /// Exact gradient by forward-mode dual numbers (one pass with an `n`-vector of duals).
+    /// Exact gradient by forward-mode dual numbers (one pass with an `n`-vector of duals; each
+    /// variable is seeded when the program reads it).
     fn gradient(&self, params: &[f64], out: &mut [f64]) -> Result<()> {
         self.loss_and_gradient(params, out).map(|_| ())
     }
     fn loss_and_gradient(&self, params: &[f64], out: &mut [f64]) -> Result<f64> {
         check_params(self, params)?;
-        let x = DVector::from_column_slice(params);
-        let (f, g) = num_dual::gradient(|v: DVector<_>| self.root.eval(v.as_slice()), &x);
+        self.check_dual_memory("gradient", params.len())?;
+        let n = Dyn(params.len());
+        let var = |i: usize| {
+            let p = params.get(i).copied().unwrap_or(f64::NAN);
+            DualVec::new(p, Derivative::derivative_generic(n, U1, i))
+        };
+        let res = self.derivative(var, params)?;
+        let (f, g) = (res.re, res.eps.unwrap_generic(n, U1));
         self.finite("value", params, &[f])?;
         self.finite("gradient", params, g.as_slice())?;
         out.copy_from_slice(g.as_slice());
@@ -602,10 +307,28 @@ impl Gradient for Formula {
 
 impl Hessian for Formula {
     /// Exact Hessian by second-order dual numbers (`Dual2Vec`).
+    ///
+    /// # Errors
+    /// Also [`Error::Unsupported`] when the dual numbers would need more than
+    /// [`DUAL_MAX_BYTES`].
     fn hessian(&self, params: &[f64]) -> Result<DMatrix<f64>> {
         check_params(self, params)?;
-        let x = DVector::from_column_slice(params);
-        let (f, _g, h) = num_dual::hessian(|v: DVector<_>| self.root.eval(v.as_slice()), &x);
+        let n = params.len();
+        self.check_dual_memory(
+            "hessian (use finite differences or hessian-vector products)",
+            n.saturating_mul(n) + n,
+        )?;
+        let nd = Dyn(n);
+        let var = |i: usize| {
+            let p = params.get(i).copied().unwrap_or(f64::NAN);
+            Dual2Vec::new(
+                p,
+                Derivative::derivative_generic(U1, nd, i),
+                Derivative::none(),
+            )
+        };
+        let res = self.derivative(var, params)?;
+        let (f, h) = (res.re, res.v2.unwrap_generic(nd, nd));
         self.finite("value", params, &[f])?;
         self.finite("Hessian", params, h.as_slice())?;
         Ok(h)
@@ -619,11 +342,18 @@ impl Hvp for Formula {
         if v.len() != params.len() {
             return Err(Error::dim("direction", params.len(), v.len()));
         }
-        let x: DVector<Dual64> = DVector::from_iterator(
-            params.len(),
-            params.iter().zip(v).map(|(&p, &d)| Dual64::new(p, d)),
-        );
-        let (_f, g) = num_dual::gradient(|w: DVector<_>| self.root.eval(w.as_slice()), &x);
+        self.check_dual_memory(
+            "hessian-vector product",
+            params.len().saturating_mul(2).saturating_add(1),
+        )?;
+        let n = Dyn(params.len());
+        let var = |i: usize| {
+            let p = params.get(i).copied().unwrap_or(f64::NAN);
+            let d = v.get(i).copied().unwrap_or(f64::NAN);
+            DualVec::new(Dual64::new(p, d), Derivative::derivative_generic(n, U1, i))
+        };
+        let res = self.derivative(var, params)?;
+        let g = res.eps.unwrap_generic(n, U1);
         let hv: Vec<f64> = g.iter().map(|d| d.eps).collect();
         self.finite("Hessian-vector product", params, &hv)?;
         out.copy_from_slice(&hv);
