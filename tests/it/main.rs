@@ -11,6 +11,7 @@ mod gallery_landscape;
 mod gallery_nn;
 mod netcurv;
 mod nn;
+mod onnx;
 mod optim;
 mod plot;
 mod util;
