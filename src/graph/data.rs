@@ -104,7 +104,7 @@ impl GraphData {
                 )))
             }
         };
-        GraphData::new(x, y)
+        GraphData::new(x, y).map_err(|e| Error::Data(format!("{source}: {e}")))
     }
 }
 

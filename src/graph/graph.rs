@@ -278,7 +278,7 @@ impl Graph {
     }
 
     fn fail(&self, node: &Node, e: Error) -> Error {
-        Error::Data(format!("node '{}' ({}): {e}", node.name, node.op.name()))
+        Error::Data(format!("node '{}': {e}", node.name))
     }
 
     /// The forward pass on the data `x`.

@@ -1,0 +1,216 @@
+//! `critpt analyze --model m.onnx --data d.safetensors`: the curvature of an ONNX graph's loss,
+//! by the same methods as the MLP path (`dense`, `lanczos`, `--trace`, `--density`).
+
+use super::analyze::{classify_extremes, AnalyzeArgs, Extras};
+use super::common::print_json;
+use anyhow::{bail, Result};
+use critpt::critical::{classify_point, escape_saddle, EscapeOptions, Tolerances};
+use critpt::curvature::{Lanczos, Which};
+use critpt::graph::{load_onnx, GraphData, GraphLoss};
+use critpt::nn::curvature::DENSE_LIMIT;
+use critpt::nn::LossKind;
+use critpt::objective::Gradient;
+use serde_json::json;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Runs `critpt analyze` on an ONNX model.
+pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
+    for (given, flag) in [
+        (a.activation.is_some(), "--activation"),
+        (a.target.is_some(), "--target"),
+        (a.standardize, "--standardize"),
+    ] {
+        if given {
+            bail!(
+                "{flag} does not apply to ONNX models (the graph fixes its activations and inputs)"
+            );
+        }
+    }
+    if a.batchnorm_mode != "eval" {
+        bail!(
+            "--batchnorm-mode {} is not supported for ONNX models: batch norm uses the file's running statistics",
+            a.batchnorm_mode
+        );
+    }
+    if let Some(m) = a.method.as_deref() {
+        if m != "dense" && m != "lanczos" {
+            bail!("unknown --method '{m}'; known: dense, lanczos");
+        }
+    }
+    if a.top == Some(0) {
+        bail!("--top must be at least 1, got 0");
+    }
+    let kind: LossKind = match &a.loss {
+        Some(l) => l.parse()?,
+        None => LossKind::CrossEntropy,
+    };
+    let graph = load_onnx(&a.model)?;
+    let data_path = Path::new(&a.data);
+    if !data_path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
+    {
+        bail!(
+            "--data {}: ONNX models take a .safetensors file with x [N, ...] and y",
+            a.data
+        );
+    }
+    let data = GraphData::load(data_path)?;
+    let obj =
+        GraphLoss::new(&graph, &data, kind).map_err(|e| anyhow::anyhow!("{}: {e}", a.data))?;
+    let params = graph.initial_params();
+    let n = graph.n_params();
+    let method = match a.method.as_deref() {
+        Some(m) => m,
+        None if n > DENSE_LIMIT => "lanczos",
+        None => "dense",
+    };
+    let mut tol = Tolerances::dual();
+    if let Some(g) = a.tol_grad {
+        tol = tol.with_grad(g)?;
+    }
+    if let Some(e) = a.tol_eig {
+        tol = tol.with_eig(e)?;
+    }
+    if method == "dense" && n > 20_000 {
+        bail!(
+            "the model has {n} parameters: a dense Hessian would need {:.1} GB; use --method lanczos",
+            (n as f64).powi(2) * 8e-9
+        );
+    }
+    if method == "lanczos" && a.escape {
+        bail!("--escape needs the dense Hessian; use --method dense");
+    }
+    let extras = Extras::compute(a, &obj, params, method == "dense")?;
+    let accuracy = obj.accuracy(params)?;
+    let names: Vec<_> = graph
+        .params()
+        .iter()
+        .map(|p| json!({"name": p.name, "shape": p.shape}))
+        .collect();
+    let start = std::time::Instant::now();
+    let mut v = json!({
+        "parameters": n,
+        "parameter_names": names,
+        "buffers": graph.buffer_names(),
+        "samples": data.n_samples(),
+        "accuracy": accuracy,
+        "loss_kind": kind.name(),
+        "batchnorm_mode": "eval",
+        "method": method,
+        "model_format": "onnx",
+    });
+    if method == "dense" {
+        let cp = classify_point(&obj, params, &tol)?;
+        let ev = &cp.spectrum.eigenvalues;
+        let reported: &[f64] = match a.top {
+            Some(k) => &ev[ev.len().saturating_sub(k)..],
+            None => ev,
+        };
+        v["loss"] = json!(cp.value);
+        v["gradient_norm"] = json!(cp.gradient_norm);
+        v["eigenvalues"] = json!(reported);
+        v["lambda_min"] = json!(ev.first());
+        v["lambda_max"] = json!(ev.last());
+        v["kind"] = json!(cp.kind);
+        v["index"] = json!(cp.index);
+        v["minimum_ratio"] = json!(cp.minimum_ratio);
+        v["trace"] = json!(ev.iter().sum::<f64>());
+        v["trace_std_error"] = json!(0.0);
+        if a.escape {
+            v["escape"] = match escape_saddle(&obj, params, &tol, &EscapeOptions::default()) {
+                Ok(e) => json!({
+                    "eigenvalue": e.eigenvalue,
+                    "step": e.step,
+                    "loss_before": e.value_before,
+                    "loss_after": e.value_after,
+                    "predicted_change": e.predicted_change,
+                }),
+                Err(e) => {
+                    eprintln!("warning: no escape step: {e}");
+                    serde_json::Value::Null
+                }
+            };
+        }
+    } else {
+        let k = a.top.unwrap_or(5);
+        let mut grad = vec![0.0; n];
+        let loss = obj.loss_and_gradient(params, &mut grad)?;
+        let gradient_norm = critpt::objective::norm(&grad);
+        let r = Lanczos::new(k, Which::Both)
+            .with_tol(a.lanczos_tol)?
+            .with_max_iters(a.max_iters)?
+            .with_seed(a.seed)
+            .run(&obj, params)?;
+        let ev = &r.spectrum.eigenvalues;
+        let k_small = k.min(ev.len());
+        let (kind_name, index, note) = classify_extremes(
+            ev,
+            &r.residuals,
+            &r.converged,
+            k_small,
+            gradient_norm,
+            loss,
+            &tol,
+        );
+        v["loss"] = json!(loss);
+        v["gradient_norm"] = json!(gradient_norm);
+        v["eigenvalues"] = json!(ev);
+        v["residuals"] = json!(r.residuals);
+        v["converged"] = json!(r.converged);
+        v["lambda_min"] = json!(ev.first());
+        v["lambda_max"] = json!(ev.last());
+        v["kind"] = json!(kind_name);
+        v["kind_note"] = json!(note);
+        v["index"] = json!(index);
+        v["index_at_least"] = json!(index.is_none().then_some(k_small));
+        v["minimum_ratio"] = serde_json::Value::Null;
+        v["trace"] = serde_json::Value::Null;
+        v["trace_std_error"] = serde_json::Value::Null;
+        v["top"] = json!(k);
+        v["hvps"] = json!(r.n_hvps);
+        v["iterations"] = json!(r.iterations);
+        v["seed"] = json!(r.seed);
+    }
+    v["seconds"] = json!(start.elapsed().as_secs_f64());
+    extras.add_to(&mut v);
+    if a.json {
+        print_json(&v)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "model {} ({n} parameters in {} tensors, onnx), {} samples, loss {}",
+        a.model.display(),
+        graph.params().len(),
+        data.n_samples(),
+        kind.name()
+    );
+    println!(
+        "loss           {:.10}",
+        v["loss"].as_f64().unwrap_or(f64::NAN)
+    );
+    if let Some(acc) = accuracy {
+        println!("accuracy       {acc:.4}");
+    }
+    println!(
+        "gradient norm  {:.3e}",
+        v["gradient_norm"].as_f64().unwrap_or(f64::NAN)
+    );
+    println!(
+        "eigenvalues    min {}  max {}  trace {}",
+        v["lambda_min"], v["lambda_max"], v["trace"]
+    );
+    println!(
+        "kind {}   index {}   minimum ratio {}   ({:.2} s, {method})",
+        v["kind"],
+        v["index"],
+        v["minimum_ratio"],
+        v["seconds"].as_f64().unwrap_or(0.0)
+    );
+    if let Some(note) = v.get("kind_note") {
+        println!("note           {}", note.as_str().unwrap_or(""));
+    }
+    extras.print();
+    Ok(ExitCode::SUCCESS)
+}
