@@ -222,6 +222,12 @@ fn unary_ops_match_central_differences() {
 }
 
 #[test]
+fn softmax_matches_central_differences() {
+    check_all(Op::Softmax(-1), &[&[3, 5]], false);
+    check_all(Op::Softmax(1), &[&[2, 4, 3]], false);
+}
+
+#[test]
 fn broadcasting_sums_and_products_match_central_differences() {
     for op in [Op::Add, Op::Sub, Op::Mul] {
         check_all(op.clone(), &[&[2, 3, 4], &[3, 1]], false);

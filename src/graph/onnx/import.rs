@@ -38,6 +38,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Relu",
     "Reshape",
     "Sigmoid",
+    "Softmax",
     "Sqrt",
     "Squeeze",
     "Sub",
@@ -530,6 +531,17 @@ impl Importer {
                     Op::AvgPool(spec)
                 };
                 self.add(n, op, &[x], o)?;
+            }
+            "Softmax" => {
+                let default = if self.model.opset.is_some_and(|v| v < 13) {
+                    return Err(Error::Unsupported(
+                        "Softmax before opset 13 (flattening semantics) is not supported".into(),
+                    ));
+                } else {
+                    -1
+                };
+                let x = self.value(arg(0)?)?;
+                self.add(n, Op::Softmax(attr_i(n, "axis", default)), &[x], o)?;
             }
             "GlobalAveragePool" => {
                 let x = self.value(arg(0)?)?;

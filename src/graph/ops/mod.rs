@@ -13,6 +13,7 @@ pub mod conv;
 pub mod matmul;
 pub mod pool;
 pub mod shape;
+pub mod softmax;
 pub mod sparse;
 pub mod unary;
 
@@ -51,6 +52,8 @@ pub enum Op {
     Transpose(Vec<usize>),
     /// A sum or mean over axes.
     Reduce(Reduce),
+    /// Softmax along an axis.
+    Softmax(i64),
 }
 
 /// What a forward pass keeps for the derivative passes of its node.
@@ -69,6 +72,7 @@ enum Kind {
     Sum(f64),
     Linear,
     Bilinear,
+    Softmax(i64),
 }
 
 /// `[k, shape...]`.
@@ -113,6 +117,7 @@ impl Op {
             Op::Reshape(_) => "Reshape",
             Op::Transpose(_) => "Transpose",
             Op::Reduce(_) => "Reduce",
+            Op::Softmax(_) => "Softmax",
         }
     }
 
@@ -131,6 +136,7 @@ impl Op {
             Op::Add => Kind::Sum(1.0),
             Op::Sub => Kind::Sum(-1.0),
             Op::Mul | Op::MatMul(_) | Op::Conv(_) => Kind::Bilinear,
+            Op::Softmax(a) => Kind::Softmax(*a),
             _ => Kind::Linear,
         }
     }
@@ -170,6 +176,7 @@ impl Op {
                 return Ok((y, Aux::Map(map, shape)));
             }
             Op::Mul | Op::MatMul(_) | Op::Conv(_) => self.bil(ins[0], ins[1])?,
+            Op::Softmax(a) => softmax::forward(ins[0], *a)?,
             _ => self.lin(ins[0], ins, &Aux::None)?,
         };
         Ok((out, Aux::None))
@@ -212,6 +219,15 @@ impl Op {
             Kind::Linear => {
                 if need[0] {
                     out[0] = Some(self.lin_t(g, ins, aux)?);
+                }
+            }
+            Kind::Softmax(ax) => {
+                if need[0] {
+                    let y = softmax::forward(ins[0], ax)?;
+                    out[0] = Some(Tensor::new(
+                        g.shape.clone(),
+                        softmax::jacobian(&y, &g.data, ax)?,
+                    )?);
                 }
             }
             Kind::Bilinear => {
@@ -267,6 +283,13 @@ impl Op {
                 // Only the first input is mapped; the others give shapes.
                 let Some(rx) = rins[0] else { return Ok(None) };
                 per_direction(rx, k, |x| self.lin(x, ins, aux))?
+            }
+            Kind::Softmax(ax) => {
+                let rx = rins[0].expect("a tangent");
+                let y = softmax::forward(ins[0], ax)?;
+                per_direction(rx, k, |x| {
+                    Tensor::new(y.shape.clone(), softmax::jacobian(&y, &x.data, ax)?)
+                })?
             }
             Kind::Bilinear => {
                 let mut acc: Option<Tensor> = None;
@@ -350,6 +373,27 @@ impl Op {
             Kind::Linear => {
                 if let (Some(rg), true) = (rg, need[0]) {
                     out[0] = Some(per_direction(rg, k, |gd| self.lin_t(gd, ins, aux))?);
+                }
+            }
+            Kind::Softmax(ax) => {
+                if need[0] {
+                    let y = softmax::forward(ins[0], ax)?;
+                    if let Some(rg) = rg {
+                        let t = per_direction(rg, k, |gd| {
+                            Tensor::new(y.shape.clone(), softmax::jacobian(&y, &gd.data, ax)?)
+                        })?;
+                        accumulate(&mut out[0], t);
+                    }
+                    if let Some(rx) = rins[0] {
+                        let t = per_direction(rx, k, |xd| {
+                            let ry = softmax::jacobian(&y, &xd.data, ax)?;
+                            Tensor::new(
+                                y.shape.clone(),
+                                softmax::second_order(&y, &ry, &g.data, ax)?,
+                            )
+                        })?;
+                        accumulate(&mut out[0], t);
+                    }
                 }
             }
             Kind::Bilinear => {
