@@ -10,6 +10,7 @@ use crate::nn::LossKind;
 use crate::objective::{check_params, Gradient, Hessian, Hvp, Loss};
 use nalgebra::DMatrix;
 use rayon::prelude::*;
+use std::sync::{Arc, Mutex};
 
 /// Bytes of tangents one R pass may hold; wider blocks of directions are split.
 const BLOCK_BYTES: usize = 64 << 20;
@@ -22,9 +23,21 @@ pub struct GraphLoss<'a> {
     kind: LossKind,
     /// Elements of all values of one forward pass (sizes the blocks of directions).
     pass_len: usize,
+    /// The primal passes at the last point of a Hessian-vector product: Lanczos, trace and
+    /// density estimates then pay one R pass per product.
+    cache: Mutex<Option<(Vec<f64>, Arc<Primal>)>>,
+}
+
+/// The forward pass, the loss head and the adjoints at one point.
+#[derive(Debug)]
+struct Primal {
+    fw: Forward,
+    head: Head,
+    adj: Vec<Option<Tensor>>,
 }
 
 /// The loss value, the output's adjoint, and what the output's second-order term needs.
+#[derive(Debug)]
 struct Head {
     loss: f64,
     grad: Tensor,
@@ -105,6 +118,7 @@ impl<'a> GraphLoss<'a> {
             data,
             kind,
             pass_len,
+            cache: Mutex::new(None),
         })
     }
 
@@ -241,6 +255,21 @@ impl<'a> GraphLoss<'a> {
         Ok((fw, head))
     }
 
+    /// The primal passes at `params`, from the cache when the point is the last one.
+    fn primal(&self, params: &[f64]) -> Result<Arc<Primal>> {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((p, pr)) = cache.as_ref() {
+            if p.as_slice() == params {
+                return Ok(Arc::clone(pr));
+            }
+        }
+        let (fw, head) = self.pass(params)?;
+        let adj = self.graph.backward(&fw, head.grad.clone())?;
+        let pr = Arc::new(Primal { fw, head, adj });
+        *cache = Some((params.to_vec(), Arc::clone(&pr)));
+        Ok(pr)
+    }
+
     /// The widest block of directions one R pass takes.
     fn block_width(&self) -> usize {
         (BLOCK_BYTES / 8 / self.pass_len.max(1)).clamp(1, 64)
@@ -305,7 +334,7 @@ impl Hvp for GraphLoss<'_> {
         self.hvp_many(params, v, 1, out)
     }
 
-    /// One primal pass, then R passes over blocks of directions (at most 64 per block, and as
+    /// One primal pass (cached for the next call at the same point), then R passes over blocks of directions (at most 64 per block, and as
     /// many as fit in 64 MiB of tangents), the blocks in parallel.
     fn hvp_many(&self, params: &[f64], vs: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
         let n = self.n_params();
@@ -316,12 +345,11 @@ impl Hvp for GraphLoss<'_> {
         if n == 0 || k == 0 {
             return Ok(());
         }
-        let (fw, head) = self.pass(params)?;
-        let adj = self.graph.backward(&fw, head.grad.clone())?;
+        let pr = self.primal(params)?;
         let w = self.block_width();
         vs.par_chunks(n * w)
             .zip(out.par_chunks_mut(n * w))
-            .try_for_each(|(v, o)| self.hvp_block(&fw, &head, &adj, v, v.len() / n, o))
+            .try_for_each(|(v, o)| self.hvp_block(&pr.fw, &pr.head, &pr.adj, v, v.len() / n, o))
     }
 }
 
@@ -330,8 +358,8 @@ impl Hessian for GraphLoss<'_> {
     /// symmetrized (the two triangles agree to rounding).
     fn hessian(&self, params: &[f64]) -> Result<DMatrix<f64>> {
         let n = self.n_params();
-        let (fw, head) = self.pass(params)?;
-        let adj = self.graph.backward(&fw, head.grad.clone())?;
+        let pr = self.primal(params)?;
+        let (fw, head, adj) = (&pr.fw, &pr.head, &pr.adj);
         let w = self.block_width();
         let mut h = vec![0.0; n * n];
         if n > 0 {

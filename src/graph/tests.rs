@@ -470,6 +470,18 @@ fn check_hessian(g: &super::Graph, data: &GraphData, kind: LossKind) {
             assert!((one[i] - want[i]).abs() <= 1e-12 * scale.max(1.0));
         }
     }
+    // A product at another point is not served from the cached primal pass of the last one.
+    let p2: Vec<f64> = p.iter().map(|x| x + 0.1).collect();
+    let mut at2 = vec![0.0; n];
+    obj.hvp(&p2, &v[..n], &mut at2).unwrap();
+    let mut fd2 = vec![0.0; n];
+    FiniteDiffGrad::new(&obj)
+        .hvp(&p2, &v[..n], &mut fd2)
+        .unwrap();
+    let s2 = max_abs(&fd2).max(1e-3);
+    for (a, b) in at2.iter().zip(&fd2) {
+        assert!((a - b).abs() <= 1e-6 * s2, "hvp at a new point {a} vs {b}");
+    }
     // The gradient against central differences of the loss.
     let grad = crate::objective::gradient_vec(&obj, &p).unwrap();
     let fdg =
