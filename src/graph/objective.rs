@@ -369,7 +369,7 @@ impl Hessian for GraphLoss<'_> {
                 for j in 0..k {
                     v[j * n + b * w + j] = 1.0;
                 }
-                self.hvp_block(&fw, &head, &adj, &v, k, o)
+                self.hvp_block(fw, head, adj, &v, k, o)
             })?;
         }
         let mut m = DMatrix::from_vec(n, n, h);

@@ -58,7 +58,7 @@ impl Conv2d {
         let (c, h, w) = (xs[r - 3], xs[r - 2], xs[r - 1]);
         let (o, cg, kh, kw) = (ws[0], ws[1], ws[2], ws[3]);
         let g = self.groups;
-        if g == 0 || c % g != 0 || o % g != 0 || cg * g != c {
+        if g == 0 || !c.is_multiple_of(g) || !o.is_multiple_of(g) || cg * g != c {
             return Err(Error::Data(format!(
                 "Conv: input of {c} channels, weight {ws:?} and {g} groups do not match"
             )));

@@ -80,7 +80,7 @@ impl Reshape {
                 }
                 let known = checked_len(&out)?;
                 if let Some(i) = infer {
-                    if known == 0 || n % known != 0 {
+                    if known == 0 || !n.is_multiple_of(known) {
                         return Err(Error::Data(format!(
                             "Reshape: cannot reshape {s:?} into {spec:?}"
                         )));
