@@ -197,15 +197,26 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
         "gradient norm  {:.3e}",
         v["gradient_norm"].as_f64().unwrap_or(f64::NAN)
     );
+    let show = |key: &str| match &v[key] {
+        serde_json::Value::Null => "unknown".to_string(),
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(x) => match x.as_f64() {
+            Some(f) if x.is_f64() => format!("{f:.6e}"),
+            _ => x.to_string(),
+        },
+        other => other.to_string(),
+    };
     println!(
         "eigenvalues    min {}  max {}  trace {}",
-        v["lambda_min"], v["lambda_max"], v["trace"]
+        show("lambda_min"),
+        show("lambda_max"),
+        show("trace")
     );
     println!(
         "kind {}   index {}   minimum ratio {}   ({:.2} s, {method})",
-        v["kind"],
-        v["index"],
-        v["minimum_ratio"],
+        show("kind"),
+        show("index"),
+        show("minimum_ratio"),
         v["seconds"].as_f64().unwrap_or(0.0)
     );
     if let Some(note) = v.get("kind_note") {

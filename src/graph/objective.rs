@@ -358,6 +358,7 @@ impl Hessian for GraphLoss<'_> {
     /// symmetrized (the two triangles agree to rounding).
     fn hessian(&self, params: &[f64]) -> Result<DMatrix<f64>> {
         let n = self.n_params();
+        crate::graph::tensor::checked_len(&[n, n])?;
         let pr = self.primal(params)?;
         let (fw, head, adj) = (&pr.fw, &pr.head, &pr.adj);
         let w = self.block_width();

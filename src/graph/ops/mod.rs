@@ -264,6 +264,14 @@ impl Op {
                 let mut acc: Option<Tensor> = None;
                 for (i, sign) in [(0, 1.0), (1, s)] {
                     if let Some(rx) = rins[i] {
+                        if ins[i].shape == out_shape {
+                            let mut t = rx.clone();
+                            if sign != 1.0 {
+                                t.data.iter_mut().for_each(|v| *v *= sign);
+                            }
+                            accumulate(&mut acc, t);
+                            continue;
+                        }
                         let len: usize = ins[i].len();
                         let idx = broadcast_index(&ins[i].shape, out_shape);
                         let n: usize = out_shape.iter().product();
