@@ -27,6 +27,7 @@ pub mod derivatives;
 pub mod error;
 pub mod expr;
 pub mod gallery;
+pub mod graph;
 pub mod limits;
 pub mod nn;
 pub mod objective;

@@ -36,7 +36,8 @@ use std::process::ExitCode;
 /// Flags of `critpt analyze`.
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
-    /// The model (.safetensors, PyTorch nn.Sequential state_dict layout).
+    /// The model: .safetensors (PyTorch nn.Sequential state_dict layout) or .onnx (any graph
+    /// of the supported ops; then --data is a .safetensors file with x and y).
     #[arg(long)]
     pub model: PathBuf,
     /// A CSV file or a generator name (as `critpt train`). Default: the data the model file
@@ -121,8 +122,26 @@ pub struct AnalyzeArgs {
     pub json: bool,
 }
 
+/// Where the model comes from: an ONNX graph, or an MLP in safetensors.
+enum ModelSource {
+    Onnx,
+    Mlp,
+}
+
+impl ModelSource {
+    fn of(path: &std::path::Path) -> Self {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("onnx") => ModelSource::Onnx,
+            _ => ModelSource::Mlp,
+        }
+    }
+}
+
 /// Runs `critpt analyze`.
 pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
+    if let ModelSource::Onnx = ModelSource::of(&a.model) {
+        return super::analyze_graph::run(a);
+    }
     if let Some(m) = a.method.as_deref() {
         if !matches!(m, "dense" | "inertia" | "lanczos") {
             bail!("unknown --method '{m}'; known: dense, inertia, lanczos");
@@ -453,13 +472,18 @@ fn run_inertia(
 }
 
 /// The optional estimates (`--trace`, `--density`), shared by all methods.
-struct Extras {
+pub(super) struct Extras {
     trace: Option<serde_json::Value>,
     density: Option<serde_json::Value>,
 }
 
 impl Extras {
-    fn compute(a: &AnalyzeArgs, obj: &NetLoss, params: &[f64], dense: bool) -> Result<Extras> {
+    pub(super) fn compute<O: critpt::objective::Hvp + ?Sized>(
+        a: &AnalyzeArgs,
+        obj: &O,
+        params: &[f64],
+        dense: bool,
+    ) -> Result<Extras> {
         let trace = if a.trace && !dense {
             let start = std::time::Instant::now();
             let t = hutch_plus_plus(obj, params, a.hvps, a.seed)?;
@@ -502,7 +526,7 @@ impl Extras {
         Ok(Extras { trace, density })
     }
 
-    fn add_to(&self, v: &mut serde_json::Value) {
+    pub(super) fn add_to(&self, v: &mut serde_json::Value) {
         if let Some(t) = &self.trace {
             v["trace"] = t["estimate"].clone();
             v["trace_std_error"] = t["std_error"].clone();
@@ -513,7 +537,7 @@ impl Extras {
         }
     }
 
-    fn print(&self) -> Result<()> {
+    pub(super) fn print(&self) -> Result<()> {
         if let Some(t) = &self.trace {
             outln!(
                 "trace          {} ± {} (hutch++, {} products)",

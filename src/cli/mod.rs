@@ -5,6 +5,7 @@
 //! status 1 in `main`; clap's own usage errors exit with status 2.
 
 pub mod analyze;
+pub mod analyze_graph;
 pub mod classify;
 pub mod common;
 pub mod escape;

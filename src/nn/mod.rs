@@ -14,7 +14,7 @@
 pub mod curvature;
 pub mod data;
 pub mod layers;
-mod mat;
+pub(crate) mod mat;
 pub mod model;
 pub mod objective;
 mod passes;

@@ -15,6 +15,7 @@ mod gallery_nn;
 mod inertia;
 mod netcurv;
 mod nn;
+mod onnx;
 mod optim;
 mod optim_torch;
 mod plot;

@@ -1,0 +1,236 @@
+//! `critpt analyze --model m.onnx --data d.safetensors`: the curvature of an ONNX graph's loss,
+//! by the same methods as the MLP path (`dense`, `lanczos`, `--trace`, `--density`).
+
+use super::analyze::{AnalyzeArgs, Extras};
+use super::common::print_json;
+use super::out::{errln, outln};
+use anyhow::{bail, Result};
+use critpt::critical::{
+    classify_extremes, classify_point, escape_saddle, EscapeOptions, Tolerances,
+};
+use critpt::curvature::{Lanczos, Which};
+use critpt::graph::{load_onnx, GraphData, GraphLoss};
+use critpt::nn::curvature::DENSE_LIMIT;
+use critpt::nn::LossKind;
+use critpt::objective::Gradient;
+use serde_json::json;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Runs `critpt analyze` on an ONNX model.
+pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
+    for (given, flag) in [
+        (a.activation.is_some(), "--activation"),
+        (a.target.is_some(), "--target"),
+        (a.standardize, "--standardize"),
+    ] {
+        if given {
+            bail!(
+                "{flag} does not apply to ONNX models (the graph fixes its activations and inputs)"
+            );
+        }
+    }
+    if a.batchnorm_mode != "eval" {
+        bail!(
+            "--batchnorm-mode {} is not supported for ONNX models: batch norm uses the file's running statistics",
+            a.batchnorm_mode
+        );
+    }
+    if let Some(m) = a.method.as_deref() {
+        if m != "dense" && m != "lanczos" {
+            bail!("unknown --method '{m}'; known: dense, lanczos");
+        }
+    }
+    if a.top == Some(0) {
+        bail!("--top must be at least 1, got 0");
+    }
+    let kind: LossKind = match &a.loss {
+        Some(l) => l.parse()?,
+        None => LossKind::CrossEntropy,
+    };
+    let graph = load_onnx(&a.model)?;
+    let Some(data_arg) = a.data.as_deref() else {
+        bail!(
+            "ONNX models record no training data: give --data D.safetensors with x [N, ...] and y"
+        );
+    };
+    let data_path = Path::new(data_arg);
+    if !data_path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
+    {
+        bail!("--data {data_arg}: ONNX models take a .safetensors file with x [N, ...] and y");
+    }
+    let data = GraphData::load(data_path)?;
+    let obj =
+        GraphLoss::new(&graph, &data, kind).map_err(|e| anyhow::anyhow!("{data_arg}: {e}"))?;
+    let params = graph.initial_params();
+    let n = graph.n_params();
+    let method = match a.method.as_deref() {
+        Some(m) => m,
+        None if n > DENSE_LIMIT => "lanczos",
+        None => "dense",
+    };
+    let mut tol = Tolerances::dual();
+    if let Some(g) = a.tol_grad {
+        tol = tol.with_grad(g)?;
+    }
+    if let Some(e) = a.tol_eig {
+        tol = tol.with_eig(e)?;
+    }
+    if method == "dense" && n > 20_000 {
+        bail!(
+            "the model has {n} parameters: a dense Hessian would need {:.1} GB; use --method lanczos",
+            (n as f64).powi(2) * 8e-9
+        );
+    }
+    if method == "lanczos" && a.escape {
+        bail!("--escape needs the dense Hessian; use --method dense");
+    }
+    let extras = Extras::compute(a, &obj, params, method == "dense")?;
+    let accuracy = obj.accuracy(params)?;
+    let names: Vec<_> = graph
+        .params()
+        .iter()
+        .map(|p| json!({"name": p.name, "shape": p.shape}))
+        .collect();
+    let start = std::time::Instant::now();
+    let mut v = json!({
+        "parameters": n,
+        "parameter_names": names,
+        "buffers": graph.buffer_names(),
+        "samples": data.n_samples(),
+        "accuracy": accuracy,
+        "loss_kind": kind.name(),
+        "batchnorm_mode": "eval",
+        "method": method,
+        "model_format": "onnx",
+    });
+    if method == "dense" {
+        let cp = classify_point(&obj, params, &tol)?;
+        let ev = &cp.spectrum.eigenvalues;
+        let reported: &[f64] = match a.top {
+            Some(k) => &ev[ev.len().saturating_sub(k)..],
+            None => ev,
+        };
+        v["loss"] = json!(cp.value);
+        v["gradient_norm"] = json!(cp.gradient_norm);
+        v["eigenvalues"] = json!(reported);
+        v["lambda_min"] = json!(ev.first());
+        v["lambda_max"] = json!(ev.last());
+        v["kind"] = json!(cp.kind);
+        v["index"] = json!(cp.index);
+        v["minimum_ratio"] = json!(cp.minimum_ratio);
+        v["trace"] = json!(ev.iter().sum::<f64>());
+        v["trace_std_error"] = json!(0.0);
+        if a.escape {
+            v["escape"] = match escape_saddle(&obj, params, &tol, &EscapeOptions::default()) {
+                Ok(e) => json!({
+                    "eigenvalue": e.eigenvalue,
+                    "step": e.step,
+                    "loss_before": e.value_before,
+                    "loss_after": e.value_after,
+                    "predicted_change": e.predicted_change,
+                }),
+                Err(e) => {
+                    errln!("warning: no escape step: {e}");
+                    serde_json::Value::Null
+                }
+            };
+        }
+    } else {
+        let k = a.top.unwrap_or(5);
+        let mut grad = vec![0.0; n];
+        let loss = obj.loss_and_gradient(params, &mut grad)?;
+        let gradient_norm = critpt::objective::norm(&grad);
+        let which: Which = a.which.parse()?;
+        let mut lanczos = Lanczos::new(k, which);
+        if let Some(b) = a.block_size {
+            lanczos = lanczos.with_block_size(b)?;
+        }
+        if let Some(m) = a.basis_size {
+            lanczos = lanczos.with_basis_size(m)?;
+        }
+        let r = lanczos
+            .with_tol(a.lanczos_tol)?
+            .with_max_iters(a.max_iters)?
+            .with_seed(a.seed)
+            .run(&obj, params)?;
+        let ev = &r.spectrum.eigenvalues;
+        let verdict = classify_extremes(&r, which, k, n, gradient_norm, loss, &tol);
+        v["loss"] = json!(loss);
+        v["gradient_norm"] = json!(gradient_norm);
+        v["eigenvalues"] = json!(ev);
+        v["residuals"] = json!(r.residuals);
+        v["converged"] = json!(r.converged);
+        v["lambda_min"] = json!(ev.first());
+        v["lambda_max"] = json!(ev.last());
+        v["kind"] = json!(verdict.kind);
+        v["kind_note"] = json!(verdict.note);
+        v["index"] = json!(verdict.index);
+        v["index_at_least"] = json!(verdict.index_at_least);
+        v["minimum_ratio"] = json!(verdict.minimum_ratio);
+        v["zero_threshold"] = json!(verdict.zero_threshold);
+        v["which"] = json!(which.name());
+        v["restarts"] = json!(r.restarts);
+        v["block_size"] = json!(r.block_size);
+        v["basis_size"] = json!(r.basis_size);
+        v["trace"] = serde_json::Value::Null;
+        v["trace_std_error"] = serde_json::Value::Null;
+        v["top"] = json!(k);
+        v["hvps"] = json!(r.n_hvps);
+        v["iterations"] = json!(r.iterations);
+        v["seed"] = json!(r.seed);
+    }
+    v["seconds"] = json!(start.elapsed().as_secs_f64());
+    extras.add_to(&mut v);
+    if a.json {
+        print_json(&v)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln!(
+        "model {} ({n} parameters in {} tensors, onnx), {} samples, loss {}",
+        a.model.display(),
+        graph.params().len(),
+        data.n_samples(),
+        kind.name()
+    )?;
+    outln!(
+        "loss           {:.10}",
+        v["loss"].as_f64().unwrap_or(f64::NAN)
+    )?;
+    if let Some(acc) = accuracy {
+        outln!("accuracy       {acc:.4}")?;
+    }
+    outln!(
+        "gradient norm  {:.3e}",
+        v["gradient_norm"].as_f64().unwrap_or(f64::NAN)
+    )?;
+    let show = |key: &str| match &v[key] {
+        serde_json::Value::Null => "unknown".to_string(),
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(x) => match x.as_f64() {
+            Some(f) if x.is_f64() => format!("{f:.6e}"),
+            _ => x.to_string(),
+        },
+        other => other.to_string(),
+    };
+    outln!(
+        "eigenvalues    min {}  max {}  trace {}",
+        show("lambda_min"),
+        show("lambda_max"),
+        show("trace")
+    )?;
+    outln!(
+        "kind {}   index {}   minimum ratio {}   ({:.2} s, {method})",
+        show("kind"),
+        show("index"),
+        show("minimum_ratio"),
+        v["seconds"].as_f64().unwrap_or(0.0)
+    )?;
+    if let Some(note) = v.get("kind_note") {
+        outln!("note           {}", note.as_str().unwrap_or(""))?;
+    }
+    extras.print()?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,448 @@
+//! A graph of ops over named values, kept in topological order, and its four passes over all
+//! nodes: forward, backward, R-forward and R-backward.
+//!
+//! Values are the data input, parameter tensors (ranges of the flat parameter vector),
+//! constants (shapes, scalars, and buffers such as batch-norm running statistics, which are
+//! not parameters) and node outputs. A value that no parameter reaches needs no adjoint, so the
+//! backward passes stop where the data enters.
+
+use super::ops::{Aux, Op};
+use super::tensor::{checked_len, Tensor};
+use crate::error::{Error, Result};
+
+/// Where a value comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// The data input (`[N, ...]`).
+    Input,
+    /// The `i`-th parameter tensor.
+    Param(usize),
+    /// A constant; `buffer` marks statistics a framework tracks but does not train.
+    Const {
+        /// The value.
+        value: Tensor,
+        /// A buffer (running statistics) rather than a literal.
+        buffer: bool,
+    },
+    /// The output of the `i`-th node.
+    Node(usize),
+}
+
+/// A named value.
+#[derive(Debug, Clone)]
+pub struct Value {
+    /// The name (the ONNX value name).
+    pub name: String,
+    /// Where it comes from.
+    pub source: Source,
+}
+
+/// A trainable tensor: a slice of the flat parameter vector, flattened row-major.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ParamSpec {
+    /// Its name (the state_dict name for PyTorch exports).
+    pub name: String,
+    /// Its shape.
+    pub shape: Vec<usize>,
+    /// Its first index in the flat vector.
+    #[serde(skip)]
+    pub offset: usize,
+}
+
+impl ParamSpec {
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+    /// Whether it has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One operation applied to earlier values.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// The node's name (for errors).
+    pub name: String,
+    /// What it computes.
+    pub op: Op,
+    /// Value ids of its inputs.
+    pub inputs: Vec<usize>,
+    /// Value id of its output.
+    pub output: usize,
+}
+
+/// A differentiable computation from one data input to one output.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    values: Vec<Value>,
+    nodes: Vec<Node>,
+    params: Vec<ParamSpec>,
+    n_params: usize,
+    output: usize,
+    /// The input's declared dimensions after the batch axis (`None`: not fixed).
+    input_dims: Option<Vec<Option<usize>>>,
+    needs_grad: Vec<bool>,
+    /// The parameter values the graph came with (a model file's weights).
+    initial: Vec<f64>,
+}
+
+/// Builds a [`Graph`] node by node; values must exist before they are used, so the order of
+/// construction is a topological order.
+#[derive(Debug, Default)]
+pub struct GraphBuilder {
+    values: Vec<Value>,
+    nodes: Vec<Node>,
+    params: Vec<ParamSpec>,
+    initial: Vec<f64>,
+    input: Option<usize>,
+    input_dims: Option<Vec<Option<usize>>>,
+}
+
+impl GraphBuilder {
+    /// An empty graph.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn push(&mut self, name: &str, source: Source) -> usize {
+        self.values.push(Value {
+            name: name.to_string(),
+            source,
+        });
+        self.values.len() - 1
+    }
+
+    /// The data input; `dims` are its declared dimensions after the batch axis, if known.
+    pub fn input(&mut self, name: &str, dims: Option<Vec<Option<usize>>>) -> usize {
+        let id = self.push(name, Source::Input);
+        self.input = Some(id);
+        self.input_dims = dims;
+        id
+    }
+
+    /// A parameter tensor with its initial value.
+    pub fn param(&mut self, name: &str, value: Tensor) -> usize {
+        let offset = self.initial.len();
+        self.params.push(ParamSpec {
+            name: name.to_string(),
+            shape: value.shape.clone(),
+            offset,
+        });
+        self.initial.extend_from_slice(&value.data);
+        let i = self.params.len() - 1;
+        self.push(name, Source::Param(i))
+    }
+
+    /// A constant (`buffer`: running statistics, reported apart from literals).
+    pub fn constant(&mut self, name: &str, value: Tensor, buffer: bool) -> usize {
+        self.push(name, Source::Const { value, buffer })
+    }
+
+    /// A node applying `op` to the values `inputs`; returns its output's id.
+    ///
+    /// # Errors
+    /// An input id that does not exist yet, or the wrong number of inputs.
+    pub fn node(&mut self, name: &str, op: Op, inputs: &[usize], output: &str) -> Result<usize> {
+        if inputs.len() != op.arity() {
+            return Err(Error::Data(format!(
+                "node '{name}' ({}): expected {} inputs, got {}",
+                op.name(),
+                op.arity(),
+                inputs.len()
+            )));
+        }
+        if let Some(&bad) = inputs.iter().find(|&&i| i >= self.values.len()) {
+            return Err(Error::Data(format!(
+                "node '{name}': input {bad} is not defined before it"
+            )));
+        }
+        let id = self.values.len();
+        self.nodes.push(Node {
+            name: name.to_string(),
+            op,
+            inputs: inputs.to_vec(),
+            output: id,
+        });
+        let n = self.nodes.len() - 1;
+        self.push(output, Source::Node(n));
+        Ok(id)
+    }
+
+    /// The graph with `output` as its result.
+    ///
+    /// # Errors
+    /// No data input, or `output` is not a node's output.
+    pub fn finish(self, output: usize) -> Result<Graph> {
+        self.input
+            .ok_or_else(|| Error::Data("the graph has no data input".into()))?;
+        if !matches!(
+            self.values.get(output).map(|v| &v.source),
+            Some(Source::Node(_))
+        ) {
+            return Err(Error::Data(
+                "the graph's output is not computed by a node".into(),
+            ));
+        }
+        let mut needs_grad: Vec<bool> = self
+            .values
+            .iter()
+            .map(|v| matches!(v.source, Source::Param(_)))
+            .collect();
+        for node in &self.nodes {
+            needs_grad[node.output] = node.inputs.iter().any(|&i| needs_grad[i]);
+        }
+        Ok(Graph {
+            n_params: self.initial.len(),
+            values: self.values,
+            nodes: self.nodes,
+            params: self.params,
+            output,
+            input_dims: self.input_dims,
+            needs_grad,
+            initial: self.initial,
+        })
+    }
+}
+
+/// The values of one forward pass, by value id, and what each node kept.
+#[derive(Debug)]
+pub(crate) struct Forward {
+    pub vals: Vec<Tensor>,
+    pub aux: Vec<Aux>,
+}
+
+impl Forward {
+    /// The graph's output.
+    pub fn output<'a>(&'a self, g: &Graph) -> &'a Tensor {
+        &self.vals[g.output]
+    }
+}
+
+impl Graph {
+    /// Number of parameters (the length of the flat vector).
+    pub fn n_params(&self) -> usize {
+        self.n_params
+    }
+
+    /// The value id of the output.
+    pub(crate) fn output_id(&self) -> usize {
+        self.output
+    }
+
+    /// The parameter tensors, in order.
+    pub fn params(&self) -> &[ParamSpec] {
+        &self.params
+    }
+
+    /// The parameter values the graph was built with.
+    pub fn initial_params(&self) -> &[f64] {
+        &self.initial
+    }
+
+    /// The nodes in topological order.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// The names of the buffers (constants tracked but not trained).
+    pub fn buffer_names(&self) -> Vec<&str> {
+        self.values
+            .iter()
+            .filter(|v| matches!(v.source, Source::Const { buffer: true, .. }))
+            .map(|v| v.name.as_str())
+            .collect()
+    }
+
+    /// The input's declared dimensions after the batch axis, where the model fixes them.
+    pub fn input_dims(&self) -> Option<&[Option<usize>]> {
+        self.input_dims.as_deref()
+    }
+
+    /// One name per scalar parameter: `conv1.weight[0,0,1,2]`.
+    pub fn param_names(&self) -> Vec<String> {
+        let mut names = Vec::with_capacity(self.n_params);
+        for p in &self.params {
+            let st = super::tensor::strides(&p.shape);
+            for i in 0..p.len() {
+                let idx: Vec<String> = st
+                    .iter()
+                    .zip(&p.shape)
+                    .map(|(s, d)| ((i / s) % d).to_string())
+                    .collect();
+                names.push(format!("{}[{}]", p.name, idx.join(",")));
+            }
+        }
+        names
+    }
+
+    fn fail(&self, node: &Node, e: Error) -> Error {
+        Error::Data(format!("node '{}': {e}", node.name))
+    }
+
+    /// The forward pass on the data `x`.
+    pub(crate) fn forward(&self, params: &[f64], x: &Tensor) -> Result<Forward> {
+        if params.len() != self.n_params {
+            return Err(Error::dim("parameters", self.n_params, params.len()));
+        }
+        let mut vals: Vec<Tensor> = Vec::with_capacity(self.values.len());
+        let mut aux = Vec::with_capacity(self.nodes.len());
+        for v in &self.values {
+            let t = match &v.source {
+                Source::Input => x.clone(),
+                Source::Param(i) => {
+                    let p = &self.params[*i];
+                    Tensor::new(
+                        p.shape.clone(),
+                        params[p.offset..p.offset + p.len()].to_vec(),
+                    )?
+                }
+                Source::Const { value, .. } => value.clone(),
+                Source::Node(n) => {
+                    let node = &self.nodes[*n];
+                    let ins: Vec<&Tensor> = node.inputs.iter().map(|&i| &vals[i]).collect();
+                    let (y, a) = node.op.forward(&ins).map_err(|e| self.fail(node, e))?;
+                    aux.push(a);
+                    y
+                }
+            };
+            vals.push(t);
+        }
+        Ok(Forward { vals, aux })
+    }
+
+    /// Adjoints of every value that needs one, from the output's adjoint.
+    pub(crate) fn backward(&self, fw: &Forward, g_out: Tensor) -> Result<Vec<Option<Tensor>>> {
+        let mut adj: Vec<Option<Tensor>> = vec![None; self.values.len()];
+        adj[self.output] = Some(g_out);
+        for (n, node) in self.nodes.iter().enumerate().rev() {
+            let Some(g) = adj[node.output].take() else {
+                continue;
+            };
+            let need: Vec<bool> = node.inputs.iter().map(|&i| self.needs_grad[i]).collect();
+            if need.iter().any(|&b| b) {
+                let ins: Vec<&Tensor> = node.inputs.iter().map(|&i| &fw.vals[i]).collect();
+                let grads = node
+                    .op
+                    .backward(&ins, &fw.aux[n], &g, &need)
+                    .map_err(|e| self.fail(node, e))?;
+                for (&i, gi) in node.inputs.iter().zip(grads) {
+                    if let Some(gi) = gi {
+                        add_into(&mut adj[i], gi);
+                    }
+                }
+            }
+            adj[node.output] = Some(g);
+        }
+        Ok(adj)
+    }
+
+    /// Tangents `[k, ...]` of every value along the `k` parameter directions `vs`
+    /// (column-major `n x k`).
+    pub(crate) fn r_forward(
+        &self,
+        fw: &Forward,
+        vs: &[f64],
+        k: usize,
+    ) -> Result<Vec<Option<Tensor>>> {
+        let n = self.n_params;
+        let mut rv: Vec<Option<Tensor>> = Vec::with_capacity(self.values.len());
+        for (id, v) in self.values.iter().enumerate() {
+            let t = match &v.source {
+                Source::Param(i) => {
+                    let p = &self.params[*i];
+                    let mut data = Vec::with_capacity(k * p.len());
+                    for d in 0..k {
+                        data.extend_from_slice(&vs[d * n + p.offset..d * n + p.offset + p.len()]);
+                    }
+                    let mut shape = vec![k];
+                    shape.extend_from_slice(&p.shape);
+                    Some(Tensor { shape, data })
+                }
+                Source::Node(ni) if self.needs_grad[id] => {
+                    let node = &self.nodes[*ni];
+                    let ins: Vec<&Tensor> = node.inputs.iter().map(|&i| &fw.vals[i]).collect();
+                    let rins: Vec<Option<&Tensor>> =
+                        node.inputs.iter().map(|&i| rv[i].as_ref()).collect();
+                    checked_len(&[k, fw.vals[id].len()])?;
+                    node.op
+                        .r_forward(&ins, &rins, &fw.aux[*ni], &fw.vals[id].shape, k)
+                        .map_err(|e| self.fail(node, e))?
+                }
+                _ => None,
+            };
+            rv.push(t);
+        }
+        Ok(rv)
+    }
+
+    /// Tangents `[k, ...]` of every adjoint, from the output adjoint's tangents `rg_out`.
+    pub(crate) fn r_backward(
+        &self,
+        fw: &Forward,
+        adj: &[Option<Tensor>],
+        rv: &[Option<Tensor>],
+        rg_out: Tensor,
+        k: usize,
+    ) -> Result<Vec<Option<Tensor>>> {
+        let mut radj: Vec<Option<Tensor>> = vec![None; self.values.len()];
+        radj[self.output] = Some(rg_out);
+        for (n, node) in self.nodes.iter().enumerate().rev() {
+            let Some(g) = adj[node.output].as_ref() else {
+                continue;
+            };
+            let rg = radj[node.output].take();
+            let need: Vec<bool> = node.inputs.iter().map(|&i| self.needs_grad[i]).collect();
+            let rins: Vec<Option<&Tensor>> = node.inputs.iter().map(|&i| rv[i].as_ref()).collect();
+            if !need.iter().any(|&b| b) || (rg.is_none() && rins.iter().all(Option::is_none)) {
+                continue;
+            }
+            let ins: Vec<&Tensor> = node.inputs.iter().map(|&i| &fw.vals[i]).collect();
+            let grads = node
+                .op
+                .r_backward(&ins, &rins, &fw.aux[n], g, rg.as_ref(), &need, k)
+                .map_err(|e| self.fail(node, e))?;
+            for (&i, gi) in node.inputs.iter().zip(grads) {
+                if let Some(gi) = gi {
+                    add_into(&mut radj[i], gi);
+                }
+            }
+        }
+        Ok(radj)
+    }
+
+    /// The flat gradient from the adjoints of a backward pass.
+    pub(crate) fn collect_grad(&self, adj: &[Option<Tensor>], out: &mut [f64]) {
+        out.iter_mut().for_each(|v| *v = 0.0);
+        for (id, v) in self.values.iter().enumerate() {
+            if let (Source::Param(i), Some(g)) = (&v.source, &adj[id]) {
+                let p = &self.params[*i];
+                out[p.offset..p.offset + p.len()].copy_from_slice(&g.data);
+            }
+        }
+    }
+
+    /// The `k` Hessian-vector products (column-major `n x k`) from the adjoints' tangents.
+    pub(crate) fn collect_hvp(&self, radj: &[Option<Tensor>], k: usize, out: &mut [f64]) {
+        let n = self.n_params;
+        out.iter_mut().for_each(|v| *v = 0.0);
+        for (id, v) in self.values.iter().enumerate() {
+            if let (Source::Param(i), Some(r)) = (&v.source, &radj[id]) {
+                let p = &self.params[*i];
+                let len = p.len();
+                for d in 0..k {
+                    out[d * n + p.offset..d * n + p.offset + len]
+                        .copy_from_slice(&r.data[d * len..(d + 1) * len]);
+                }
+            }
+        }
+    }
+}
+
+fn add_into(slot: &mut Option<Tensor>, t: Tensor) {
+    match slot {
+        Some(s) => s.add_assign(&t),
+        None => *slot = Some(t),
+    }
+}

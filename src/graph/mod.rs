@@ -1,0 +1,28 @@
+//! Any model as a graph of ops: exact gradients, Hessian-vector products and Hessians of the
+//! loss of a computation graph over shaped `f64` tensors, and models from ONNX files.
+//!
+//! - [`tensor`]: [`Tensor`] (shape, row-major data), broadcasting.
+//! - [`ops`]: [`Op`] and its four passes (forward, backward, R-forward, R-backward).
+//! - [`graph`](mod@graph): [`Graph`], [`GraphBuilder`]: values, parameters, buffers, nodes in
+//!   topological order, the passes over all nodes.
+//! - [`objective`]: [`GraphLoss`], the loss over a data set as a [`crate::objective`] objective.
+//! - [`data`]: [`GraphData`], shaped inputs and targets from safetensors.
+//! - [`onnx`]: [`load_onnx`], a dependency-free reader of ONNX model files into a [`Graph`].
+
+pub mod data;
+#[allow(clippy::module_inception)]
+pub mod graph;
+pub mod objective;
+pub mod onnx;
+pub mod ops;
+pub mod tensor;
+
+pub use data::{GraphData, GraphTargets};
+pub use graph::{Graph, GraphBuilder, ParamSpec};
+pub use objective::GraphLoss;
+pub use onnx::{load_onnx, onnx_from_bytes};
+pub use ops::Op;
+pub use tensor::Tensor;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,382 @@
+//! The loss of a graph over a data set as a function of its parameters, with the exact gradient
+//! (backpropagation), Hessian-vector products (the R-operator, many directions per pass) and
+//! the dense Hessian (parallel blocks of products).
+
+use super::data::{GraphData, GraphTargets};
+use super::graph::{Forward, Graph};
+use super::tensor::Tensor;
+use crate::error::{Error, Result};
+use crate::nn::LossKind;
+use crate::objective::{check_params, Gradient, Hessian, Hvp, Loss};
+use nalgebra::DMatrix;
+use rayon::prelude::*;
+use std::sync::{Arc, Mutex};
+
+/// Bytes of tangents one R pass may hold; wider blocks of directions are split.
+const BLOCK_BYTES: usize = 64 << 20;
+
+/// The mean loss of a graph's output over a data set.
+#[derive(Debug)]
+pub struct GraphLoss<'a> {
+    graph: &'a Graph,
+    data: &'a GraphData,
+    kind: LossKind,
+    /// Elements of all values of one forward pass (sizes the blocks of directions).
+    pass_len: usize,
+    /// The primal passes at the last point of a Hessian-vector product: Lanczos, trace and
+    /// density estimates then pay one R pass per product.
+    cache: Mutex<Option<(Vec<f64>, Arc<Primal>)>>,
+}
+
+/// The forward pass, the loss head and the adjoints at one point.
+#[derive(Debug)]
+struct Primal {
+    fw: Forward,
+    head: Head,
+    adj: Vec<Option<Tensor>>,
+}
+
+/// The loss value, the output's adjoint, and what the output's second-order term needs.
+#[derive(Debug)]
+struct Head {
+    loss: f64,
+    grad: Tensor,
+    /// Softmax probabilities (cross-entropy).
+    probs: Option<Vec<f64>>,
+}
+
+impl<'a> GraphLoss<'a> {
+    /// The loss of `graph` on `data`.
+    ///
+    /// # Errors
+    /// The data do not fit the graph: input shape, output shape against the targets, labels
+    /// out of range for the output width, or a loss that does not fit the targets.
+    pub fn new(graph: &'a Graph, data: &'a GraphData, kind: LossKind) -> Result<Self> {
+        if let Some(dims) = graph.input_dims() {
+            let got = &data.x.shape[1..];
+            let fits = dims.len() == got.len()
+                && dims.iter().zip(got).all(|(d, g)| d.is_none_or(|d| d == *g));
+            if !fits {
+                let want: Vec<String> = dims
+                    .iter()
+                    .map(|d| d.map_or("?".to_string(), |d| d.to_string()))
+                    .collect();
+                return Err(Error::Data(format!(
+                    "the model's input is [N, {}], the data's x is {:?}",
+                    want.join(", "),
+                    data.x.shape
+                )));
+            }
+        }
+        let probe = GraphData::new(
+            data.x.direction(0).with_batch(),
+            match &data.y {
+                GraphTargets::Labels(l) => GraphTargets::Labels(l[..1].to_vec()),
+                GraphTargets::Values(t) => GraphTargets::Values(t.direction(0).with_batch()),
+            },
+        )?;
+        let fw = graph.forward(graph.initial_params(), &probe.x)?;
+        let out = fw.output(graph);
+        let per_sample: usize = fw.vals.iter().map(Tensor::len).sum();
+        let pass_len = per_sample.saturating_mul(data.n_samples());
+        match (&data.y, kind) {
+            (GraphTargets::Labels(l), LossKind::CrossEntropy) => {
+                if out.rank() != 2 {
+                    return Err(Error::Data(format!(
+                        "cross-entropy needs logits [N, C]; the model's output has shape {:?}",
+                        out.shape
+                    )));
+                }
+                let c = out.shape[1];
+                if let Some((i, &bad)) = l.iter().enumerate().find(|(_, &v)| v >= c) {
+                    return Err(Error::Data(format!(
+                        "label {bad} of sample {i} is out of range for the model's {c} outputs"
+                    )));
+                }
+            }
+            (GraphTargets::Values(t), LossKind::Mse) => {
+                if t.shape[1..] != out.shape[1..] {
+                    return Err(Error::Data(format!(
+                        "the targets y have shape {:?}, the model's output {:?}",
+                        t.shape, out.shape
+                    )));
+                }
+            }
+            (GraphTargets::Labels(_), LossKind::Mse) => {
+                return Err(Error::Data(
+                    "mse needs float targets y [N, k]; the data has int64 labels".into(),
+                ))
+            }
+            (GraphTargets::Values(_), LossKind::CrossEntropy) => {
+                return Err(Error::Data(
+                    "cross-entropy needs int64 labels y [N]; the data has float targets".into(),
+                ))
+            }
+        }
+        Ok(GraphLoss {
+            graph,
+            data,
+            kind,
+            pass_len,
+            cache: Mutex::new(None),
+        })
+    }
+
+    /// The loss applied to the output.
+    pub fn kind(&self) -> LossKind {
+        self.kind
+    }
+
+    /// The graph.
+    pub fn graph(&self) -> &Graph {
+        self.graph
+    }
+
+    /// The fraction of samples whose largest logit is the label (classification only).
+    pub fn accuracy(&self, params: &[f64]) -> Result<Option<f64>> {
+        let GraphTargets::Labels(l) = &self.data.y else {
+            return Ok(None);
+        };
+        check_params(self, params)?;
+        let fw = self.graph.forward(params, &self.data.x)?;
+        let z = fw.output(self.graph);
+        let c = z.shape[1];
+        let hits = z
+            .data
+            .chunks_exact(c)
+            .zip(l)
+            .filter(|(row, &y)| {
+                let best = (0..c).fold(0, |b, j| if row[j] > row[b] { j } else { b });
+                best == y
+            })
+            .count();
+        Ok(Some(hits as f64 / l.len() as f64))
+    }
+
+    fn head(&self, z: &Tensor) -> Result<Head> {
+        let n = self.data.n_samples();
+        match &self.data.y {
+            GraphTargets::Labels(labels) => {
+                let c = z.shape[1];
+                let mut loss = 0.0;
+                let mut grad = vec![0.0; z.len()];
+                let mut probs = vec![0.0; z.len()];
+                for (i, (row, &y)) in z.data.chunks_exact(c).zip(labels).enumerate() {
+                    let m = row.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+                    let s: f64 = row.iter().map(|v| (v - m).exp()).sum();
+                    loss += m + s.ln() - row[y];
+                    for j in 0..c {
+                        let p = (row[j] - m).exp() / s;
+                        probs[i * c + j] = p;
+                        grad[i * c + j] = (p - f64::from(u8::from(j == y))) / n as f64;
+                    }
+                }
+                let loss = loss / n as f64;
+                Ok(Head {
+                    loss,
+                    grad: Tensor::new(z.shape.clone(), grad)?,
+                    probs: Some(probs),
+                })
+            }
+            GraphTargets::Values(t) => {
+                let m = z.len() as f64;
+                let loss = z
+                    .data
+                    .iter()
+                    .zip(&t.data)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f64>()
+                    / m;
+                let grad = z
+                    .data
+                    .iter()
+                    .zip(&t.data)
+                    .map(|(a, b)| 2.0 * (a - b) / m)
+                    .collect();
+                Ok(Head {
+                    loss,
+                    grad: Tensor::new(z.shape.clone(), grad)?,
+                    probs: None,
+                })
+            }
+        }
+    }
+
+    /// `(∂²L/∂z²)·R{z}` for a block of output tangents.
+    fn head_r(&self, z: &Tensor, head: &Head, rz: Option<&Tensor>, k: usize) -> Tensor {
+        let mut shape = vec![k];
+        shape.extend_from_slice(&z.shape);
+        let Some(rz) = rz else {
+            return Tensor {
+                shape,
+                data: vec![0.0; k * z.len()],
+            };
+        };
+        let n = self.data.n_samples() as f64;
+        let data = match &head.probs {
+            Some(p) => {
+                let c = z.shape[1];
+                let mut out = vec![0.0; rz.len()];
+                for (o, r) in out
+                    .chunks_exact_mut(z.len())
+                    .zip(rz.data.chunks_exact(z.len()))
+                {
+                    for ((orow, rrow), prow) in o
+                        .chunks_exact_mut(c)
+                        .zip(r.chunks_exact(c))
+                        .zip(p.chunks_exact(c))
+                    {
+                        let dot: f64 = rrow.iter().zip(prow).map(|(a, b)| a * b).sum();
+                        for j in 0..c {
+                            orow[j] = prow[j] * (rrow[j] - dot) / n;
+                        }
+                    }
+                }
+                out
+            }
+            None => {
+                let m = z.len() as f64;
+                rz.data.iter().map(|r| 2.0 * r / m).collect()
+            }
+        };
+        Tensor { shape, data }
+    }
+
+    fn pass(&self, params: &[f64]) -> Result<(Forward, Head)> {
+        check_params(self, params)?;
+        let fw = self.graph.forward(params, &self.data.x)?;
+        let head = self.head(fw.output(self.graph))?;
+        if !head.loss.is_finite() {
+            return Err(Error::NonFinite(format!(
+                "the loss is not finite ({}) at these parameters",
+                head.loss
+            )));
+        }
+        Ok((fw, head))
+    }
+
+    /// The primal passes at `params`, from the cache when the point is the last one.
+    fn primal(&self, params: &[f64]) -> Result<Arc<Primal>> {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((p, pr)) = cache.as_ref() {
+            if p.as_slice() == params {
+                return Ok(Arc::clone(pr));
+            }
+        }
+        let (fw, head) = self.pass(params)?;
+        let adj = self.graph.backward(&fw, head.grad.clone())?;
+        let pr = Arc::new(Primal { fw, head, adj });
+        *cache = Some((params.to_vec(), Arc::clone(&pr)));
+        Ok(pr)
+    }
+
+    /// The widest block of directions one R pass takes.
+    fn block_width(&self) -> usize {
+        (BLOCK_BYTES / 8 / self.pass_len.max(1)).clamp(1, 64)
+    }
+
+    fn hvp_block(
+        &self,
+        fw: &Forward,
+        head: &Head,
+        adj: &[Option<Tensor>],
+        vs: &[f64],
+        k: usize,
+        out: &mut [f64],
+    ) -> Result<()> {
+        let rv = self.graph.r_forward(fw, vs, k)?;
+        let z = fw.output(self.graph);
+        let rz = rv[self.graph.output_id()].as_ref();
+        let rg = self.head_r(z, head, rz, k);
+        let radj = self.graph.r_backward(fw, adj, &rv, rg, k)?;
+        self.graph.collect_hvp(&radj, k, out);
+        Ok(())
+    }
+}
+
+impl Tensor {
+    /// A one-sample tensor `[1, shape...]`.
+    fn with_batch(mut self) -> Tensor {
+        self.shape.insert(0, 1);
+        self
+    }
+}
+
+impl Loss for GraphLoss<'_> {
+    fn n_params(&self) -> usize {
+        self.graph.n_params()
+    }
+    fn loss(&self, params: &[f64]) -> Result<f64> {
+        Ok(self.pass(params)?.1.loss)
+    }
+    fn param_names(&self) -> Vec<String> {
+        self.graph.param_names()
+    }
+}
+
+impl Gradient for GraphLoss<'_> {
+    fn gradient(&self, params: &[f64], out: &mut [f64]) -> Result<()> {
+        self.loss_and_gradient(params, out).map(|_| ())
+    }
+    fn loss_and_gradient(&self, params: &[f64], out: &mut [f64]) -> Result<f64> {
+        if out.len() != self.n_params() {
+            return Err(Error::dim("gradient", self.n_params(), out.len()));
+        }
+        let (fw, head) = self.pass(params)?;
+        let adj = self.graph.backward(&fw, head.grad.clone())?;
+        self.graph.collect_grad(&adj, out);
+        Ok(head.loss)
+    }
+}
+
+impl Hvp for GraphLoss<'_> {
+    fn hvp(&self, params: &[f64], v: &[f64], out: &mut [f64]) -> Result<()> {
+        self.hvp_many(params, v, 1, out)
+    }
+
+    /// One primal pass (cached for the next call at the same point), then R passes over blocks of directions (at most 64 per block, and as
+    /// many as fit in 64 MiB of tangents), the blocks in parallel.
+    fn hvp_many(&self, params: &[f64], vs: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
+        let n = self.n_params();
+        if vs.len() != n * k || out.len() != n * k {
+            return Err(Error::dim("directions", n * k, vs.len().min(out.len())));
+        }
+        crate::error::ensure_finite("direction", vs)?;
+        if n == 0 || k == 0 {
+            return Ok(());
+        }
+        let pr = self.primal(params)?;
+        let w = self.block_width();
+        vs.par_chunks(n * w)
+            .zip(out.par_chunks_mut(n * w))
+            .try_for_each(|(v, o)| self.hvp_block(&pr.fw, &pr.head, &pr.adj, v, v.len() / n, o))
+    }
+}
+
+impl Hessian for GraphLoss<'_> {
+    /// Columns of the identity in blocks through the R passes, the blocks in parallel, then
+    /// symmetrized (the two triangles agree to rounding).
+    fn hessian(&self, params: &[f64]) -> Result<DMatrix<f64>> {
+        let n = self.n_params();
+        crate::graph::tensor::checked_len(&[n, n])?;
+        let pr = self.primal(params)?;
+        let (fw, head, adj) = (&pr.fw, &pr.head, &pr.adj);
+        let w = self.block_width();
+        let mut h = vec![0.0; n * n];
+        if n > 0 {
+            h.par_chunks_mut(n * w).enumerate().try_for_each(|(b, o)| {
+                let k = o.len() / n;
+                let mut v = vec![0.0; n * k];
+                for j in 0..k {
+                    v[j * n + b * w + j] = 1.0;
+                }
+                self.hvp_block(fw, head, adj, &v, k, o)
+            })?;
+        }
+        let mut m = DMatrix::from_vec(n, n, h);
+        let t = m.transpose();
+        m += t;
+        m *= 0.5;
+        Ok(m)
+    }
+}

@@ -1,0 +1,772 @@
+//! ONNX nodes → graph ops.
+
+use super::proto::{ModelProto, NodeProto, TensorProto};
+use crate::error::{Error, Result};
+use crate::graph::ops::{Axes, Conv2d, MatMul, Op, Pool2d, Reduce, Reshape, Unary};
+use crate::graph::tensor::{checked_len, Tensor};
+use crate::graph::{Graph, GraphBuilder};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+/// The ONNX ops the importer maps, for error messages and documentation.
+pub const SUPPORTED_OPS: &[&str] = &[
+    "Add",
+    "AveragePool",
+    "BatchNormalization",
+    "Constant",
+    "Conv",
+    "Div",
+    "Dropout",
+    "Erf",
+    "Exp",
+    "Flatten",
+    "Gelu",
+    "Gemm",
+    "GlobalAveragePool",
+    "Identity",
+    "LayerNormalization",
+    "LeakyRelu",
+    "Log",
+    "MatMul",
+    "MaxPool",
+    "Mul",
+    "Neg",
+    "Pow",
+    "Reciprocal",
+    "ReduceMean",
+    "ReduceSum",
+    "Relu",
+    "Reshape",
+    "Sigmoid",
+    "Softmax",
+    "Sqrt",
+    "Squeeze",
+    "Sub",
+    "Tanh",
+    "Transpose",
+    "Unsqueeze",
+];
+
+/// Reads an ONNX model file into a graph (parameters initialized from its weights).
+///
+/// # Errors
+/// An unreadable or malformed file, an unsupported op or attribute, external data, or
+/// initializers whose data do not fill their shape.
+pub fn load_onnx(path: &Path) -> Result<Graph> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    onnx_from_bytes(&bytes).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
+}
+
+/// [`load_onnx`] from the file's bytes.
+pub fn onnx_from_bytes(bytes: &[u8]) -> Result<Graph> {
+    let model = ModelProto::parse(bytes)?;
+    Importer::new(model)?.run()
+}
+
+/// A constant known at import time.
+#[derive(Debug, Clone)]
+enum Known {
+    Float(Tensor),
+    Int(Vec<i64>),
+}
+
+fn tensor_of(t: &TensorProto, what: &str) -> Result<Known> {
+    if t.external {
+        return Err(Error::Unsupported(format!(
+            "{what}: tensors stored in external files are not supported"
+        )));
+    }
+    if t.dims.iter().any(|&d| d < 0) {
+        return Err(Error::Data(format!(
+            "{what}: negative dimension in {:?}",
+            t.dims
+        )));
+    }
+    let dims: Vec<usize> = t.dims.iter().map(|&d| d as usize).collect();
+    let n = checked_len(&dims)?;
+    let short = |got: usize| {
+        Error::Data(format!(
+            "{what}: shape {dims:?} needs {n} values, the file holds {got}"
+        ))
+    };
+    match t.data_type {
+        1 | 11 => {
+            let width = if t.data_type == 1 { 4 } else { 8 };
+            let data: Vec<f64> = if !t.raw_data.is_empty() {
+                if t.raw_data.len() != n * width {
+                    return Err(short(t.raw_data.len() / width));
+                }
+                if width == 4 {
+                    t.raw_data
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")) as f64)
+                        .collect()
+                } else {
+                    t.raw_data
+                        .chunks_exact(8)
+                        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+                        .collect()
+                }
+            } else if width == 4 {
+                t.float_data.iter().map(|&v| v as f64).collect()
+            } else {
+                t.double_data.clone()
+            };
+            if data.len() != n {
+                return Err(short(data.len()));
+            }
+            crate::error::ensure_finite(what, &data)?;
+            Ok(Known::Float(Tensor::new(dims, data)?))
+        }
+        6 | 7 => {
+            let data: Vec<i64> = if !t.raw_data.is_empty() {
+                let width = if t.data_type == 7 { 8 } else { 4 };
+                if t.raw_data.len() != n * width {
+                    return Err(short(t.raw_data.len() / width));
+                }
+                if width == 8 {
+                    t.raw_data
+                        .chunks_exact(8)
+                        .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+                        .collect()
+                } else {
+                    t.raw_data
+                        .chunks_exact(4)
+                        .map(|c| i64::from(i32::from_le_bytes(c.try_into().expect("4 bytes"))))
+                        .collect()
+                }
+            } else if t.data_type == 7 {
+                t.int64_data.clone()
+            } else {
+                t.int32_data.clone()
+            };
+            if data.len() != n {
+                return Err(short(data.len()));
+            }
+            Ok(Known::Int(data))
+        }
+        dt => Err(Error::Unsupported(format!(
+            "{what}: tensor data type {dt} is not supported (float, double, int32, int64)"
+        ))),
+    }
+}
+
+struct Importer {
+    model: ModelProto,
+    b: GraphBuilder,
+    /// Value ids by ONNX name.
+    ids: HashMap<String, usize>,
+    /// Constants by ONNX name, not yet (or not only) graph values.
+    known: HashMap<String, Known>,
+    /// Counter for names of intermediate values.
+    fresh: usize,
+}
+
+impl Importer {
+    fn new(model: ModelProto) -> Result<Importer> {
+        Ok(Importer {
+            model,
+            b: GraphBuilder::new(),
+            ids: HashMap::new(),
+            known: HashMap::new(),
+            fresh: 0,
+        })
+    }
+
+    fn run(mut self) -> Result<Graph> {
+        let g = std::mem::take(&mut self.model.graph);
+        let init_names: HashSet<&str> = g.initializers.iter().map(|t| t.name.as_str()).collect();
+        let data_inputs: Vec<_> = g
+            .inputs
+            .iter()
+            .filter(|v| !init_names.contains(v.name.as_str()))
+            .collect();
+        let [input] = data_inputs[..] else {
+            return Err(Error::Unsupported(format!(
+                "the model must have one data input, it has {} ({})",
+                data_inputs.len(),
+                data_inputs
+                    .iter()
+                    .map(|v| v.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        let dims = input.dims.as_ref().map(|d| {
+            d.iter()
+                .skip(1)
+                .map(|v| v.filter(|&v| v > 0).map(|v| v as usize))
+                .collect()
+        });
+        let id = self.b.input(&input.name, dims);
+        self.ids.insert(input.name.clone(), id);
+        // Batch-norm statistics are buffers; every other float initializer a node reads is a
+        // parameter.
+        let mut buffers = HashSet::new();
+        let mut used = HashSet::new();
+        for n in &g.nodes {
+            if n.op_type == "BatchNormalization" {
+                buffers.extend(n.inputs.iter().skip(3).cloned());
+            }
+            used.extend(n.inputs.iter().cloned());
+        }
+        for t in &g.initializers {
+            let what = format!("initializer '{}'", t.name);
+            match tensor_of(t, &what)? {
+                Known::Float(v) if used.contains(&t.name) && !buffers.contains(&t.name) => {
+                    let id = self.b.param(&t.name, v);
+                    self.ids.insert(t.name.clone(), id);
+                }
+                Known::Float(v) if buffers.contains(&t.name) => {
+                    let id = self.b.constant(&t.name, v, true);
+                    self.ids.insert(t.name.clone(), id);
+                }
+                k => {
+                    self.known.insert(t.name.clone(), k);
+                }
+            }
+        }
+        for n in &g.nodes {
+            self.node(n).map_err(|e| {
+                let name = if n.name.is_empty() {
+                    n.outputs.first().cloned().unwrap_or_default()
+                } else {
+                    n.name.clone()
+                };
+                match e {
+                    Error::Data(m) | Error::Unsupported(m) if !m.starts_with("node '") => {
+                        Error::Data(format!("node '{name}' ({}): {m}", n.op_type))
+                    }
+                    e => e,
+                }
+            })?;
+        }
+        let [out] = &g.outputs[..] else {
+            return Err(Error::Unsupported(format!(
+                "the model must have one output, it has {}",
+                g.outputs.len()
+            )));
+        };
+        let id = *self.ids.get(&out.name).ok_or_else(|| {
+            Error::Data(format!(
+                "the output '{}' is not computed by any node",
+                out.name
+            ))
+        })?;
+        self.b.finish(id)
+    }
+
+    /// The graph value of an ONNX name (constants become graph constants on first use).
+    fn value(&mut self, name: &str) -> Result<usize> {
+        if let Some(&id) = self.ids.get(name) {
+            return Ok(id);
+        }
+        match self.known.get(name) {
+            Some(Known::Float(t)) => {
+                let id = self.b.constant(name, t.clone(), false);
+                self.ids.insert(name.to_string(), id);
+                Ok(id)
+            }
+            Some(Known::Int(_)) => Err(Error::Unsupported(format!(
+                "integer tensor '{name}' used as data"
+            ))),
+            None => Err(Error::Data(format!(
+                "input '{name}' is not defined before it is used"
+            ))),
+        }
+    }
+
+    fn ints_of(&self, name: &str) -> Result<Vec<i64>> {
+        match self.known.get(name) {
+            Some(Known::Int(v)) => Ok(v.clone()),
+            _ => Err(Error::Unsupported(format!(
+                "'{name}' must be a constant integer tensor (shapes computed at run time are not supported)"
+            ))),
+        }
+    }
+
+    fn scalar_of(&self, name: &str) -> Result<f64> {
+        match self.known.get(name) {
+            Some(Known::Float(t)) if t.len() == 1 => Ok(t.data[0]),
+            Some(Known::Int(v)) if v.len() == 1 => Ok(v[0] as f64),
+            _ => Err(Error::Unsupported(format!(
+                "'{name}' must be a constant scalar"
+            ))),
+        }
+    }
+
+    fn tmp(&mut self, base: &str) -> String {
+        self.fresh += 1;
+        format!("{base}/{}", self.fresh)
+    }
+
+    /// Adds `op` on `inputs`; `out` names the result (a fresh name when `None`).
+    fn add(&mut self, n: &NodeProto, op: Op, inputs: &[usize], out: Option<&str>) -> Result<usize> {
+        let name = match out {
+            Some(o) => o.to_string(),
+            None => self.tmp(n.outputs.first().map_or("", String::as_str)),
+        };
+        let label = if n.name.is_empty() {
+            name.clone()
+        } else {
+            n.name.clone()
+        };
+        let id = self.b.node(&label, op, inputs, &name)?;
+        if out.is_some() {
+            self.ids.insert(name, id);
+        }
+        Ok(id)
+    }
+
+    fn node(&mut self, n: &NodeProto) -> Result<()> {
+        if !(n.domain.is_empty() || n.domain == "ai.onnx") {
+            return Err(unsupported(n));
+        }
+        let out = n
+            .outputs
+            .first()
+            .cloned()
+            .ok_or_else(|| Error::Data("the node has no output".into()))?;
+        if n.outputs.iter().skip(1).any(|o| !o.is_empty()) && n.op_type != "Dropout" {
+            return Err(Error::Unsupported(format!(
+                "only the first output is supported, the model uses {}",
+                n.outputs.len()
+            )));
+        }
+        let arg = |i: usize| -> Result<&str> {
+            n.inputs
+                .get(i)
+                .map(String::as_str)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| Error::Data(format!("missing input {}", i + 1)))
+        };
+        let opt = |i: usize| {
+            n.inputs
+                .get(i)
+                .map(String::as_str)
+                .filter(|s| !s.is_empty())
+        };
+        let o = Some(out.as_str());
+        let unary = |u: Unary| Op::Unary(u);
+        match n.op_type.as_str() {
+            "Constant" => {
+                let k = if let Some(t) = n.attr("value").and_then(|a| a.t.as_ref()) {
+                    tensor_of(t, "Constant value")?
+                } else if let Some(f) = n.attr("value_float").and_then(|a| a.f) {
+                    Known::Float(Tensor::new(vec![], vec![f as f64])?)
+                } else if let Some(a) = n.attr("value_floats") {
+                    Known::Float(Tensor::new(
+                        vec![a.floats.len()],
+                        a.floats.iter().map(|&v| v as f64).collect(),
+                    )?)
+                } else if let Some(i) = n.attr("value_int").and_then(|a| a.i) {
+                    Known::Int(vec![i])
+                } else if let Some(a) = n.attr("value_ints") {
+                    Known::Int(a.ints.clone())
+                } else {
+                    return Err(Error::Unsupported(
+                        "Constant without a tensor, float(s) or int(s) value".into(),
+                    ));
+                };
+                self.known.insert(out, k);
+            }
+            "Relu" | "Tanh" | "Sigmoid" | "Erf" | "Exp" | "Log" | "Sqrt" | "Reciprocal" | "Neg"
+            | "LeakyRelu" | "Gelu" => {
+                let u = match n.op_type.as_str() {
+                    "Relu" => Unary::Relu,
+                    "Tanh" => Unary::Tanh,
+                    "Sigmoid" => Unary::Sigmoid,
+                    "Erf" => Unary::Erf,
+                    "Exp" => Unary::Exp,
+                    "Log" => Unary::Log,
+                    "Sqrt" => Unary::Pow { p: 0.5, shift: 0.0 },
+                    "Reciprocal" => Unary::Pow {
+                        p: -1.0,
+                        shift: 0.0,
+                    },
+                    "Neg" => Unary::Scale(-1.0),
+                    "LeakyRelu" => Unary::LeakyRelu(attr_f(n, "alpha", 0.01)),
+                    _ => {
+                        let approx = n.attr("approximate").and_then(|a| a.s.clone());
+                        if approx.is_some_and(|s| s != b"none") {
+                            return Err(Error::Unsupported(
+                                "Gelu with approximate = tanh is not supported".into(),
+                            ));
+                        }
+                        Unary::Gelu
+                    }
+                };
+                let x = self.value(arg(0)?)?;
+                self.add(n, unary(u), &[x], o)?;
+            }
+            "Pow" => {
+                let p = self.scalar_of(arg(1)?)?;
+                let x = self.value(arg(0)?)?;
+                self.add(n, unary(Unary::Pow { p, shift: 0.0 }), &[x], o)?;
+            }
+            "Add" | "Sub" | "Mul" => {
+                let op = match n.op_type.as_str() {
+                    "Add" => Op::Add,
+                    "Sub" => Op::Sub,
+                    _ => Op::Mul,
+                };
+                let a = self.value(arg(0)?)?;
+                let b = self.value(arg(1)?)?;
+                self.add(n, op, &[a, b], o)?;
+            }
+            "Div" => {
+                let a = self.value(arg(0)?)?;
+                let bname = arg(1)?;
+                let r = if let Some(Known::Float(t)) = self.known.get(bname) {
+                    let inv =
+                        Tensor::new(t.shape.clone(), t.data.iter().map(|v| 1.0 / v).collect())?;
+                    let name = self.tmp(bname);
+                    self.b.constant(&name, inv, false)
+                } else {
+                    let b = self.value(bname)?;
+                    self.add(
+                        n,
+                        unary(Unary::Pow {
+                            p: -1.0,
+                            shift: 0.0,
+                        }),
+                        &[b],
+                        None,
+                    )?
+                };
+                self.add(n, Op::Mul, &[a, r], o)?;
+            }
+            "MatMul" => {
+                let a = self.value(arg(0)?)?;
+                let b = self.value(arg(1)?)?;
+                let mm = MatMul {
+                    trans_a: false,
+                    trans_b: false,
+                };
+                self.add(n, Op::MatMul(mm), &[a, b], o)?;
+            }
+            "Gemm" => {
+                let a = self.value(arg(0)?)?;
+                let b = self.value(arg(1)?)?;
+                let mm = MatMul {
+                    trans_a: attr_i(n, "transA", 0) != 0,
+                    trans_b: attr_i(n, "transB", 0) != 0,
+                };
+                let alpha = attr_f(n, "alpha", 1.0);
+                let beta = attr_f(n, "beta", 1.0);
+                let c = opt(2).filter(|_| beta != 0.0);
+                let last = c.is_none() && alpha == 1.0;
+                let mut y = self.add(n, Op::MatMul(mm), &[a, b], last.then_some(out.as_str()))?;
+                if alpha != 1.0 {
+                    y = self.add(
+                        n,
+                        unary(Unary::Scale(alpha)),
+                        &[y],
+                        c.is_none().then_some(out.as_str()),
+                    )?;
+                }
+                if let Some(c) = c {
+                    let mut cv = self.value(c)?;
+                    if beta != 1.0 {
+                        cv = self.add(n, unary(Unary::Scale(beta)), &[cv], None)?;
+                    }
+                    self.add(n, Op::Add, &[y, cv], o)?;
+                }
+            }
+            "Conv" => {
+                let x = self.value(arg(0)?)?;
+                let w = self.value(arg(1)?)?;
+                let spec = Conv2d {
+                    strides: pair(n, "strides")?,
+                    pads: quad(n)?,
+                    dilations: pair(n, "dilations")?,
+                    groups: usize::try_from(attr_i(n, "group", 1))
+                        .map_err(|_| Error::Data("negative group".into()))?,
+                };
+                check_auto_pad(n)?;
+                if let Some(k) = n.attr("kernel_shape") {
+                    if k.ints.len() != 2 {
+                        return Err(Error::Unsupported(format!(
+                            "only 2-D convolutions are supported, kernel_shape {:?}",
+                            k.ints
+                        )));
+                    }
+                }
+                match opt(2) {
+                    None => {
+                        self.add(n, Op::Conv(spec), &[x, w], o)?;
+                    }
+                    Some(bias) => {
+                        let y = self.add(n, Op::Conv(spec), &[x, w], None)?;
+                        let bv = self.value(bias)?;
+                        let bc =
+                            self.add(n, Op::Reshape(Reshape::Channel { rank: 0 }), &[bv, y], None)?;
+                        self.add(n, Op::Add, &[y, bc], o)?;
+                    }
+                }
+            }
+            "MaxPool" | "AveragePool" => {
+                check_auto_pad(n)?;
+                let k = n
+                    .attr("kernel_shape")
+                    .map(|a| a.ints.clone())
+                    .unwrap_or_default();
+                if k.len() != 2 || k.iter().any(|&v| v <= 0) {
+                    return Err(Error::Unsupported(format!(
+                        "only 2-D pooling is supported, kernel_shape {k:?}"
+                    )));
+                }
+                let spec = Pool2d {
+                    kernel: [k[0] as usize, k[1] as usize],
+                    strides: pair(n, "strides")?,
+                    pads: quad(n)?,
+                    dilations: pair(n, "dilations")?,
+                    ceil_mode: attr_i(n, "ceil_mode", 0) != 0,
+                    count_include_pad: attr_i(n, "count_include_pad", 0) != 0,
+                };
+                let x = self.value(arg(0)?)?;
+                let op = if n.op_type == "MaxPool" {
+                    Op::MaxPool(spec)
+                } else {
+                    Op::AvgPool(spec)
+                };
+                self.add(n, op, &[x], o)?;
+            }
+            "Softmax" => {
+                let default = if self.model.opset.is_some_and(|v| v < 13) {
+                    return Err(Error::Unsupported(
+                        "Softmax before opset 13 (flattening semantics) is not supported".into(),
+                    ));
+                } else {
+                    -1
+                };
+                let x = self.value(arg(0)?)?;
+                self.add(n, Op::Softmax(attr_i(n, "axis", default)), &[x], o)?;
+            }
+            "GlobalAveragePool" => {
+                let x = self.value(arg(0)?)?;
+                let r = Reduce {
+                    axes: Axes::List(vec![-2, -1]),
+                    keepdims: true,
+                    mean: true,
+                };
+                self.add(n, Op::Reduce(r), &[x], o)?;
+            }
+            "Flatten" | "Identity" | "Dropout" | "Reshape" | "Squeeze" | "Unsqueeze" => {
+                if n.op_type == "Dropout" && n.outputs.iter().skip(1).any(|s| !s.is_empty()) {
+                    return Err(Error::Unsupported(
+                        "Dropout's mask output is not supported".into(),
+                    ));
+                }
+                let r = match n.op_type.as_str() {
+                    "Flatten" => Reshape::Flatten(attr_i(n, "axis", 1)),
+                    "Reshape" => {
+                        if attr_i(n, "allowzero", 0) != 0 {
+                            return Err(Error::Unsupported("Reshape with allowzero = 1".into()));
+                        }
+                        Reshape::To(self.ints_of(arg(1)?)?)
+                    }
+                    "Squeeze" | "Unsqueeze" => {
+                        let axes = match (n.attr("axes"), opt(1)) {
+                            (Some(a), _) => a.ints.clone(),
+                            (None, Some(name)) => self.ints_of(name)?,
+                            (None, None) => vec![],
+                        };
+                        if n.op_type == "Squeeze" {
+                            Reshape::Squeeze(axes)
+                        } else {
+                            Reshape::Unsqueeze(axes)
+                        }
+                    }
+                    _ => Reshape::Identity,
+                };
+                let x = self.value(arg(0)?)?;
+                self.add(n, Op::Reshape(r), &[x], o)?;
+            }
+            "Transpose" => {
+                let perm = n
+                    .attr("perm")
+                    .map(|a| a.ints.clone())
+                    .ok_or_else(|| Error::Unsupported("Transpose without perm".into()))?;
+                if perm.iter().any(|&p| p < 0) {
+                    return Err(Error::Data(format!("invalid perm {perm:?}")));
+                }
+                let x = self.value(arg(0)?)?;
+                let perm = perm.iter().map(|&p| p as usize).collect();
+                self.add(n, Op::Transpose(perm), &[x], o)?;
+            }
+            "ReduceMean" | "ReduceSum" => {
+                let axes = match (n.attr("axes"), opt(1)) {
+                    (Some(a), _) => a.ints.clone(),
+                    (None, Some(name)) => self.ints_of(name)?,
+                    (None, None) => vec![],
+                };
+                if axes.is_empty() && attr_i(n, "noop_with_empty_axes", 0) != 0 {
+                    let x = self.value(arg(0)?)?;
+                    self.add(n, Op::Reshape(Reshape::Identity), &[x], o)?;
+                    return Ok(());
+                }
+                let r = Reduce {
+                    axes: Axes::List(axes),
+                    keepdims: attr_i(n, "keepdims", 1) != 0,
+                    mean: n.op_type == "ReduceMean",
+                };
+                let x = self.value(arg(0)?)?;
+                self.add(n, Op::Reduce(r), &[x], o)?;
+            }
+            "LayerNormalization" => {
+                let axis = attr_i(n, "axis", -1);
+                let eps = attr_f(n, "epsilon", 1e-5);
+                let x = self.value(arg(0)?)?;
+                let scale = self.value(arg(1)?)?;
+                let mean = |keep| {
+                    Op::Reduce(Reduce {
+                        axes: Axes::From(axis),
+                        keepdims: keep,
+                        mean: true,
+                    })
+                };
+                let mu = self.add(n, mean(true), &[x], None)?;
+                let d = self.add(n, Op::Sub, &[x, mu], None)?;
+                let sq = self.add(n, Op::Mul, &[d, d], None)?;
+                let var = self.add(n, mean(true), &[sq], None)?;
+                let inv = self.add(
+                    n,
+                    unary(Unary::Pow {
+                        p: -0.5,
+                        shift: eps,
+                    }),
+                    &[var],
+                    None,
+                )?;
+                let xn = self.add(n, Op::Mul, &[d, inv], None)?;
+                match opt(2) {
+                    None => {
+                        self.add(n, Op::Mul, &[xn, scale], o)?;
+                    }
+                    Some(bias) => {
+                        let y = self.add(n, Op::Mul, &[xn, scale], None)?;
+                        let bv = self.value(bias)?;
+                        self.add(n, Op::Add, &[y, bv], o)?;
+                    }
+                }
+            }
+            "BatchNormalization" => {
+                if attr_i(n, "training_mode", 0) != 0 {
+                    return Err(Error::Unsupported(
+                        "BatchNormalization in training mode (export with training=EVAL)".into(),
+                    ));
+                }
+                let eps = attr_f(n, "epsilon", 1e-5);
+                let x = self.value(arg(0)?)?;
+                let ch = |s: &mut Self, v: usize| {
+                    s.add(n, Op::Reshape(Reshape::Channel { rank: 0 }), &[v, x], None)
+                };
+                let scale = self.value(arg(1)?)?;
+                let bias = self.value(arg(2)?)?;
+                let mean = self.value(arg(3)?)?;
+                let var = self.value(arg(4)?)?;
+                let inv = self.add(
+                    n,
+                    unary(Unary::Pow {
+                        p: -0.5,
+                        shift: eps,
+                    }),
+                    &[var],
+                    None,
+                )?;
+                let (mean, inv, scale, bias) = (
+                    ch(self, mean)?,
+                    ch(self, inv)?,
+                    ch(self, scale)?,
+                    ch(self, bias)?,
+                );
+                let d = self.add(n, Op::Sub, &[x, mean], None)?;
+                let xn = self.add(n, Op::Mul, &[d, inv], None)?;
+                let y = self.add(n, Op::Mul, &[xn, scale], None)?;
+                self.add(n, Op::Add, &[y, bias], o)?;
+            }
+            _ => return Err(unsupported(n)),
+        }
+        Ok(())
+    }
+}
+
+fn unsupported(n: &NodeProto) -> Error {
+    let domain = if n.domain.is_empty() {
+        String::new()
+    } else {
+        format!(" of domain '{}'", n.domain)
+    };
+    Error::Unsupported(format!(
+        "node '{}': unsupported op '{}'{domain}; supported: {}",
+        if n.name.is_empty() {
+            n.outputs.first().map_or("", String::as_str)
+        } else {
+            &n.name
+        },
+        n.op_type,
+        SUPPORTED_OPS.join(", ")
+    ))
+}
+
+fn attr_i(n: &NodeProto, name: &str, default: i64) -> i64 {
+    n.attr(name).and_then(|a| a.i).unwrap_or(default)
+}
+
+fn attr_f(n: &NodeProto, name: &str, default: f64) -> f64 {
+    n.attr(name).and_then(|a| a.f).map_or(default, |v| v as f64)
+}
+
+fn check_auto_pad(n: &NodeProto) -> Result<()> {
+    match n.attr("auto_pad").and_then(|a| a.s.as_deref()) {
+        None | Some(b"NOTSET") | Some(b"VALID") => Ok(()),
+        Some(s) => Err(Error::Unsupported(format!(
+            "auto_pad = {} is not supported (use explicit pads)",
+            String::from_utf8_lossy(s)
+        ))),
+    }
+}
+
+fn positive(v: &[i64], name: &str) -> Result<Vec<usize>> {
+    v.iter()
+        .map(|&x| {
+            usize::try_from(x)
+                .ok()
+                .filter(|&x| x < (1 << 24))
+                .ok_or_else(|| Error::Data(format!("invalid {name} {v:?}")))
+        })
+        .collect()
+}
+
+fn pair(n: &NodeProto, name: &str) -> Result<[usize; 2]> {
+    match n.attr(name) {
+        None => Ok([1, 1]),
+        Some(a) => {
+            let v = positive(&a.ints, name)?;
+            match v[..] {
+                [a, b] if a > 0 && b > 0 => Ok([a, b]),
+                _ => Err(Error::Unsupported(format!(
+                    "{name} {:?}: only 2-D windows are supported",
+                    a.ints
+                ))),
+            }
+        }
+    }
+}
+
+fn quad(n: &NodeProto) -> Result<[usize; 4]> {
+    match n.attr("pads") {
+        None => Ok([0; 4]),
+        Some(a) => {
+            let v = positive(&a.ints, "pads")?;
+            match v[..] {
+                [t, l, b, r] => Ok([t, l, b, r]),
+                _ => Err(Error::Unsupported(format!(
+                    "pads {:?}: only 2-D windows are supported",
+                    a.ints
+                ))),
+            }
+        }
+    }
+}

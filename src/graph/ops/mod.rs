@@ -1,0 +1,584 @@
+//! The operations of a graph and their four passes: forward, backward (the vector-Jacobian
+//! product), R-forward (the directional derivative of the forward) and R-backward (Pearlmutter's
+//! R-operator applied to the backward pass), the last two for a block of `k` directions at once.
+//!
+//! Every op is one of four kinds, and each kind's R passes follow from a few primitives:
+//! element-wise functions ([`Unary`]: `f`, `f'`, `f''`), sums (`Add`, `Sub` with broadcasting),
+//! linear maps of one tensor (reshapes, transposes, reductions, pooling: the map and its
+//! transpose) and bilinear maps (`Mul`, [`MatMul`], [`Conv2d`]: the product and its two
+//! adjoints, `R{ā} = ∂ₐᵀ(R{ḡ}, b) + ∂ₐᵀ(ḡ, R{b})`). Inputs that carry no direction (data,
+//! constants, buffers) have tangent `None` and cost nothing.
+
+pub mod conv;
+pub mod matmul;
+pub mod pool;
+pub mod shape;
+pub mod softmax;
+pub mod sparse;
+pub mod unary;
+
+pub use conv::Conv2d;
+pub use matmul::MatMul;
+pub use pool::Pool2d;
+pub use shape::{Axes, Reduce, Reshape};
+pub use unary::Unary;
+
+use crate::error::{Error, Result};
+use crate::graph::tensor::{broadcast_index, broadcast_shape, reduce_to, Tensor};
+use sparse::SparseMap;
+
+/// One operation of a graph.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// An element-wise function.
+    Unary(Unary),
+    /// `a + b`, broadcasting.
+    Add,
+    /// `a − b`, broadcasting.
+    Sub,
+    /// `a ⊙ b`, broadcasting.
+    Mul,
+    /// A batched matrix product.
+    MatMul(MatMul),
+    /// A 2-D convolution without bias.
+    Conv(Conv2d),
+    /// 2-D max pooling.
+    MaxPool(Pool2d),
+    /// 2-D average pooling.
+    AvgPool(Pool2d),
+    /// A change of shape; for [`Reshape::Channel`] the second input gives the rank.
+    Reshape(Reshape),
+    /// A permutation of axes.
+    Transpose(Vec<usize>),
+    /// A sum or mean over axes.
+    Reduce(Reduce),
+    /// Softmax along an axis.
+    Softmax(i64),
+}
+
+/// What a forward pass keeps for the derivative passes of its node.
+#[derive(Debug, Clone, Default)]
+pub enum Aux {
+    /// Nothing.
+    #[default]
+    None,
+    /// The pooling map and the output shape.
+    Map(SparseMap, Vec<usize>),
+}
+
+/// The kind of an op, which fixes how its R passes are formed.
+enum Kind {
+    Unary(Unary),
+    Sum(f64),
+    Linear,
+    Bilinear,
+    Softmax(i64),
+}
+
+/// `[k, shape...]`.
+fn block_shape(k: usize, shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![k];
+    s.extend_from_slice(shape);
+    s
+}
+
+/// Applies `f` to each direction of a block and stacks the results.
+fn per_direction(
+    block: &Tensor,
+    k: usize,
+    mut f: impl FnMut(&Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
+    let parts = (0..k)
+        .map(|d| f(&block.direction(d)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Tensor::stack(parts))
+}
+
+/// Adds `b` into an optional accumulator.
+fn accumulate(acc: &mut Option<Tensor>, b: Tensor) {
+    match acc {
+        Some(a) => a.add_assign(&b),
+        None => *acc = Some(b),
+    }
+}
+
+impl Op {
+    /// The op's name, as ONNX spells its family.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Unary(_) => "Unary",
+            Op::Add => "Add",
+            Op::Sub => "Sub",
+            Op::Mul => "Mul",
+            Op::MatMul(_) => "MatMul",
+            Op::Conv(_) => "Conv",
+            Op::MaxPool(_) => "MaxPool",
+            Op::AvgPool(_) => "AveragePool",
+            Op::Reshape(_) => "Reshape",
+            Op::Transpose(_) => "Transpose",
+            Op::Reduce(_) => "Reduce",
+            Op::Softmax(_) => "Softmax",
+        }
+    }
+
+    /// Number of inputs the op takes.
+    pub fn arity(&self) -> usize {
+        match self {
+            Op::Add | Op::Sub | Op::Mul | Op::MatMul(_) | Op::Conv(_) => 2,
+            Op::Reshape(Reshape::Channel { .. }) => 2,
+            _ => 1,
+        }
+    }
+
+    fn kind(&self) -> Kind {
+        match self {
+            Op::Unary(u) => Kind::Unary(*u),
+            Op::Add => Kind::Sum(1.0),
+            Op::Sub => Kind::Sum(-1.0),
+            Op::Mul | Op::MatMul(_) | Op::Conv(_) => Kind::Bilinear,
+            Op::Softmax(a) => Kind::Softmax(*a),
+            _ => Kind::Linear,
+        }
+    }
+
+    fn check_arity(&self, n: usize) -> Result<()> {
+        if n == self.arity() {
+            Ok(())
+        } else {
+            Err(Error::Data(format!(
+                "{}: expected {} inputs, got {n}",
+                self.name(),
+                self.arity()
+            )))
+        }
+    }
+
+    /// The output and what the derivative passes need from this pass.
+    pub fn forward(&self, ins: &[&Tensor]) -> Result<(Tensor, Aux)> {
+        self.check_arity(ins.len())?;
+        let out = match self {
+            Op::Unary(u) => Tensor {
+                shape: ins[0].shape.clone(),
+                data: ins[0].data.iter().map(|&x| u.eval(x).0).collect(),
+            },
+            Op::Add | Op::Sub => {
+                let s = if matches!(self, Op::Add) { 1.0 } else { -1.0 };
+                sum_broadcast(self.name(), ins[0], Some(ins[1]), s)?
+            }
+            Op::MaxPool(p) => {
+                let (y, map) = p.max(ins[0])?;
+                let shape = y.shape.clone();
+                return Ok((y, Aux::Map(map, shape)));
+            }
+            Op::AvgPool(p) => {
+                let (y, map) = p.average(ins[0])?;
+                let shape = y.shape.clone();
+                return Ok((y, Aux::Map(map, shape)));
+            }
+            Op::Mul | Op::MatMul(_) | Op::Conv(_) => self.bil(ins[0], ins[1])?,
+            Op::Softmax(a) => softmax::forward(ins[0], *a)?,
+            _ => self.lin(ins[0], ins, &Aux::None)?,
+        };
+        Ok((out, Aux::None))
+    }
+
+    /// The adjoints of the inputs flagged in `need`, from the output's adjoint `g`.
+    pub fn backward(
+        &self,
+        ins: &[&Tensor],
+        aux: &Aux,
+        g: &Tensor,
+        need: &[bool],
+    ) -> Result<Vec<Option<Tensor>>> {
+        let mut out: Vec<Option<Tensor>> = vec![None; ins.len()];
+        match self.kind() {
+            Kind::Unary(u) => {
+                if need[0] {
+                    out[0] = Some(Tensor {
+                        shape: g.shape.clone(),
+                        data: g
+                            .data
+                            .iter()
+                            .zip(&ins[0].data)
+                            .map(|(g, &x)| g * u.eval(x).1)
+                            .collect(),
+                    });
+                }
+            }
+            Kind::Sum(s) => {
+                for i in 0..2 {
+                    if need[i] {
+                        let mut t = reduce_to(&g.data, &g.shape, &ins[i].shape);
+                        if i == 1 && s != 1.0 {
+                            t.data.iter_mut().for_each(|v| *v *= s);
+                        }
+                        out[i] = Some(t);
+                    }
+                }
+            }
+            Kind::Linear => {
+                if need[0] {
+                    out[0] = Some(self.lin_t(g, ins, aux)?);
+                }
+            }
+            Kind::Softmax(ax) => {
+                if need[0] {
+                    let y = softmax::forward(ins[0], ax)?;
+                    out[0] = Some(Tensor::new(
+                        g.shape.clone(),
+                        softmax::jacobian(&y, &g.data, ax)?,
+                    )?);
+                }
+            }
+            Kind::Bilinear => {
+                if need[0] {
+                    out[0] = Some(self.bil_ta(g, ins[1], &ins[0].shape)?);
+                }
+                if need[1] {
+                    out[1] = Some(self.bil_tb(g, ins[0], &ins[1].shape)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The output's tangents `[k, out...]` from the inputs' tangents (`None`: zero).
+    pub fn r_forward(
+        &self,
+        ins: &[&Tensor],
+        rins: &[Option<&Tensor>],
+        aux: &Aux,
+        out_shape: &[usize],
+        k: usize,
+    ) -> Result<Option<Tensor>> {
+        if rins.iter().all(Option::is_none) {
+            return Ok(None);
+        }
+        let r = match self.kind() {
+            Kind::Unary(u) => {
+                let rx = rins[0].expect("a tangent");
+                let d: Vec<f64> = ins[0].data.iter().map(|&x| u.eval(x).1).collect();
+                tile_mul(rx, &d)
+            }
+            Kind::Sum(s) => {
+                let mut acc: Option<Tensor> = None;
+                for (i, sign) in [(0, 1.0), (1, s)] {
+                    if let Some(rx) = rins[i] {
+                        if ins[i].shape == out_shape {
+                            let mut t = rx.clone();
+                            if sign != 1.0 {
+                                t.data.iter_mut().for_each(|v| *v *= sign);
+                            }
+                            accumulate(&mut acc, t);
+                            continue;
+                        }
+                        let len: usize = ins[i].len();
+                        let idx = broadcast_index(&ins[i].shape, out_shape);
+                        let n: usize = out_shape.iter().product();
+                        let mut t = Tensor::zeros(&block_shape(k, out_shape))?;
+                        for d in 0..k {
+                            let src = &rx.data[d * len..(d + 1) * len];
+                            for (o, &j) in t.data[d * n..(d + 1) * n].iter_mut().zip(&idx) {
+                                *o = sign * src[j];
+                            }
+                        }
+                        accumulate(&mut acc, t);
+                    }
+                }
+                acc.expect("a tangent")
+            }
+            Kind::Linear => {
+                // Only the first input is mapped; the others give shapes.
+                let Some(rx) = rins[0] else { return Ok(None) };
+                per_direction(rx, k, |x| self.lin(x, ins, aux))?
+            }
+            Kind::Softmax(ax) => {
+                let rx = rins[0].expect("a tangent");
+                let y = softmax::forward(ins[0], ax)?;
+                per_direction(rx, k, |x| {
+                    Tensor::new(y.shape.clone(), softmax::jacobian(&y, &x.data, ax)?)
+                })?
+            }
+            Kind::Bilinear => {
+                let mut acc: Option<Tensor> = None;
+                if let Some(ra) = rins[0] {
+                    let t = if self.blocks_a(ins) {
+                        self.bil(ra, ins[1])?
+                    } else {
+                        per_direction(ra, k, |a| self.bil(a, ins[1]))?
+                    };
+                    accumulate(&mut acc, t);
+                }
+                if let Some(rb) = rins[1] {
+                    let t = if self.blocks_b(ins) {
+                        self.bil(ins[0], rb)?
+                    } else {
+                        per_direction(rb, k, |b| self.bil(ins[0], b))?
+                    };
+                    accumulate(&mut acc, t);
+                }
+                acc.expect("a tangent")
+            }
+        };
+        Ok(Some(Tensor {
+            shape: block_shape(k, out_shape),
+            data: r.data,
+        }))
+    }
+
+    /// The tangents `[k, in...]` of the inputs' adjoints flagged in `need`, from the output's
+    /// adjoint `g`, its tangents `rg` and the inputs' tangents `rins`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn r_backward(
+        &self,
+        ins: &[&Tensor],
+        rins: &[Option<&Tensor>],
+        aux: &Aux,
+        g: &Tensor,
+        rg: Option<&Tensor>,
+        need: &[bool],
+        k: usize,
+    ) -> Result<Vec<Option<Tensor>>> {
+        let mut out: Vec<Option<Tensor>> = vec![None; ins.len()];
+        match self.kind() {
+            Kind::Unary(u) => {
+                if !need[0] {
+                    return Ok(out);
+                }
+                let ders: Vec<(f64, f64)> = ins[0]
+                    .data
+                    .iter()
+                    .map(|&x| {
+                        let (_, d1, d2) = u.eval(x);
+                        (d1, d2)
+                    })
+                    .collect();
+                if let Some(rg) = rg {
+                    let d1: Vec<f64> = ders.iter().map(|d| d.0).collect();
+                    accumulate(&mut out[0], tile_mul(rg, &d1));
+                }
+                if let (Some(rx), false) = (rins[0], u.is_piecewise_linear()) {
+                    let w: Vec<f64> = ders.iter().zip(&g.data).map(|(d, g)| d.1 * g).collect();
+                    accumulate(&mut out[0], tile_mul(rx, &w));
+                }
+            }
+            Kind::Sum(s) => {
+                if let Some(rg) = rg {
+                    for i in 0..2 {
+                        if need[i] {
+                            let sign = if i == 1 { s } else { 1.0 };
+                            let mut t = per_direction(rg, k, |gd| {
+                                Ok(reduce_to(&gd.data, &gd.shape, &ins[i].shape))
+                            })?;
+                            if sign != 1.0 {
+                                t.data.iter_mut().for_each(|v| *v *= sign);
+                            }
+                            out[i] = Some(t);
+                        }
+                    }
+                }
+            }
+            Kind::Linear => {
+                if let (Some(rg), true) = (rg, need[0]) {
+                    out[0] = Some(per_direction(rg, k, |gd| self.lin_t(gd, ins, aux))?);
+                }
+            }
+            Kind::Softmax(ax) => {
+                if need[0] {
+                    let y = softmax::forward(ins[0], ax)?;
+                    if let Some(rg) = rg {
+                        let t = per_direction(rg, k, |gd| {
+                            Tensor::new(y.shape.clone(), softmax::jacobian(&y, &gd.data, ax)?)
+                        })?;
+                        accumulate(&mut out[0], t);
+                    }
+                    if let Some(rx) = rins[0] {
+                        let t = per_direction(rx, k, |xd| {
+                            let ry = softmax::jacobian(&y, &xd.data, ax)?;
+                            Tensor::new(
+                                y.shape.clone(),
+                                softmax::second_order(&y, &ry, &g.data, ax)?,
+                            )
+                        })?;
+                        accumulate(&mut out[0], t);
+                    }
+                }
+            }
+            Kind::Bilinear => {
+                let (a, b) = (ins[0], ins[1]);
+                if need[0] {
+                    if let Some(rg) = rg {
+                        let t = if self.blocks_a(ins) {
+                            let t = self.bil_ta(rg, b, &block_shape(k, &a.shape))?;
+                            Tensor {
+                                shape: block_shape(k, &a.shape),
+                                data: t.data,
+                            }
+                        } else {
+                            per_direction(rg, k, |gd| self.bil_ta(gd, b, &a.shape))?
+                        };
+                        accumulate(&mut out[0], t);
+                    }
+                    if let Some(rb) = rins[1] {
+                        let t = per_direction(rb, k, |bd| self.bil_ta(g, bd, &a.shape))?;
+                        accumulate(&mut out[0], t);
+                    }
+                }
+                if need[1] {
+                    if let Some(rg) = rg {
+                        let t = per_direction(rg, k, |gd| self.bil_tb(gd, a, &b.shape))?;
+                        accumulate(&mut out[1], t);
+                    }
+                    if let Some(ra) = rins[0] {
+                        let t = per_direction(ra, k, |ad| self.bil_tb(g, ad, &b.shape))?;
+                        accumulate(&mut out[1], t);
+                    }
+                }
+            }
+        }
+        for (o, i) in out.iter_mut().zip(ins) {
+            if let Some(t) = o {
+                t.shape = block_shape(k, &i.shape);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether a block of tangents of the first operand can go through the bilinear map as one
+    /// batch (the block axis becomes one more leading batch axis).
+    fn blocks_a(&self, ins: &[&Tensor]) -> bool {
+        match self {
+            Op::Conv(_) => true,
+            Op::MatMul(_) | Op::Mul => ins[1].rank() <= ins[0].rank(),
+            _ => false,
+        }
+    }
+
+    /// The same for the second operand.
+    fn blocks_b(&self, ins: &[&Tensor]) -> bool {
+        match self {
+            Op::MatMul(_) | Op::Mul => ins[0].rank() <= ins[1].rank(),
+            _ => false,
+        }
+    }
+
+    fn bil(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        match self {
+            Op::Mul => {
+                let shape = broadcast_shape(&a.shape, &b.shape, "Mul")?;
+                let ia = broadcast_index(&a.shape, &shape);
+                let ib = broadcast_index(&b.shape, &shape);
+                let data = ia
+                    .iter()
+                    .zip(&ib)
+                    .map(|(&i, &j)| a.data[i] * b.data[j])
+                    .collect();
+                Tensor::new(shape, data)
+            }
+            Op::MatMul(m) => m.forward(a, b),
+            Op::Conv(c) => c.forward(a, b),
+            _ => unreachable!("not bilinear"),
+        }
+    }
+
+    fn bil_ta(&self, g: &Tensor, b: &Tensor, a_shape: &[usize]) -> Result<Tensor> {
+        match self {
+            Op::Mul => {
+                let shape = broadcast_shape(a_shape, &b.shape, "Mul")?;
+                let ia = broadcast_index(a_shape, &shape);
+                let ib = broadcast_index(&b.shape, &shape);
+                let mut t = Tensor::zeros(a_shape)?;
+                for ((gv, &i), &j) in g.data.iter().zip(&ia).zip(&ib) {
+                    t.data[i] += gv * b.data[j];
+                }
+                Ok(t)
+            }
+            Op::MatMul(m) => m.grad_a(g, b, a_shape),
+            Op::Conv(c) => c.grad_x(g, b, a_shape),
+            _ => unreachable!("not bilinear"),
+        }
+    }
+
+    fn bil_tb(&self, g: &Tensor, a: &Tensor, b_shape: &[usize]) -> Result<Tensor> {
+        match self {
+            Op::Mul => {
+                let shape = broadcast_shape(&a.shape, b_shape, "Mul")?;
+                let ia = broadcast_index(&a.shape, &shape);
+                let ib = broadcast_index(b_shape, &shape);
+                let mut t = Tensor::zeros(b_shape)?;
+                for ((gv, &i), &j) in g.data.iter().zip(&ia).zip(&ib) {
+                    t.data[j] += gv * a.data[i];
+                }
+                Ok(t)
+            }
+            Op::MatMul(m) => m.grad_b(g, a, b_shape),
+            Op::Conv(c) => c.grad_w(g, a, b_shape),
+            _ => unreachable!("not bilinear"),
+        }
+    }
+
+    fn lin(&self, x: &Tensor, ins: &[&Tensor], aux: &Aux) -> Result<Tensor> {
+        match (self, aux) {
+            (Op::Reshape(r), _) => {
+                let shape = self.reshape_target(r, &x.shape, ins)?;
+                Tensor::new(shape, x.data.clone())
+            }
+            (Op::Transpose(p), _) => shape::transpose(x, p),
+            (Op::Reduce(r), _) => r.apply(x),
+            (Op::MaxPool(_) | Op::AvgPool(_), Aux::Map(m, shape)) => {
+                Tensor::new(shape.clone(), m.apply(&x.data))
+            }
+            _ => unreachable!("not linear"),
+        }
+    }
+
+    fn lin_t(&self, g: &Tensor, ins: &[&Tensor], aux: &Aux) -> Result<Tensor> {
+        let in_shape = &ins[0].shape;
+        match (self, aux) {
+            (Op::Reshape(_), _) => Tensor::new(in_shape.clone(), g.data.clone()),
+            (Op::Transpose(p), _) => shape::transpose(g, &shape::inverse_perm(p)),
+            (Op::Reduce(r), _) => r.apply_t(g, in_shape),
+            (Op::MaxPool(_) | Op::AvgPool(_), Aux::Map(m, _)) => {
+                Tensor::new(in_shape.clone(), m.apply_t(&g.data))
+            }
+            _ => unreachable!("not linear"),
+        }
+    }
+
+    fn reshape_target(&self, r: &Reshape, s: &[usize], ins: &[&Tensor]) -> Result<Vec<usize>> {
+        match r {
+            Reshape::Channel { .. } => Reshape::Channel {
+                rank: ins[1].rank(),
+            }
+            .out_shape(s),
+            r => r.out_shape(s),
+        }
+    }
+}
+
+/// `a + s·b` with broadcasting (`b` absent: `a`).
+fn sum_broadcast(op: &str, a: &Tensor, b: Option<&Tensor>, s: f64) -> Result<Tensor> {
+    let Some(b) = b else { return Ok(a.clone()) };
+    let shape = broadcast_shape(&a.shape, &b.shape, op)?;
+    let ia = broadcast_index(&a.shape, &shape);
+    let ib = broadcast_index(&b.shape, &shape);
+    let data = ia
+        .iter()
+        .zip(&ib)
+        .map(|(&i, &j)| a.data[i] + s * b.data[j])
+        .collect();
+    Tensor::new(shape, data)
+}
+
+/// Each direction of a block multiplied element-wise by `w` (the length of one direction).
+fn tile_mul(block: &Tensor, w: &[f64]) -> Tensor {
+    let n = w.len().max(1);
+    Tensor {
+        shape: block.shape.clone(),
+        data: block
+            .data
+            .chunks_exact(n)
+            .flat_map(|c| c.iter().zip(w).map(|(a, b)| a * b))
+            .collect(),
+    }
+}

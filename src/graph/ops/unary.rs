@@ -1,0 +1,102 @@
+//! Element-wise functions `y = f(x)`, each with its first and second derivative: all four passes
+//! follow from `f'` and `f''` (`R{x̄} = f'(x)·R{ḡ} + f''(x)·ḡ·R{x}`).
+
+/// An element-wise function.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Unary {
+    /// `max(x, 0)`; derivative 0 at 0, as torch's.
+    Relu,
+    /// `x` for `x > 0`, `αx` otherwise.
+    LeakyRelu(f64),
+    /// `tanh x`.
+    Tanh,
+    /// `1 / (1 + e^{−x})`.
+    Sigmoid,
+    /// The error function.
+    Erf,
+    /// `x·Φ(x)` with the exact normal CDF (ONNX `Gelu`, approximate = none).
+    Gelu,
+    /// `e^x`.
+    Exp,
+    /// `ln x`.
+    Log,
+    /// `(x + shift)^p` with constant `p` and `shift` (`Sqrt`, `Reciprocal`, `Pow` by a constant).
+    Pow {
+        /// The exponent.
+        p: f64,
+        /// Added to `x` first (layer normalization's epsilon).
+        shift: f64,
+    },
+    /// `αx` (Gemm's alpha and beta, `Neg`).
+    Scale(f64),
+}
+
+const FRAC_2_SQRT_PI: f64 = std::f64::consts::FRAC_2_SQRT_PI;
+
+impl Unary {
+    /// `(f(x), f'(x), f''(x))`.
+    pub fn eval(self, x: f64) -> (f64, f64, f64) {
+        match self {
+            Unary::Relu => {
+                if x > 0.0 {
+                    (x, 1.0, 0.0)
+                } else {
+                    (0.0, 0.0, 0.0)
+                }
+            }
+            Unary::LeakyRelu(a) => {
+                if x > 0.0 {
+                    (x, 1.0, 0.0)
+                } else {
+                    (a * x, a, 0.0)
+                }
+            }
+            Unary::Tanh => {
+                let t = x.tanh();
+                let d = 1.0 - t * t;
+                (t, d, -2.0 * t * d)
+            }
+            Unary::Sigmoid => {
+                let s = if x >= 0.0 {
+                    1.0 / (1.0 + (-x).exp())
+                } else {
+                    let e = x.exp();
+                    e / (1.0 + e)
+                };
+                let d = s * (1.0 - s);
+                (s, d, d * (1.0 - 2.0 * s))
+            }
+            Unary::Erf => {
+                let d = FRAC_2_SQRT_PI * (-x * x).exp();
+                (libm::erf(x), d, -2.0 * x * d)
+            }
+            Unary::Gelu => {
+                let cdf = 0.5 * (1.0 + libm::erf(x * std::f64::consts::FRAC_1_SQRT_2));
+                let pdf = (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
+                (x * cdf, cdf + x * pdf, pdf * (2.0 - x * x))
+            }
+            Unary::Exp => {
+                let e = x.exp();
+                (e, e, e)
+            }
+            Unary::Log => (x.ln(), 1.0 / x, -1.0 / (x * x)),
+            Unary::Pow { p, shift } => {
+                let u = x + shift;
+                if p == 1.0 {
+                    return (u, 1.0, 0.0);
+                }
+                if p == 2.0 {
+                    return (u * u, 2.0 * u, 2.0);
+                }
+                let y = u.powf(p);
+                (y, p * u.powf(p - 1.0), p * (p - 1.0) * u.powf(p - 2.0))
+            }
+            Unary::Scale(a) => (a * x, a, 0.0),
+        }
+    }
+
+    /// Whether `f''` is zero everywhere it exists (the R-backward pass skips its second term).
+    pub fn is_piecewise_linear(self) -> bool {
+        matches!(self, Unary::Relu | Unary::LeakyRelu(_) | Unary::Scale(_))
+    }
+}

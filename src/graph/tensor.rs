@@ -1,0 +1,226 @@
+//! Shaped `f64` tensors (row-major, contiguous) and the broadcasting rules the ops share.
+//!
+//! A block of `k` directional derivatives of a tensor of shape `s` is one tensor of shape
+//! `[k, s...]`: direction `d` is the contiguous slice `d·len .. (d+1)·len`.
+
+use crate::error::{Error, Result};
+
+/// Most elements one tensor may hold (2 GiB of `f64`): sizes are checked against it before
+/// anything is allocated, so an absurd dimension in a model file is an error, not an abort.
+pub const MAX_ELEMENTS: usize = 1 << 28;
+
+/// A row-major `f64` tensor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tensor {
+    /// Dimensions, outermost first.
+    pub shape: Vec<usize>,
+    /// The entries, row-major; `data.len()` is the product of `shape`.
+    pub data: Vec<f64>,
+}
+
+/// The number of elements of `shape`, checked against overflow and [`MAX_ELEMENTS`].
+pub fn checked_len(shape: &[usize]) -> Result<usize> {
+    let mut n: usize = 1;
+    for &d in shape {
+        n = n
+            .checked_mul(d)
+            .filter(|&n| n <= MAX_ELEMENTS)
+            .ok_or_else(|| {
+                Error::Data(format!(
+                    "a tensor of shape {shape:?} exceeds the limit of {MAX_ELEMENTS} elements"
+                ))
+            })?;
+    }
+    Ok(n)
+}
+
+impl Tensor {
+    /// A zero tensor, its size checked first.
+    pub fn zeros(shape: &[usize]) -> Result<Tensor> {
+        let n = checked_len(shape)?;
+        Ok(Tensor {
+            shape: shape.to_vec(),
+            data: vec![0.0; n],
+        })
+    }
+
+    /// A tensor from its shape and entries.
+    ///
+    /// # Errors
+    /// The entries do not fill the shape exactly.
+    pub fn new(shape: Vec<usize>, data: Vec<f64>) -> Result<Tensor> {
+        let n = checked_len(&shape)?;
+        if n != data.len() {
+            return Err(Error::Data(format!(
+                "a tensor of shape {shape:?} needs {n} values, got {}",
+                data.len()
+            )));
+        }
+        Ok(Tensor { shape, data })
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Whether the tensor has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// Number of dimensions.
+    pub fn rank(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// The `d`-th of a block of directions (`self` of shape `[k, s...]`) as a tensor of shape `s`.
+    pub(crate) fn direction(&self, d: usize) -> Tensor {
+        let inner = &self.shape[1..];
+        let len: usize = inner.iter().product();
+        Tensor {
+            shape: inner.to_vec(),
+            data: self.data[d * len..(d + 1) * len].to_vec(),
+        }
+    }
+
+    /// Stacks `k` tensors of one shape `s` into a block `[k, s...]`.
+    pub(crate) fn stack(parts: Vec<Tensor>) -> Tensor {
+        let mut shape = vec![parts.len()];
+        shape.extend_from_slice(parts.first().map_or(&[][..], |p| &p.shape[..]));
+        let mut data = Vec::with_capacity(parts.iter().map(Tensor::len).sum());
+        for p in parts {
+            data.extend_from_slice(&p.data);
+        }
+        Tensor { shape, data }
+    }
+
+    /// `self += other` (same length).
+    pub(crate) fn add_assign(&mut self, other: &Tensor) {
+        for (a, b) in self.data.iter_mut().zip(&other.data) {
+            *a += b;
+        }
+    }
+}
+
+/// Row-major strides of a shape.
+pub(crate) fn strides(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        s[i] = s[i + 1] * shape[i + 1];
+    }
+    s
+}
+
+/// The numpy broadcast of two shapes.
+pub(crate) fn broadcast_shape(a: &[usize], b: &[usize], op: &str) -> Result<Vec<usize>> {
+    let r = a.len().max(b.len());
+    let mut out = vec![0; r];
+    for i in 0..r {
+        let da = if i + a.len() >= r {
+            a[i + a.len() - r]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= r {
+            b[i + b.len() - r]
+        } else {
+            1
+        };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => {
+                return Err(Error::Data(format!(
+                    "{op}: shapes {a:?} and {b:?} do not broadcast"
+                )))
+            }
+        };
+    }
+    checked_len(&out)?;
+    Ok(out)
+}
+
+/// For every element of `out` (row-major), the flat index of the element of an input of shape
+/// `inp` it reads under broadcasting.
+pub(crate) fn broadcast_index(inp: &[usize], out: &[usize]) -> Vec<usize> {
+    let n: usize = out.iter().product();
+    let r = out.len();
+    let off = r - inp.len();
+    let is = strides(inp);
+    // Stride of each output axis in the input (0 where broadcast).
+    let st: Vec<usize> = (0..r)
+        .map(|i| {
+            if i < off || inp[i - off] == 1 {
+                0
+            } else {
+                is[i - off]
+            }
+        })
+        .collect();
+    let mut idx = vec![0usize; n];
+    let mut counter = vec![0usize; r];
+    let mut cur = 0usize;
+    for slot in idx.iter_mut() {
+        *slot = cur;
+        for ax in (0..r).rev() {
+            counter[ax] += 1;
+            cur += st[ax];
+            if counter[ax] < out[ax] {
+                break;
+            }
+            cur -= st[ax] * counter[ax];
+            counter[ax] = 0;
+        }
+    }
+    idx
+}
+
+/// Sums `g` (of the broadcast shape `out`) back onto an input of shape `inp`: the adjoint of
+/// broadcasting.
+pub(crate) fn reduce_to(g: &[f64], out: &[usize], inp: &[usize]) -> Tensor {
+    let n: usize = inp.iter().product();
+    let mut data = vec![0.0; n];
+    if inp == out {
+        data.copy_from_slice(g);
+    } else {
+        for (v, &i) in g.iter().zip(&broadcast_index(inp, out)) {
+            data[i] += v;
+        }
+    }
+    Tensor {
+        shape: inp.to_vec(),
+        data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_index_matches_explicit_loops() {
+        // [2,1,3] against out [4,2,5,3]: index = i1*3 + i3.
+        let out = [4, 2, 5, 3];
+        let idx = broadcast_index(&[2, 1, 3], &out);
+        let mut flat = 0;
+        for _ in 0..4 {
+            for i1 in 0..2 {
+                for _ in 0..5 {
+                    for i3 in 0..3 {
+                        assert_eq!(idx[flat], i1 * 3 + i3);
+                        flat += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn absurd_shapes_are_errors() {
+        assert!(Tensor::zeros(&[1 << 20, 1 << 20]).is_err());
+        assert!(checked_len(&[usize::MAX, 2]).is_err());
+        assert!(broadcast_shape(&[2, 3], &[4, 3], "add").is_err());
+    }
+}
