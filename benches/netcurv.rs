@@ -1,12 +1,14 @@
-//! Curvature of a 64-128-128-10 tanh MLP on data/digits.csv (26 122 parameters): Lanczos top-5
-//! (matrix-free, exact HVPs), one Hessian-vector product alone and 16 in one blocked call, and a
-//! 1-D filter-normalized loss slice (21 points, in parallel).
-//! The Lanczos run is capped at 60 steps (tolerance 1e-4) to keep one sample to seconds.
+//! Curvature of a 64-128-128-10 tanh MLP on data/digits.csv (26 122 parameters): the five
+//! largest eigenvalues by block Lanczos at relative residual 1e-8 (as `analyze --method lanczos
+//! --which largest --top 5`, whose products are counted per sample), one Hessian-vector product
+//! alone, 5 and 16 in one blocked call, and a 1-D filter-normalized loss slice (21 points).
+//! `CRITPT_BENCH_MODEL=M.safetensors` benches a trained model (benches/compare/anchors.sh sets
+//! it), so the figures can be set beside PyHessian, JAX and curvlinops on the same weights.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use critpt::curvature::{slice_1d, Lanczos, Which};
 use critpt::nn::curvature::filter_normalized_direction;
-use critpt::nn::{Activation, BnMode, Dataset, LossKind, Mlp, NetLoss, Task};
+use critpt::nn::{load_model, Activation, BnMode, Dataset, LossKind, Mlp, NetLoss, Task};
 use critpt::objective::Hvp;
 use std::hint::black_box;
 use std::path::Path;
@@ -22,7 +24,27 @@ fn setup() -> (Mlp, Dataset) {
     )
     .expect("data/digits.csv");
     data.standardize();
-    let model = Mlp::new(&[64, 128, 128, 10], Activation::Tanh, false, 0).expect("model");
+    // A trained model (as benches/compare/anchors.sh writes it) when CRITPT_BENCH_MODEL names
+    // one; the seed-0 initialization otherwise (same product cost, other Lanczos counts).
+    let model = match std::env::var_os("CRITPT_BENCH_MODEL") {
+        Some(p) => {
+            let file = load_model(Path::new(&p), None).expect("CRITPT_BENCH_MODEL");
+            if let Some(st) = &file.standardization {
+                let mut raw = Dataset::from_csv(
+                    &Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digits.csv"),
+                    None,
+                    Task::Classification {
+                        n_classes: Some(10),
+                    },
+                )
+                .expect("data/digits.csv");
+                raw.apply_standardization(st);
+                data = raw;
+            }
+            file.model
+        }
+        None => Mlp::new(&[64, 128, 128, 10], Activation::Tanh, false, 0).expect("model"),
+    };
     (model, data)
 }
 
@@ -31,12 +53,12 @@ fn bench(c: &mut Criterion) {
     let obj = NetLoss::new(&model, &data, LossKind::CrossEntropy, BnMode::Eval).expect("loss");
     let mut g = c.benchmark_group("netcurv_digits_26k");
     g.sample_size(10);
-    let lanczos = Lanczos::new(5, Which::Largest)
-        .with_tol(1e-4)
-        .expect("tol")
-        .with_max_iters(60)
-        .expect("iters")
-        .with_true_residuals(false);
+    let lanczos = Lanczos::new(5, Which::Largest);
+    let r = lanczos.run(&obj, &model.params).expect("lanczos");
+    eprintln!(
+        "lanczos_top5: {} products in {} blocks, top {:?}",
+        r.n_hvps, r.iterations, r.spectrum.eigenvalues
+    );
     g.bench_function("lanczos_top5", |b| {
         b.iter(|| {
             lanczos
@@ -54,6 +76,14 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             obj.hvp(&model.params, black_box(&v), &mut out)
                 .expect("hvp")
+        })
+    });
+    let vs5: Vec<f64> = (0..5).flat_map(|_| v.iter().copied()).collect();
+    let mut outs5 = vec![0.0; 5 * n];
+    g.bench_function("hvp_many_5", |b| {
+        b.iter(|| {
+            obj.hvp_many(&model.params, black_box(&vs5), 5, &mut outs5)
+                .expect("hvp_many")
         })
     });
     let vs: Vec<f64> = (0..16).flat_map(|_| v.iter().copied()).collect();
