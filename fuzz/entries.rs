@@ -116,3 +116,12 @@ pub fn box_spec(data: &[u8]) {
         let _ = b.contains([0.0, 0.0]);
     }
 }
+
+/// Reads the bytes as an ONNX model (protobuf parse, op mapping, shape inference) and lists
+/// its parameters.
+pub fn onnx(data: &[u8]) {
+    if let Ok(g) = critpt::graph::onnx_from_bytes(data) {
+        assert_eq!(g.param_names().len(), g.params().len());
+        assert_eq!(g.initial_params().len(), g.n_params());
+    }
+}

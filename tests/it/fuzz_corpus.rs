@@ -48,3 +48,8 @@ fn schedule_corpus_replays_without_panic() {
 fn box_spec_corpus_replays_without_panic() {
     assert!(replay("box_spec", entries::box_spec) > 0);
 }
+
+#[test]
+fn onnx_corpus_replays_without_panic() {
+    assert!(replay("onnx", entries::onnx) > 0);
+}
