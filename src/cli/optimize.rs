@@ -74,7 +74,6 @@ pub fn run(a: &OptimizeArgs) -> Result<ExitCode> {
     } else {
         base
     };
-    critpt::limits::check_recorded_steps(a.steps, a.record_every)?;
     let mut runner = Runner::new(schedule, a.steps).with_record_every(a.record_every)?;
     if let Some(tol) = a.grad_tol {
         runner = runner.with_grad_tol(tol)?;

@@ -183,7 +183,6 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
     let (mut model, kind, standardization) = initial_model(a)?;
     let sizes = model.sizes();
     let task = Task::for_loss(kind, model.n_outputs());
-    critpt::limits::check_epochs(a.epochs)?;
     let (mut data, origin) = Dataset::load_for(
         &a.data,
         targets(&a.target).as_deref(),

@@ -250,6 +250,7 @@ pub fn train<'d>(
     if cfg.batch_size == 0 {
         return Err(Error::invalid("--batch-size", "must be at least 1, got 0"));
     }
+    crate::limits::check_epochs(cfg.epochs)?;
     let mut source = TrainSource::new(model, data, kind)?;
     if model.has_batchnorm() && cfg.batch_size < 2 {
         return Err(Error::invalid(

@@ -171,6 +171,11 @@ pub struct Executor {
 }
 
 impl Executor {
+    /// The number of epochs (steps, with [`Batching::Full`]).
+    pub fn epochs(&self) -> usize {
+        self.epochs
+    }
+
     /// `epochs` epochs of `batching` with the rates `rates` (with [`Batching::Full`] an epoch
     /// is one step).
     pub fn new(rates: impl Into<Rates>, batching: Batching, epochs: usize) -> Self {

@@ -211,6 +211,8 @@ impl Runner {
         observers: &mut [&mut dyn Observer<FullBatch<&'g G>>],
     ) -> Result<(Trajectory, Run)> {
         check_params(obj, start)?;
+        // The path is kept: refuse, before allocating, one longer than memory allows.
+        crate::limits::check_recorded_steps(self.executor.epochs(), self.record_every)?;
         let mut recorder = TrajectoryRecorder::new(opt.name(), self.record_every);
         let mut chain = Chain {
             first: &mut recorder,
