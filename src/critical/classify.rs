@@ -230,32 +230,14 @@ pub fn classify_with_threshold(
     zero: f64,
     tol: &Tolerances,
 ) -> Classification {
-    let index = eigenvalues.iter().filter(|&&l| l < -zero).count();
+    let negative = eigenvalues.iter().filter(|&&l| l < -zero).count();
     let positive = eigenvalues.iter().filter(|&&l| l > zero).count();
-    let n = eigenvalues.len();
-    let zeros = n - index - positive;
-    let kind = if gradient_norm > tol.grad || gradient_norm.is_nan() {
-        CriticalKind::NotCritical
-    } else if index > 0 && positive > 0 {
-        CriticalKind::Saddle
-    } else if zeros > 0 || n == 0 {
-        CriticalKind::Degenerate
-    } else if index == n {
-        CriticalKind::Maximum
-    } else {
-        CriticalKind::Minimum
-    };
-    Classification {
-        kind,
-        index,
+    let counts = Inertia {
+        negative,
+        zero: eigenvalues.len() - negative - positive,
         positive,
-        zero: zeros,
-        minimum_ratio: if n == 0 {
-            0.0
-        } else {
-            positive as f64 / n as f64
-        },
-    }
+    };
+    classify_counts(counts, gradient_norm, tol)
 }
 
 /// Classifies from the counts of negative, zero and positive eigenvalues alone (as

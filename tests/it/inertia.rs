@@ -250,25 +250,40 @@ fn extreme_eigenpairs_match_the_chosen_extremes_with_tiny_residuals() {
 }
 
 #[test]
-fn counts_classify_as_the_spectrum_does() {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+fn counts_classify_by_the_second_order_test() {
+    use critpt::critical::CriticalKind::*;
     let tol = Tolerances::dual();
-    for case in 0..500 {
-        let n = rng.random_range(1..8);
-        let s: Vec<f64> = (0..n)
-            .map(|_| match rng.random_range(0..4) {
-                0 => 0.0,
-                1 => rng.random_range(-2.0..-0.1),
-                2 => rng.random_range(0.1..2.0),
-                _ => rng.random_range(-1e-10..1e-10),
-            })
-            .collect();
-        let g = if case % 3 == 0 { 1.0 } else { 0.0 };
-        let c = classify_spectrum(&s, g, 0.0, &tol);
-        let max_abs = s.iter().fold(0.0f64, |m, l| m.max(l.abs()));
-        let counts = counts_of(&s, tol.zero_threshold(max_abs, 0.0));
-        assert_eq!(classify_counts(counts, g, &tol), c, "{s:?}");
+    // (negative, zero, positive, gradient norm) -> kind, index, minimum ratio (DESIGN's rules).
+    let cases = [
+        ((1, 0, 3, 0.0), Saddle, 1, 0.75),
+        ((1, 2, 1, 0.0), Saddle, 1, 0.25),
+        ((0, 0, 4, 0.0), Minimum, 0, 1.0),
+        ((3, 0, 0, 0.0), Maximum, 3, 0.0),
+        ((0, 1, 3, 0.0), Degenerate, 0, 0.75),
+        ((2, 1, 0, 0.0), Degenerate, 2, 0.0),
+        ((0, 0, 0, 0.0), Degenerate, 0, 0.0),
+        ((0, 0, 4, 1.0), NotCritical, 0, 1.0),
+        ((0, 0, 4, f64::NAN), NotCritical, 0, 1.0),
+    ];
+    for ((negative, zero, positive, g), kind, index, ratio) in cases {
+        let c = classify_counts(
+            Inertia {
+                negative,
+                zero,
+                positive,
+            },
+            g,
+            &tol,
+        );
+        assert_eq!(
+            (c.kind, c.index, c.zero, c.positive),
+            (kind, index, zero, positive)
+        );
+        assert_eq!(c.minimum_ratio, ratio);
     }
+    // The spectrum path counts at the threshold, then applies the same rules.
+    let c = classify_spectrum(&[-1.0, 0.0, 1e-20, 2.0], 0.0, 0.0, &tol);
+    assert_eq!((c.kind, c.index, c.zero, c.positive), (Saddle, 1, 2, 1));
 }
 
 /// Same kind, index, counts and minimum ratio from the inertia as from the full spectrum.
