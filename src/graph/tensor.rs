@@ -18,12 +18,14 @@ pub struct Tensor {
     pub data: Vec<f64>,
 }
 
-/// The number of elements of `shape`, checked against overflow and [`MAX_ELEMENTS`].
+/// The number of elements of `shape`, checked against overflow and [`MAX_ELEMENTS`]. The
+/// product of the non-zero dimensions is bounded too, so that no partial product of an empty
+/// tensor's dimensions (strides, reshapes) can overflow.
 pub fn checked_len(shape: &[usize]) -> Result<usize> {
     let mut n: usize = 1;
     for &d in shape {
         n = n
-            .checked_mul(d)
+            .checked_mul(d.max(1))
             .filter(|&n| n <= MAX_ELEMENTS)
             .ok_or_else(|| {
                 Error::Data(format!(
@@ -31,7 +33,7 @@ pub fn checked_len(shape: &[usize]) -> Result<usize> {
                 ))
             })?;
     }
-    Ok(n)
+    Ok(if shape.contains(&0) { 0 } else { n })
 }
 
 impl Tensor {
@@ -103,11 +105,12 @@ impl Tensor {
     }
 }
 
-/// Row-major strides of a shape.
+/// Row-major strides of a shape. Saturating: a shape with a zero dimension holds no element
+/// (its strides are never used) and may have other dimensions whose product overflows.
 pub(crate) fn strides(shape: &[usize]) -> Vec<usize> {
-    let mut s = vec![1; shape.len()];
+    let mut s = vec![1usize; shape.len()];
     for i in (0..shape.len().saturating_sub(1)).rev() {
-        s[i] = s[i + 1] * shape[i + 1];
+        s[i] = s[i + 1].saturating_mul(shape[i + 1]);
     }
     s
 }
