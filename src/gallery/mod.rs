@@ -1,4 +1,4 @@
-//! The teaching figures of chapter 3 (issue 7): a registry of figures, each drawn from numbers
+//! The teaching figures of chapter 3: a registry of figures, each drawn from numbers
 //! critpt computes, and a runner that regenerates them all.
 //!
 //! Every figure lives in its own file with three public functions:

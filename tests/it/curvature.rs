@@ -1,4 +1,4 @@
-//! Matrix-free curvature (issue 6, "Curvature at scale"): Lanczos, power iteration, trace
+//! Matrix-free curvature at scale: Lanczos, power iteration, trace
 //! estimators and the SLQ spectral density, checked against dense eigen-decompositions of
 //! operators with chosen spectra and of formula Hessians.
 
