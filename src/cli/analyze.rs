@@ -28,7 +28,7 @@ use critpt::critical::{
 use critpt::curvature::{hutch_plus_plus, slq_density, EigenBackend, Lanczos, Slq, Which};
 use critpt::nn::curvature::DENSE_LIMIT;
 use critpt::nn::{load_model, Activation, BnMode, Dataset, LossKind, NetLoss, Task};
-use critpt::objective::Gradient;
+use critpt::objective::{Gradient, Hessian};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -259,7 +259,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
     let escape = escape_json(a, &obj, &model.params, &tol);
     drop(spinner);
     if a.json {
-        let mut v = json!({
+        let v = json!({
             "parameters": model.n_params(),
             "samples": data.n_samples(),
             "loss": cp.value,
@@ -278,11 +278,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
             "batchnorm_mode": mode.name(),
             "seconds": seconds,
         });
-        if a.escape {
-            v["escape"] = escape.unwrap_or(serde_json::Value::Null);
-        }
-        extras.add_to(&mut v);
-        print_json(&v)?;
+        print_report(a, v, escape, &extras)?;
     } else {
         outln!(
             "model {} ({} parameters, {}), {} samples, loss {}, batch norm {}",
@@ -298,11 +294,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
             kind.name(),
             mode.name()
         )?;
-        outln!("loss           {:.10}", cp.value)?;
-        if let Some(acc) = accuracy {
-            outln!("accuracy       {acc:.4}")?;
-        }
-        outln!("gradient norm  {:.3e}", cp.gradient_norm)?;
+        print_fit(cp.value, accuracy, cp.gradient_norm)?;
         outln!(
             "eigenvalues    min {:.6e}  max {:.6e}  trace {:.6e}",
             ev.first().copied().unwrap_or(0.0),
@@ -330,9 +322,9 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
 
 /// `--escape`: one step along the most negative curvature (only that eigenpair is computed),
 /// or a warning saying why not.
-fn escape_json(
+pub(super) fn escape_json<O: Gradient + Hessian + ?Sized>(
     a: &AnalyzeArgs,
-    obj: &NetLoss,
+    obj: &O,
     params: &[f64],
     tol: &Tolerances,
 ) -> Option<serde_json::Value> {
@@ -352,6 +344,31 @@ fn escape_json(
             None
         }
     }
+}
+
+/// The end of every method's JSON report: the escape step (with `--escape`), the optional
+/// estimates, then the one JSON object on stdout.
+pub(super) fn print_report(
+    a: &AnalyzeArgs,
+    mut v: serde_json::Value,
+    escape: Option<serde_json::Value>,
+    extras: &Extras,
+) -> Result<()> {
+    if a.escape {
+        v["escape"] = escape.unwrap_or(serde_json::Value::Null);
+    }
+    extras.add_to(&mut v);
+    print_json(&v)
+}
+
+/// The lines every method's summary starts with: loss, accuracy (classification), gradient norm.
+pub(super) fn print_fit(loss: f64, accuracy: Option<f64>, gradient_norm: f64) -> Result<()> {
+    outln!("loss           {loss:.10}")?;
+    if let Some(acc) = accuracy {
+        outln!("accuracy       {acc:.4}")?;
+    }
+    outln!("gradient norm  {gradient_norm:.3e}")?;
+    Ok(())
 }
 
 fn print_escape(escape: &Option<serde_json::Value>) -> Result<()> {
@@ -403,7 +420,7 @@ fn run_inertia(
     drop(spinner);
     let counts = p.inertia.counts;
     if a.json {
-        let mut v = json!({
+        let v = json!({
             "parameters": n,
             "samples": data.n_samples(),
             "loss": p.value,
@@ -426,11 +443,7 @@ fn run_inertia(
             "batchnorm_mode": mode.name(),
             "seconds": seconds,
         });
-        if a.escape {
-            v["escape"] = escape.unwrap_or(serde_json::Value::Null);
-        }
-        extras.add_to(&mut v);
-        print_json(&v)?;
+        print_report(a, v, escape, &extras)?;
     } else {
         outln!(
             "model {} ({n} parameters), {} samples, loss {}, batch norm {}",
@@ -439,11 +452,7 @@ fn run_inertia(
             kind.name(),
             mode.name()
         )?;
-        outln!("loss           {:.10}", p.value)?;
-        if let Some(acc) = accuracy {
-            outln!("accuracy       {acc:.4}")?;
-        }
-        outln!("gradient norm  {:.3e}", p.gradient_norm)?;
+        print_fit(p.value, accuracy, p.gradient_norm)?;
         outln!(
             "eigenvalues    min {:.6e} (residual {:.1e})  max {:.6e} (residual {:.1e})  trace {:.6e}",
             ext.smallest.value,
@@ -607,7 +616,7 @@ fn run_lanczos(
         _ => None,
     };
     if a.json {
-        let mut v = json!({
+        let v = json!({
             "parameters": n,
             "samples": data.n_samples(),
             "loss": loss,
@@ -639,8 +648,7 @@ fn run_lanczos(
             "batchnorm_mode": mode.name(),
             "seconds": seconds,
         });
-        extras.add_to(&mut v);
-        print_json(&v)?;
+        print_report(a, v, None, &extras)?;
     } else {
         outln!(
             "model {} ({n} parameters), {} samples, loss {}, batch norm {}",
@@ -649,11 +657,7 @@ fn run_lanczos(
             kind.name(),
             mode.name()
         )?;
-        outln!("loss           {loss:.10}")?;
-        if let Some(acc) = accuracy {
-            outln!("accuracy       {acc:.4}")?;
-        }
-        outln!("gradient norm  {gradient_norm:.3e}")?;
+        print_fit(loss, accuracy, gradient_norm)?;
         for (l, res) in ev.iter().zip(&r.residuals) {
             outln!("eigenvalue     {l:>14.6e}   residual {res:.1e}")?;
         }

@@ -1,13 +1,11 @@
 //! `critpt analyze --model m.onnx --data d.safetensors`: the curvature of an ONNX graph's loss,
 //! by the same methods as the MLP path (`dense`, `lanczos`, `--trace`, `--density`).
 
-use super::analyze::{AnalyzeArgs, Extras};
+use super::analyze::{escape_json, print_fit, AnalyzeArgs, Extras};
 use super::common::print_json;
-use super::out::{errln, outln};
+use super::out::outln;
 use anyhow::{bail, Result};
-use critpt::critical::{
-    classify_extremes, classify_point, escape_saddle, EscapeOptions, Tolerances,
-};
+use critpt::critical::{classify_extremes, classify_point, Tolerances};
 use critpt::curvature::{Lanczos, Which};
 use critpt::graph::{load_onnx, GraphData, GraphLoss};
 use critpt::nn::curvature::DENSE_LIMIT;
@@ -124,19 +122,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
         v["trace"] = json!(ev.iter().sum::<f64>());
         v["trace_std_error"] = json!(0.0);
         if a.escape {
-            v["escape"] = match escape_saddle(&obj, params, &tol, &EscapeOptions::default()) {
-                Ok(e) => json!({
-                    "eigenvalue": e.eigenvalue,
-                    "step": e.step,
-                    "loss_before": e.value_before,
-                    "loss_after": e.value_after,
-                    "predicted_change": e.predicted_change,
-                }),
-                Err(e) => {
-                    errln!("warning: no escape step: {e}");
-                    serde_json::Value::Null
-                }
-            };
+            v["escape"] = escape_json(a, &obj, params, &tol).unwrap_or(serde_json::Value::Null);
         }
     } else {
         let k = a.top.unwrap_or(5);
@@ -195,16 +181,10 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
         data.n_samples(),
         kind.name()
     )?;
-    outln!(
-        "loss           {:.10}",
-        v["loss"].as_f64().unwrap_or(f64::NAN)
-    )?;
-    if let Some(acc) = accuracy {
-        outln!("accuracy       {acc:.4}")?;
-    }
-    outln!(
-        "gradient norm  {:.3e}",
-        v["gradient_norm"].as_f64().unwrap_or(f64::NAN)
+    print_fit(
+        v["loss"].as_f64().unwrap_or(f64::NAN),
+        accuracy,
+        v["gradient_norm"].as_f64().unwrap_or(f64::NAN),
     )?;
     let show = |key: &str| match &v[key] {
         serde_json::Value::Null => "unknown".to_string(),
