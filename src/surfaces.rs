@@ -40,6 +40,44 @@ impl Surface {
         // The built-in formulas are tested to parse; a failure here is a bug, not user input.
         Formula::parse(&self.formula).expect("built-in surface formula parses")
     }
+
+    /// The same surface with its plotting box and known points given in the variable order
+    /// `vars` (a `--vars` list) instead of the natural one, so that a box or a point stays
+    /// paired with its variables; parse the formula with the same list.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when `vars` names a variable the surface has no plotting range for.
+    pub fn reordered(&self, vars: &[String]) -> Result<Surface> {
+        let natural = self.formula();
+        let from: Vec<usize> = vars
+            .iter()
+            .map(|v| {
+                natural.variables().iter().position(|w| w == v).ok_or_else(|| {
+                    Error::invalid(
+                        "variable order",
+                        format!(
+                            "surface '{}' has variables {}; it has no range for '{v}'",
+                            self.name,
+                            natural.variables().join(", ")
+                        ),
+                    )
+                })
+            })
+            .collect::<Result<_>>()?;
+        let permute = |p: &[f64]| from.iter().map(|&i| p[i]).collect::<Vec<f64>>();
+        Ok(Surface {
+            plot_box: from.iter().map(|&i| self.plot_box[i]).collect(),
+            critical_points: self
+                .critical_points
+                .iter()
+                .map(|k| KnownPoint {
+                    point: permute(&k.point),
+                    kind: k.kind,
+                })
+                .collect(),
+            ..self.clone()
+        })
+    }
 }
 
 /// The long narrow valley of the chapter's adaptive-learning-rate figure (REFERENCE.md §3):

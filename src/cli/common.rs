@@ -19,21 +19,38 @@ pub struct FunctionArgs {
 }
 
 impl FunctionArgs {
+    /// The `--vars` list, trimmed.
+    fn vars(&self) -> Option<Vec<String>> {
+        self.vars
+            .as_ref()
+            .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
+    }
+
     /// The formula the flags name.
     pub fn formula(&self) -> Result<Formula> {
-        let vars: Option<Vec<String>> = self
-            .vars
-            .as_ref()
-            .map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
+        let vars = self.vars();
         match (&self.expr, &self.surface) {
             (Some(_), Some(_)) => bail!("give either --expr or --fn, not both"),
             (None, None) => bail!("give a function: --expr \"FORMULA\" or --fn NAME"),
             (Some(e), None) => Ok(Formula::parse_with_vars(e, vars.as_deref())?),
             (None, Some(name)) => {
                 let s = critpt::surfaces::by_name(name)?;
-                Ok(Formula::parse_with_vars(&s.formula, vars.as_deref())?)
+                Ok(Formula::parse_with_vars(&s.formula, vars.as_deref())
+                    .map_err(|e| anyhow!("--vars: {e}"))?)
             }
         }
+    }
+
+    /// The named surface (`--fn`), with its box and known points in the `--vars` order.
+    pub fn surface(&self) -> Result<Option<critpt::surfaces::Surface>> {
+        let Some(name) = &self.surface else {
+            return Ok(None);
+        };
+        let s = critpt::surfaces::by_name(name)?;
+        Ok(Some(match self.vars() {
+            Some(vars) => s.reordered(&vars).map_err(|e| anyhow!("--vars: {e}"))?,
+            None => s,
+        }))
     }
 }
 

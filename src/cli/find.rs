@@ -42,7 +42,7 @@ pub struct FindArgs {
 /// The search box: `--box`, or the named surface's plotting box in the formula's variable order.
 fn search_box(a: &FindArgs, f: &Formula) -> Result<SearchBox> {
     let n = f.variables().len();
-    let bounds = match (&a.bounds, &a.function.surface) {
+    let bounds = match (&a.bounds, a.function.surface()?) {
         (Some(text), _) => {
             let flat = parse_list("--box", text)?;
             if flat.len() != 2 * n {
@@ -55,23 +55,7 @@ fn search_box(a: &FindArgs, f: &Formula) -> Result<SearchBox> {
             }
             flat.chunks(2).map(|c| (c[0], c[1])).collect::<Vec<_>>()
         }
-        (None, Some(name)) => {
-            let s = critpt::surfaces::by_name(name)?;
-            let natural = Formula::parse(&s.formula)?;
-            f.variables()
-                .iter()
-                .map(|v| {
-                    natural
-                        .variables()
-                        .iter()
-                        .position(|w| w == v)
-                        .map(|i| s.plot_box[i])
-                        .ok_or_else(|| {
-                            anyhow::anyhow!("--box: surface '{name}' has no plotting range for '{v}'; give --box")
-                        })
-                })
-                .collect::<Result<Vec<_>>>()?
-        }
+        (None, Some(s)) => s.plot_box,
         (None, None) => bail!("give the search box: --box LO1,HI1,LO2,HI2,..."),
     };
     SearchBox::try_new(&bounds).map_err(|e| anyhow::anyhow!("--box: {e}"))

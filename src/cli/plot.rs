@@ -73,8 +73,7 @@ fn critical_points(a: &PlotArgs, f: &Formula, bx: &PlotBox) -> Result<Vec<PointM
         point: [p[0], p[1]],
         kind,
     };
-    if let Some(name) = &a.function.surface {
-        let s = critpt::surfaces::by_name(name)?;
+    if let Some(s) = a.function.surface()? {
         return Ok(s
             .critical_points
             .iter()
@@ -145,14 +144,15 @@ pub fn run(a: &PlotArgs) -> Result<ExitCode> {
             f.variables().join(", ")
         );
     }
-    let bx = match (&a.bx, &a.function.surface) {
+    let surface = a.function.surface()?;
+    let bx = match (&a.bx, &surface) {
         (Some(text), _) => PlotBox::from_flat(&parse_list("--box", text)?)?,
-        (None, Some(name)) => PlotBox::from_pairs(&critpt::surfaces::by_name(name)?.plot_box)?,
+        (None, Some(s)) => PlotBox::from_pairs(&s.plot_box)?,
         (None, None) => bail!("--box LO1,HI1,LO2,HI2 is required with --expr"),
     };
     let mut fig = SurfacePlot::from_loss(&f, bx, resolution)?
-        .with_title(match &a.function.surface {
-            Some(name) => critpt::surfaces::by_name(name)?.description.to_string(),
+        .with_title(match &surface {
+            Some(s) => s.description.to_string(),
             None => f.source().to_string(),
         })
         .with_scale(if a.log {

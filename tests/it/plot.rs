@@ -598,3 +598,45 @@ fn look_at_figures() {
     .save(dir.join("mse_vs_ce.png"), (1800, 800))
     .unwrap();
 }
+
+/// `--vars y,x` swaps the axes: the surface's box and its known points follow the variables, so
+/// each marked point is still a critical point of the plotted formula.
+#[test]
+fn plot_vars_reorders_the_box_and_the_points() {
+    let out = scratch("camel-vars.svg");
+    let run = |vars: Option<&str>| {
+        let mut args = vec![
+            "plot",
+            "--fn",
+            "six-hump-camel",
+            "--critical",
+            "--resolution",
+            "20",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        if let Some(v) = vars {
+            args.extend(["--vars", v]);
+        }
+        crate::util::critpt_json(&args)
+    };
+    let natural = run(None);
+    let swapped = run(Some("y,x"));
+    assert_eq!(natural["box"], serde_json::json!([[-2.0, 2.0], [-1.0, 1.0]]));
+    assert_eq!(swapped["box"], serde_json::json!([[-1.0, 1.0], [-2.0, 2.0]]));
+    assert_eq!(swapped["variables"], serde_json::json!(["y", "x"]));
+    let f = Formula::parse_with_vars(
+        "(4 - 2.1*x^2 + x^4/3)*x^2 + x*y + (-4 + 4*y^2)*y^2",
+        Some(&["y".to_string(), "x".to_string()]),
+    )
+    .unwrap();
+    let points = swapped["critical_points"].as_array().unwrap();
+    assert_eq!(points.len(), 2);
+    for (p, q) in points.iter().zip(natural["critical_points"].as_array().unwrap()) {
+        let p = crate::util::nums(&p["point"]);
+        let q = crate::util::nums(&q["point"]);
+        assert_eq!(p, vec![q[1], q[0]]);
+        let g = gradient_vec(&f, &p).unwrap();
+        assert!(g.iter().all(|c| c.abs() < 1e-7), "gradient {g:?} at {p:?}");
+    }
+}
