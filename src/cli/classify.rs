@@ -19,7 +19,7 @@ pub struct ClassifyArgs {
     pub at: String,
     /// Derivatives: dual (exact, default) or fd (central finite differences).
     #[arg(long, default_value = "dual")]
-    pub method: String,
+    pub method: Method,
     /// Gradient-norm tolerance (default 1e-6 dual, 1e-5 fd).
     #[arg(long, allow_hyphen_values = true)]
     pub tol_grad: Option<f64>,
@@ -28,7 +28,7 @@ pub struct ClassifyArgs {
     pub tol_eig: Option<f64>,
     /// Dense eigen backend: faer (default), nalgebra, lapack.
     #[arg(long, default_value = "faer")]
-    pub backend: String,
+    pub backend: EigenBackend,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -72,8 +72,7 @@ pub fn run(a: &ClassifyArgs) -> Result<ExitCode> {
     let f = a.function.formula()?;
     critpt::limits::check_dense_variables(f.variables().len())?;
     let at = parse_point("--at", &a.at, &f)?;
-    let method: Method = a.method.parse()?;
-    let backend: EigenBackend = a.backend.parse()?;
+    let (method, backend) = (a.method, a.backend);
     let tol = tolerances(method, a.tol_grad, a.tol_eig)?;
     let spinner = Spinner::start("forming the Hessian and its eigenvalues");
     let p = match method {

@@ -21,7 +21,7 @@ pub struct EscapeArgs {
     pub step: Option<f64>,
     /// Derivatives: dual (default) or fd.
     #[arg(long, default_value = "dual")]
-    pub method: String,
+    pub method: Method,
     /// Relative eigenvalue tolerance.
     #[arg(long, allow_hyphen_values = true)]
     pub tol_eig: Option<f64>,
@@ -35,7 +35,7 @@ pub fn run(a: &EscapeArgs) -> Result<ExitCode> {
     let f = a.function.formula()?;
     critpt::limits::check_dense_variables(f.variables().len())?;
     let at = parse_point("--at", &a.at, &f)?;
-    let method: Method = a.method.parse()?;
+    let method = a.method;
     let tol = tolerances(method, None, a.tol_eig)?;
     let opts = match a.step {
         Some(s) => EscapeOptions::with_step(s)?,

@@ -3,7 +3,7 @@
 use super::common::{print_json, warn_default_mse_targets};
 use super::hyper::HyperArgs;
 use super::out::outln;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use critpt::nn::{self, Activation, Dataset, LossKind, Mlp, Standardization, Task, TrainConfig};
 use critpt::optim::{
     EpochState, Evaluation, Observer, ObserverAction, Plateau, Rates, Schedule, State,
@@ -22,18 +22,18 @@ pub struct TrainArgs {
     #[arg(long)]
     pub data: String,
     /// Widths, input first and output last, e.g. 4,16,3 (required unless --init).
-    #[arg(long)]
-    pub layers: Option<String>,
+    #[arg(long, value_name = "W1,W2,...", value_delimiter = ',')]
+    pub layers: Option<Vec<usize>>,
     /// Start from the weights of this model file (.safetensors, nn.Sequential layout); its
     /// layers, activation and loss are used.
     #[arg(long)]
     pub init: Option<PathBuf>,
     /// tanh, relu, sigmoid, identity (default tanh, or the --init file's).
     #[arg(long)]
-    pub activation: Option<String>,
+    pub activation: Option<Activation>,
     /// cross-entropy or mse (default cross-entropy, or the --init file's).
     #[arg(long)]
-    pub loss: Option<String>,
+    pub loss: Option<LossKind>,
     /// BatchNorm1d after every hidden Linear (Linear-BN-activation).
     #[arg(long)]
     pub batchnorm: bool,
@@ -111,19 +111,9 @@ impl<S: ?Sized> Observer<S> for Progress {
     }
 }
 
-/// Parses `--layers 4,16,3`.
-fn parse_layers(spec: &str) -> Result<Vec<usize>> {
-    spec.split(',')
-        .map(|s| s.trim().parse::<usize>())
-        .collect::<std::result::Result<_, _>>()
-        .with_context(|| format!("--layers: '{spec}' is not a comma list of widths such as 4,16,3"))
-}
-
 /// The starting model and its loss: from `--init` (checked against the other flags) or new.
 fn initial_model(a: &TrainArgs) -> Result<(Mlp, LossKind, Option<Standardization>)> {
-    let activation: Option<Activation> = a.activation.as_deref().map(str::parse).transpose()?;
-    let loss: Option<LossKind> = a.loss.as_deref().map(str::parse).transpose()?;
-    let sizes = a.layers.as_deref().map(parse_layers).transpose()?;
+    let (activation, loss, sizes) = (a.activation, a.loss, a.layers.clone());
     let Some(path) = &a.init else {
         let Some(sizes) = sizes else {
             bail!("give --layers (e.g. 4,16,3) or --init MODEL.safetensors");

@@ -107,7 +107,7 @@ fn malformed_inputs_give_one_line_errors() {
                 "--method",
                 "magic",
             ],
-            1,
+            2,
             "unknown derivative method",
         ),
         (
@@ -134,7 +134,7 @@ fn malformed_inputs_give_one_line_errors() {
                 "--backend",
                 "gpu",
             ],
-            1,
+            2,
             "unknown eigen backend",
         ),
         (
