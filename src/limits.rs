@@ -44,14 +44,14 @@ pub const MAX_DENSE_PARAMS: usize = 20_000;
 /// one point in `record_every` (0 is taken as 1).
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] naming `--steps`, the limit and `--record-every`.
+/// [`Error::InvalidParameter`] naming the steps, the limit and the record interval.
 pub fn check_recorded_steps(steps: usize, record_every: usize) -> Result<()> {
     let recorded = steps / record_every.max(1);
     if recorded > MAX_RECORDED_STEPS {
         return Err(Error::invalid(
-            "--steps",
+            "steps",
             format!(
-                "{steps} steps would record {recorded} points; at most {MAX_RECORDED_STEPS} steps are recorded; use --record-every K to keep one point in K"
+                "{steps} steps would record {recorded} points; at most {MAX_RECORDED_STEPS} steps are recorded; record one point in K (a record interval)"
             ),
         ));
     }
@@ -61,11 +61,11 @@ pub fn check_recorded_steps(steps: usize, record_every: usize) -> Result<()> {
 /// Refuses trajectories of more than [`MAX_PLOTTED_STEPS`] steps in a figure.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] naming `--steps` and the limit.
+/// [`Error::InvalidParameter`] naming the steps and the limit.
 pub fn check_plotted_steps(steps: usize) -> Result<()> {
     if steps > MAX_PLOTTED_STEPS {
         return Err(Error::invalid(
-            "--steps",
+            "steps",
             format!(
                 "{steps}; at most {MAX_PLOTTED_STEPS} steps are drawn in a figure; use `critpt optimize` for longer runs"
             ),
@@ -77,11 +77,11 @@ pub fn check_plotted_steps(steps: usize) -> Result<()> {
 /// Refuses more than [`MAX_EPOCHS`] epochs.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] naming `--epochs` and the limit.
+/// [`Error::InvalidParameter`] naming the epochs and the limit.
 pub fn check_epochs(epochs: usize) -> Result<()> {
     if epochs > MAX_EPOCHS {
         return Err(Error::invalid(
-            "--epochs",
+            "epochs",
             format!(
                 "{epochs}; at most {MAX_EPOCHS} epochs are trained (one record is kept per epoch)"
             ),
@@ -93,13 +93,13 @@ pub fn check_epochs(epochs: usize) -> Result<()> {
 /// Refuses more than [`MAX_STARTS`] search starts.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] naming `--starts` and the limit.
+/// [`Error::InvalidParameter`] naming the starts and the limit.
 pub fn check_starts(starts: usize) -> Result<()> {
     if starts > MAX_STARTS {
         return Err(Error::invalid(
-            "--starts",
+            "starts",
             format!(
-                "{starts}; at most {MAX_STARTS} starts; search smaller boxes (--box) one at a time instead"
+                "{starts}; at most {MAX_STARTS} starts; search smaller boxes one at a time instead"
             ),
         ));
     }
@@ -109,11 +109,11 @@ pub fn check_starts(starts: usize) -> Result<()> {
 /// Refuses generated data sets of more than [`MAX_GENERATED_SAMPLES`] samples.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] naming `--data` and the limit.
+/// [`Error::InvalidParameter`] naming the data and the limit.
 pub fn check_generated_samples(spec: &str, count: usize) -> Result<()> {
     if count > MAX_GENERATED_SAMPLES {
         return Err(Error::invalid(
-            "--data",
+            "data",
             format!(
                 "'{spec}' asks for {count} samples; a generator draws at most {MAX_GENERATED_SAMPLES}; use a CSV file for more"
             ),
@@ -127,11 +127,11 @@ pub fn check_generated_samples(spec: &str, count: usize) -> Result<()> {
 /// counts with checked arithmetic, so no width overflows.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] naming `--layers` and the limit.
+/// [`Error::InvalidParameter`] naming the layer widths and the limit.
 pub fn check_layer_sizes(sizes: &[usize], batchnorm: bool) -> Result<()> {
     if let Some(&w) = sizes.iter().find(|&&w| w > MAX_LAYER_WIDTH) {
         return Err(Error::invalid(
-            "--layers",
+            "layer widths",
             format!("width {w}; a layer is at most {MAX_LAYER_WIDTH} wide"),
         ));
     }
@@ -150,7 +150,7 @@ pub fn check_layer_sizes(sizes: &[usize], batchnorm: bool) -> Result<()> {
     }
     if total > MAX_MODEL_PARAMS {
         return Err(Error::invalid(
-            "--layers",
+            "layer widths",
             format!(
                 "{sizes:?} has {total} parameters; a model has at most {MAX_MODEL_PARAMS}; use narrower layers"
             ),
@@ -162,11 +162,11 @@ pub fn check_layer_sizes(sizes: &[usize], batchnorm: bool) -> Result<()> {
 /// Refuses a density grid of more than [`MAX_DENSITY_GRID`] points.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] naming `--density-grid` and the limit.
+/// [`Error::InvalidParameter`] naming the density grid and the limit.
 pub fn check_density_grid(points: usize) -> Result<()> {
     if points > MAX_DENSITY_GRID {
         return Err(Error::invalid(
-            "--density-grid",
+            "density grid",
             format!("{points}; at most {MAX_DENSITY_GRID} grid points"),
         ));
     }
@@ -189,13 +189,13 @@ pub fn check_dense_variables(n: usize) -> Result<()> {
 /// Refuses a dense Hessian of a network of more than [`MAX_DENSE_PARAMS`] parameters.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] naming the limit and `--method lanczos`.
+/// [`Error::InvalidParameter`] naming the limit and the Lanczos method.
 pub fn check_dense_params(n: usize) -> Result<()> {
     if n > MAX_DENSE_PARAMS {
         return Err(Error::invalid(
-            "--method dense",
+            "dense method",
             format!(
-                "the model has {n} parameters: a dense Hessian would need {:.1} GB; at most {MAX_DENSE_PARAMS} parameters; use --method lanczos",
+                "the model has {n} parameters: a dense Hessian would need {:.1} GB; at most {MAX_DENSE_PARAMS} parameters; use the matrix-free Lanczos method",
                 (n as f64).powi(2) * 8e-9
             ),
         ));
@@ -241,8 +241,8 @@ mod tests {
         assert!(check_layer_sizes(&[usize::MAX / 2, 3], false).is_err());
         assert!(check_layer_sizes(&[50_000, 50_000, 3], false).is_err());
         // A Lanczos basis of 500 vectors for the 100k-parameter MLP fits; 10⁹ of them do not.
-        assert!(check_block("--max-iters", 500, 100_000, "").is_ok());
-        assert!(check_block("--max-iters", 1_000_000_000, 100_000, "").is_err());
-        assert!(check_block("--hvps", usize::MAX, 2, "").is_err());
+        assert!(check_block("iterations", 500, 100_000, "").is_ok());
+        assert!(check_block("iterations", 1_000_000_000, 100_000, "").is_err());
+        assert!(check_block("trace products", usize::MAX, 2, "").is_err());
     }
 }

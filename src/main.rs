@@ -33,7 +33,7 @@ fn main() -> ExitCode {
             // The reader went away (`critpt find | head -1`): stop without a message.
             Some(w) if w.is_broken_pipe() => ExitCode::SUCCESS,
             _ => {
-                let msg = format!("{e:#}").replace('\n', " ");
+                let msg = cli::flags::with_flags(&format!("{e:#}").replace('\n', " "));
                 errln!("error: {msg}");
                 ExitCode::from(1)
             }

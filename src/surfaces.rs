@@ -52,16 +52,20 @@ impl Surface {
         let from: Vec<usize> = vars
             .iter()
             .map(|v| {
-                natural.variables().iter().position(|w| w == v).ok_or_else(|| {
-                    Error::invalid(
-                        "variable order",
-                        format!(
-                            "surface '{}' has variables {}; it has no range for '{v}'",
-                            self.name,
-                            natural.variables().join(", ")
-                        ),
-                    )
-                })
+                natural
+                    .variables()
+                    .iter()
+                    .position(|w| w == v)
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            "variable order",
+                            format!(
+                                "surface '{}' has variables {}; it has no range for '{v}'",
+                                self.name,
+                                natural.variables().join(", ")
+                            ),
+                        )
+                    })
             })
             .collect::<Result<_>>()?;
         let permute = |p: &[f64]| from.iter().map(|&i| p[i]).collect::<Vec<f64>>();

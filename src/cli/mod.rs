@@ -10,6 +10,7 @@ pub mod classify;
 pub mod common;
 pub mod escape;
 pub mod find;
+pub mod flags;
 pub mod gallery;
 pub mod hyper;
 pub mod optimize;

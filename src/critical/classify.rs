@@ -145,7 +145,7 @@ impl Tolerances {
     /// # Errors
     /// A negative or non-finite value.
     pub fn with_grad(mut self, tol: f64) -> Result<Self> {
-        self.grad = check_tol("--tol-grad", tol)?;
+        self.grad = check_tol("gradient-norm tolerance", tol)?;
         Ok(self)
     }
     /// Overrides the relative eigenvalue tolerance (`--tol-eig`).
@@ -153,7 +153,7 @@ impl Tolerances {
     /// # Errors
     /// A negative or non-finite value.
     pub fn with_eig(mut self, tol: f64) -> Result<Self> {
-        self.eig = check_tol("--tol-eig", tol)?;
+        self.eig = check_tol("eigenvalue tolerance", tol)?;
         Ok(self)
     }
     /// The zero threshold for a spectrum whose largest magnitude is `max_abs` at value `value`,

@@ -55,7 +55,7 @@ impl EscapeOptions {
     pub fn with_step(step: f64) -> Result<Self> {
         if !(step.is_finite() && step > 0.0) {
             return Err(Error::invalid(
-                "--step",
+                "escape step",
                 format!("the step must be positive and finite, got {step}"),
             ));
         }

@@ -322,16 +322,16 @@ pub fn slq_density<O: Hvp + ?Sized>(obj: &O, params: &[f64], cfg: &Slq) -> Resul
     }
     let m = cfg.n_steps.min(n);
     crate::limits::check_block(
-        "--density-steps",
+        "density steps",
         m,
         n,
-        "each run keeps a Lanczos basis of one vector per step; use fewer --density-steps",
+        "each run keeps a Lanczos basis of one vector per step; use fewer density steps",
     )?;
     crate::limits::check_block(
-        "--density-runs",
+        "density runs",
         cfg.n_runs,
         2 * m,
-        "each run keeps its quadrature nodes and weights; use fewer --density-runs",
+        "each run keeps its quadrature nodes and weights; use fewer density runs",
     )?;
     // Runs are independent: one operator (and product count) per run, on rayon's threads;
     // results are collected in run order, so they do not depend on the thread count.

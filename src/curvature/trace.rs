@@ -168,10 +168,10 @@ pub fn hutch_plus_plus<O: Hvp + ?Sized>(
     let mut rng = StdRng::seed_from_u64(seed);
     let k = (n_matvecs / 3).min(n);
     crate::limits::check_block(
-        "--hvps",
+        "trace products",
         3 * k,
         n,
-        "hutch++ keeps a sketch of a third of its products; use fewer --hvps",
+        "hutch++ keeps a sketch of a third of its products; use fewer products",
     )?;
     // HS, all k probes in blocked products.
     let mut s_cols = Vec::with_capacity(n * k);

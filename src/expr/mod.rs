@@ -124,15 +124,17 @@ impl Formula {
                 for (i, v) in list.iter().enumerate() {
                     if v.is_empty() || list[..i].contains(v) {
                         return Err(Error::invalid(
-                            "--vars",
+                            "variable order",
                             format!("variable names must be non-empty and distinct, got '{v}'"),
                         ));
                     }
                 }
                 if let Some(missing) = found.iter().find(|n| !list.contains(n)) {
                     return Err(Error::invalid(
-                        "--vars",
-                        format!("the formula uses '{missing}', which --vars does not list"),
+                        "variable order",
+                        format!(
+                            "the formula uses '{missing}', which the variable order does not list"
+                        ),
                     ));
                 }
                 list.to_vec()

@@ -260,21 +260,21 @@ impl Dataset {
                     let have = d.n_classes().unwrap_or(0);
                     if have > c {
                         return Err(Error::invalid(
-                            "--data",
+                            "data",
                             format!("'{spec}' has {have} classes but the model has {c} outputs"),
                         ));
                     }
                 }
                 (Task::Classification { .. }, Targets::Values(_)) => {
                     return Err(Error::invalid(
-                        "--data",
-                        format!("'{spec}' is a regression set; use --loss mse"),
+                        "data",
+                        format!("'{spec}' is a regression set; use the mse loss"),
                     ));
                 }
                 (Task::Regression { .. }, Targets::Labels(_)) => {
                     return Err(Error::invalid(
-                        "--data",
-                        format!("'{spec}' is a classification set; use --loss cross-entropy"),
+                        "data",
+                        format!("'{spec}' is a classification set; use the cross-entropy loss"),
                     ));
                 }
                 _ => {}
@@ -377,7 +377,7 @@ impl Dataset {
         };
         if let (Task::Classification { .. }, true) = (task, target_cols.len() != 1) {
             return Err(Error::invalid(
-                "--target",
+                "target columns",
                 "classification takes exactly one target column",
             ));
         }
@@ -392,7 +392,7 @@ impl Dataset {
                     "{source} has {} feature columns but the model takes {k} inputs (target column(s): {}{})",
                     feature_cols.len(),
                     names.join(", "),
-                    if target.is_none() { "; choose them with --target" } else { "" }
+                    if target.is_none() { "; choose the target columns" } else { "" }
                 )));
             }
         }
@@ -491,7 +491,7 @@ impl Dataset {
             Some((a, b)) => {
                 let c: usize = b.trim().parse().ok().filter(|&c| c > 0).ok_or_else(|| {
                     Error::invalid(
-                        "--data",
+                        "data",
                         format!("'{b}' in '{spec}' is not a positive sample count"),
                     )
                 })?;

@@ -31,13 +31,13 @@ impl Mlp {
     pub fn new(sizes: &[usize], activation: Activation, batchnorm: bool, seed: u64) -> Result<Mlp> {
         if sizes.len() < 2 {
             return Err(Error::invalid(
-                "--layers",
+                "layer widths",
                 format!("need at least an input and an output width, got {sizes:?}"),
             ));
         }
         if sizes.contains(&0) {
             return Err(Error::invalid(
-                "--layers",
+                "layer widths",
                 format!("widths must be positive, got {sizes:?}"),
             ));
         }

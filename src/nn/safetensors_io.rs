@@ -153,7 +153,7 @@ pub fn load_model_bytes(
         if gap == 1 {
             let a = act.ok_or_else(|| {
                 Error::Data(format!(
-                    "{source}: module {} is an activation but the file does not name it; give --activation ({})",
+                    "{source}: module {} is an activation but the file does not name it; give the activation ({})",
                     i - 1,
                     Activation::NAMES
                 ))

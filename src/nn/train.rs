@@ -248,13 +248,13 @@ pub fn train<'d>(
     observers: &mut [&mut dyn Observer<TrainSource<'d>>],
 ) -> Result<TrainReport> {
     if cfg.batch_size == 0 {
-        return Err(Error::invalid("--batch-size", "must be at least 1, got 0"));
+        return Err(Error::invalid("batch size", "must be at least 1, got 0"));
     }
     crate::limits::check_epochs(cfg.epochs)?;
     let mut source = TrainSource::new(model, data, kind)?;
     if model.has_batchnorm() && cfg.batch_size < 2 {
         return Err(Error::invalid(
-            "--batch-size",
+            "batch size",
             "batch norm in training mode needs at least 2 samples per batch",
         ));
     }

@@ -206,7 +206,7 @@ impl Executor {
     /// # Errors
     /// `max_norm` not positive and finite.
     pub fn with_clip_grad_norm(mut self, max_norm: f64) -> Result<Self> {
-        self.clip_grad_norm = Some(super::check::positive("--clip-grad-norm", max_norm)?);
+        self.clip_grad_norm = Some(super::check::positive("gradient clipping norm", max_norm)?);
         Ok(self)
     }
 

@@ -61,7 +61,7 @@ impl Plateau {
     pub fn parse(spec: &str) -> Result<Self> {
         let bad = || {
             Error::invalid(
-                "--lr-plateau",
+                "plateau schedule",
                 format!("'{spec}' is not FACTOR:PATIENCE such as 0.5:3"),
             )
         };

@@ -176,7 +176,7 @@ impl Runner {
     pub fn with_record_every(mut self, k: usize) -> Result<Self> {
         if k == 0 {
             return Err(Error::invalid(
-                "--record-every",
+                "record interval",
                 "must be at least 1, got 0",
             ));
         }

@@ -425,11 +425,19 @@ fn invalid_hyper_parameters_give_one_line_errors() {
     let cases: &[(&str, &[&str], &str)] = &[
         ("nadam", &["--beta1", "1"], "beta1"),
         ("nadam", &["--beta2", "-0.1"], "beta2"),
-        ("nadam", &["--momentum-decay", "-1"], "momentum decay"),
+        (
+            "nadam",
+            &["--momentum-decay", "-1"],
+            "invalid --momentum-decay",
+        ),
         ("nadam", &["--eps", "0"], "eps"),
-        ("nadam", &["--weight-decay", "-1"], "weight decay"),
+        ("nadam", &["--weight-decay", "-1"], "invalid --weight-decay"),
         ("radam", &["--beta1", "1.5"], "beta1"),
-        ("radam", &["--weight-decay", "nan"], "weight decay"),
+        (
+            "radam",
+            &["--weight-decay", "nan"],
+            "invalid --weight-decay",
+        ),
         ("adamax", &["--beta2", "1"], "beta2"),
         ("adamax", &["--eps", "-1e-8"], "eps"),
         ("adadelta", &["--rho", "1.5"], "rho"),

@@ -622,8 +622,14 @@ fn plot_vars_reorders_the_box_and_the_points() {
     };
     let natural = run(None);
     let swapped = run(Some("y,x"));
-    assert_eq!(natural["box"], serde_json::json!([[-2.0, 2.0], [-1.0, 1.0]]));
-    assert_eq!(swapped["box"], serde_json::json!([[-1.0, 1.0], [-2.0, 2.0]]));
+    assert_eq!(
+        natural["box"],
+        serde_json::json!([[-2.0, 2.0], [-1.0, 1.0]])
+    );
+    assert_eq!(
+        swapped["box"],
+        serde_json::json!([[-1.0, 1.0], [-2.0, 2.0]])
+    );
     assert_eq!(swapped["variables"], serde_json::json!(["y", "x"]));
     let f = Formula::parse_with_vars(
         "(4 - 2.1*x^2 + x^4/3)*x^2 + x*y + (-4 + 4*y^2)*y^2",
@@ -632,7 +638,10 @@ fn plot_vars_reorders_the_box_and_the_points() {
     .unwrap();
     let points = swapped["critical_points"].as_array().unwrap();
     assert_eq!(points.len(), 2);
-    for (p, q) in points.iter().zip(natural["critical_points"].as_array().unwrap()) {
+    for (p, q) in points
+        .iter()
+        .zip(natural["critical_points"].as_array().unwrap())
+    {
         let p = crate::util::nums(&p["point"]);
         let q = crate::util::nums(&q["point"]);
         assert_eq!(p, vec![q[1], q[0]]);
