@@ -3,10 +3,9 @@
 use super::common::{fmt_num, fmt_vec, parse_point, print_json, FunctionArgs};
 use super::out::{outln, Spinner};
 use anyhow::Result;
-use critpt::critical::{classify_point_with, CriticalPoint, Tolerances};
+use critpt::critical::{classify_point_with, CriticalKind, CriticalPoint, Tolerances};
 use critpt::curvature::EigenBackend;
 use critpt::derivatives::{FiniteDiff, Method};
-use serde_json::json;
 use std::process::ExitCode;
 
 /// Flags of `critpt classify`.
@@ -46,25 +45,45 @@ pub fn tolerances(method: Method, grad: Option<f64>, eig: Option<f64>) -> Result
     Ok(t)
 }
 
-/// The JSON object of a classified point (DESIGN.md's `classify` fields).
-pub fn point_json(variables: &[String], p: &CriticalPoint, method: Method) -> serde_json::Value {
-    let vectors: Vec<Vec<f64>> = (0..p.spectrum.eigenvalues.len())
-        .map(|k| p.spectrum.eigenvector(k))
-        .collect();
-    json!({
-        "variables": variables,
-        "point": p.point,
-        "value": p.value,
-        "gradient": p.gradient,
-        "gradient_norm": p.gradient_norm,
-        "eigenvalues": p.spectrum.eigenvalues,
-        "eigenvectors": vectors,
-        "kind": p.kind,
-        "index": p.index,
-        "minimum_ratio": p.minimum_ratio,
-        "zero_threshold": p.zero_threshold,
-        "method": method.name(),
-    })
+/// The JSON object of a classified point: `variables`, `point`, `value`, `gradient`,
+/// `gradient_norm`, `eigenvalues` (ascending), `eigenvectors` (one list per eigenvalue, same
+/// order), `kind`, `index`, `minimum_ratio`, `zero_threshold`, `method`.
+#[derive(serde::Serialize)]
+pub struct PointJson<'a> {
+    variables: &'a [String],
+    point: &'a [f64],
+    value: f64,
+    gradient: &'a [f64],
+    gradient_norm: f64,
+    eigenvalues: &'a [f64],
+    eigenvectors: Vec<Vec<f64>>,
+    kind: CriticalKind,
+    index: usize,
+    minimum_ratio: f64,
+    zero_threshold: f64,
+    method: &'static str,
+}
+
+impl<'a> PointJson<'a> {
+    /// The JSON of `p`, a point of a function of `variables` classified with `method`.
+    pub fn new(variables: &'a [String], p: &'a CriticalPoint, method: Method) -> Self {
+        PointJson {
+            variables,
+            point: &p.point,
+            value: p.value,
+            gradient: &p.gradient,
+            gradient_norm: p.gradient_norm,
+            eigenvalues: &p.spectrum.eigenvalues,
+            eigenvectors: (0..p.spectrum.eigenvalues.len())
+                .map(|k| p.spectrum.eigenvector(k))
+                .collect(),
+            kind: p.kind,
+            index: p.index,
+            minimum_ratio: p.minimum_ratio,
+            zero_threshold: p.zero_threshold,
+            method: method.name(),
+        }
+    }
 }
 
 /// Runs `critpt classify`.
@@ -81,7 +100,11 @@ pub fn run(a: &ClassifyArgs) -> Result<ExitCode> {
     };
     drop(spinner);
     if a.json {
-        print_json(&point_json(f.variables(), &p, method))?;
+        print_json(&serde_json::to_value(PointJson::new(
+            f.variables(),
+            &p,
+            method,
+        ))?)?;
     } else {
         outln!("function   {}", f.source())?;
         outln!("variables  {}", f.variables().join(", "))?;

@@ -1,6 +1,6 @@
 //! `critpt find`: every critical point in a box.
 
-use super::classify::point_json;
+use super::classify::PointJson;
 use super::common::{fmt_num, fmt_vec, parse_list, print_json, FunctionArgs};
 use super::out::{errln, outln, Spinner};
 use anyhow::{bail, Result};
@@ -10,7 +10,6 @@ use critpt::critical::{
 };
 use critpt::derivatives::Method;
 use critpt::expr::Formula;
-use serde_json::json;
 use std::process::ExitCode;
 
 /// Flags of `critpt find`.
@@ -61,6 +60,35 @@ fn search_box(a: &FindArgs, f: &Formula) -> Result<SearchBox> {
     SearchBox::try_new(&bounds).map_err(|e| anyhow::anyhow!("--box: {e}"))
 }
 
+/// The JSON of `critpt find`: the box, the search's size, every point found (as `classify`
+/// prints one, sorted by value), the counts by kind and the search's statistics.
+#[derive(serde::Serialize)]
+struct FindJson<'a> {
+    variables: &'a [String],
+    #[serde(rename = "box")]
+    bounds: Vec<[f64; 2]>,
+    starts: usize,
+    first_round: usize,
+    rounds: usize,
+    seed: u64,
+    points: Vec<PointJson<'a>>,
+    counts: KindCounts,
+    on_continuum: &'a [bool],
+    continuum_points: usize,
+    runs: &'a critpt::critical::SearchStats,
+    warnings: &'a [String],
+    evaluations: critpt::objective::EvalCounts,
+}
+
+/// How many points of each kind were found.
+#[derive(serde::Serialize)]
+struct KindCounts {
+    minimum: usize,
+    maximum: usize,
+    saddle: usize,
+    degenerate: usize,
+}
+
 /// Runs `critpt find`.
 pub fn run(a: &FindArgs) -> Result<ExitCode> {
     let f = a.function.formula()?;
@@ -84,31 +112,30 @@ pub fn run(a: &FindArgs) -> Result<ExitCode> {
     }
     let count = |k: CriticalKind| res.points.iter().filter(|p| p.kind == k).count();
     if a.json {
-        let points: Vec<serde_json::Value> = res
-            .points
-            .iter()
-            .map(|p| point_json(f.variables(), p, Method::Dual))
-            .collect();
-        print_json(&json!({
-            "variables": f.variables(),
-            "box": bx.bounds().iter().map(|&(l, h)| [l, h]).collect::<Vec<_>>(),
-            "starts": res.stats.starts,
-            "first_round": a.starts,
-            "rounds": res.stats.rounds,
-            "seed": a.seed,
-            "points": points,
-            "counts": {
-                "minimum": count(CriticalKind::Minimum),
-                "maximum": count(CriticalKind::Maximum),
-                "saddle": count(CriticalKind::Saddle),
-                "degenerate": count(CriticalKind::Degenerate),
+        print_json(&serde_json::to_value(FindJson {
+            variables: f.variables(),
+            bounds: bx.bounds().iter().map(|&(l, h)| [l, h]).collect(),
+            starts: res.stats.starts,
+            first_round: a.starts,
+            rounds: res.stats.rounds,
+            seed: a.seed,
+            points: res
+                .points
+                .iter()
+                .map(|p| PointJson::new(f.variables(), p, Method::Dual))
+                .collect(),
+            counts: KindCounts {
+                minimum: count(CriticalKind::Minimum),
+                maximum: count(CriticalKind::Maximum),
+                saddle: count(CriticalKind::Saddle),
+                degenerate: count(CriticalKind::Degenerate),
             },
-            "on_continuum": res.on_continuum,
-            "continuum_points": res.continuum_points,
-            "runs": res.stats,
-            "warnings": res.warnings,
-            "evaluations": res.evals,
-        }))?;
+            on_continuum: &res.on_continuum,
+            continuum_points: res.continuum_points,
+            runs: &res.stats,
+            warnings: &res.warnings,
+            evaluations: res.evals,
+        })?)?;
     } else {
         outln!("function  {}", f.source())?;
         let b: Vec<String> = bx

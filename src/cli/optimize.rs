@@ -5,8 +5,19 @@ use super::hyper::HyperArgs;
 use super::out::{errln, outln, Spinner};
 use anyhow::Result;
 use critpt::optim::{Runner, Schedule, ScheduleKind};
-use serde_json::json;
 use std::process::ExitCode;
+
+/// The JSON of `critpt optimize`: the recorded trajectory (optimizer, path, values, gradient
+/// norms, recorded steps, learning rates, counts, divergence, stop) and what produced it.
+#[derive(serde::Serialize)]
+struct OptimizeReport<'a> {
+    variables: &'a [String],
+    /// The base learning rate (a cyclic schedule's first rate).
+    lr: f64,
+    schedule: String,
+    #[serde(flatten)]
+    trajectory: &'a critpt::optim::Trajectory,
+}
 
 /// Flags of `critpt optimize`.
 #[derive(Debug, clap::Args)]
@@ -56,6 +67,7 @@ pub struct OptimizeArgs {
     pub json: bool,
 }
 
+/// Runs `critpt optimize`.
 pub fn run(a: &OptimizeArgs) -> Result<ExitCode> {
     let f = a.function.formula()?;
     let start = parse_point("--start", &a.start, &f)?;
@@ -89,22 +101,12 @@ pub fn run(a: &OptimizeArgs) -> Result<ExitCode> {
         );
     }
     if a.json {
-        print_json(&json!({
-            "variables": f.variables(),
-            "optimizer": t.optimizer,
-            "lr": lr,
-            "schedule": schedule.kind.to_string(),
-            "path": t.path,
-            "values": t.values,
-            "gradient_norms": t.gradient_norms,
-            "recorded_steps": t.recorded_steps,
-            "steps": t.steps,
-            "learning_rates": t.learning_rates,
-            "counts": run.counts,
-            "diverged": t.diverged,
-            "diverged_at_step": t.diverged_at_step,
-            "stop": t.stop,
-        }))?;
+        print_json(&serde_json::to_value(OptimizeReport {
+            variables: f.variables(),
+            lr,
+            schedule: schedule.kind.to_string(),
+            trajectory: &t,
+        })?)?;
     } else {
         let last = t.path.len() - 1;
         let steps = t.steps;

@@ -8,7 +8,6 @@ use critpt::critical::{find_critical_points, SearchBox, SearchOptions};
 use critpt::expr::Formula;
 use critpt::optim::{optimizer_by_name, Hyper, Runner, Schedule};
 use critpt::plot::{Plot, PlotBox, PointMarker, SurfacePlot, Trajectory, ValueScale};
-use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -124,6 +123,39 @@ fn trajectories(
         .collect()
 }
 
+/// The JSON of `critpt plot`: the file written, its size, the box, and what was drawn on it.
+#[derive(serde::Serialize)]
+struct PlotJson<'a> {
+    out: String,
+    format: &'static str,
+    width: u32,
+    height: u32,
+    resolution: usize,
+    variables: &'a [String],
+    #[serde(rename = "box")]
+    bounds: [[f64; 2]; 2],
+    critical_points: Vec<MarkedJson>,
+    trajectories: Vec<TrajectoryJson<'a>>,
+}
+
+/// A marked critical point.
+#[derive(serde::Serialize)]
+struct MarkedJson {
+    point: [f64; 2],
+    kind: critpt::critical::CriticalKind,
+}
+
+/// A drawn trajectory: where it starts and ends, and whether its run diverged.
+#[derive(serde::Serialize)]
+struct TrajectoryJson<'a> {
+    name: &'a str,
+    lr: f64,
+    steps: usize,
+    start: Option<&'a [f64; 2]>,
+    end: Option<&'a [f64; 2]>,
+    diverged_at_step: Option<usize>,
+}
+
 /// Runs `critpt plot`.
 pub fn run(a: &PlotArgs) -> Result<ExitCode> {
     // Check the output name before any work.
@@ -186,33 +218,36 @@ pub fn run(a: &PlotArgs) -> Result<ExitCode> {
     }
     fig.save(&a.out, (a.width, a.height))?;
     if a.json {
-        print_json(&json!({
-            "out": a.out.display().to_string(),
-            "format": match format {
+        print_json(&serde_json::to_value(PlotJson {
+            out: a.out.display().to_string(),
+            format: match format {
                 critpt::plot::Format::Png => "png",
                 critpt::plot::Format::Svg => "svg",
             },
-            "width": a.width,
-            "height": a.height,
-            "resolution": resolution,
-            "variables": f.variables(),
-            "box": [[bx.x.0, bx.x.1], [bx.y.0, bx.y.1]],
-            "critical_points": marked
+            width: a.width,
+            height: a.height,
+            resolution,
+            variables: f.variables(),
+            bounds: [[bx.x.0, bx.x.1], [bx.y.0, bx.y.1]],
+            critical_points: marked
                 .iter()
-                .map(|m| json!({"point": m.point, "kind": m.kind}))
-                .collect::<Vec<_>>(),
-            "trajectories": drawn
+                .map(|m| MarkedJson {
+                    point: m.point,
+                    kind: m.kind,
+                })
+                .collect(),
+            trajectories: drawn
                 .iter()
-                .map(|d| json!({
-                    "name": d.trajectory.name,
-                    "lr": a.lr,
-                    "steps": d.trajectory.points.len().saturating_sub(1),
-                    "start": d.trajectory.points.first(),
-                    "end": d.trajectory.points.last(),
-                    "diverged_at_step": d.diverged_at_step,
-                }))
-                .collect::<Vec<_>>(),
-        }))?;
+                .map(|d| TrajectoryJson {
+                    name: &d.trajectory.name,
+                    lr: a.lr,
+                    steps: d.trajectory.points.len().saturating_sub(1),
+                    start: d.trajectory.points.first(),
+                    end: d.trajectory.points.last(),
+                    diverged_at_step: d.diverged_at_step,
+                })
+                .collect(),
+        })?)?;
     } else {
         errln!("wrote {}", a.out.display());
     }

@@ -9,7 +9,6 @@ use critpt::optim::{
     EpochState, Evaluation, Observer, ObserverAction, Plateau, Rates, Schedule, State,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::json;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -168,6 +167,26 @@ fn initial_model(a: &TrainArgs) -> Result<(Mlp, LossKind, Option<Standardization
     Ok((model, kind, file.standardization))
 }
 
+/// The JSON of `critpt train`: the training report (loss, accuracy, per-epoch records, steps,
+/// batch losses, learning rates, counts, stop) and the model and run that produced it.
+#[derive(serde::Serialize)]
+struct TrainJson<'a> {
+    #[serde(flatten)]
+    report: &'a nn::TrainReport,
+    parameters: usize,
+    samples: usize,
+    layers: &'a [usize],
+    activation: &'a str,
+    loss_kind: &'a str,
+    batchnorm: bool,
+    optimizer: &'a str,
+    lr: f64,
+    seconds: f64,
+    out: String,
+    /// Where the data came from (spec, seed, fingerprint).
+    data: Option<&'a nn::DataOrigin>,
+}
+
 /// Runs `critpt train`.
 pub fn run(a: &TrainArgs) -> Result<ExitCode> {
     let (mut model, kind, standardization) = initial_model(a)?;
@@ -245,31 +264,20 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
     nn::save_model_with(&a.out, &model, &info)?;
     let activation = model.activation().map_or("identity", |a| a.name());
     if a.json {
-        print_json(&json!({
-            "loss": report.loss,
-            "accuracy": report.accuracy,
-            "epochs": report.epochs,
-            "steps": report.steps,
-            "batch_losses": report.batch_losses,
-            "learning_rates": report.learning_rates,
-            "counts": report.counts,
-            "stop": report.stop,
-            "parameters": model.n_params(),
-            "samples": data.n_samples(),
-            "layers": sizes,
-            "activation": activation,
-            "loss_kind": kind.name(),
-            "batchnorm": model.has_batchnorm(),
-            "optimizer": a.optimizer,
-            "lr": lr,
-            "seconds": seconds,
-            "out": a.out.display().to_string(),
-            "data": info.data.as_ref().map(|d| json!({
-                "spec": d.spec,
-                "seed": d.seed,
-                "fingerprint": d.fingerprint,
-            })),
-        }))?;
+        print_json(&serde_json::to_value(TrainJson {
+            report: &report,
+            parameters: model.n_params(),
+            samples: data.n_samples(),
+            layers: &sizes,
+            activation,
+            loss_kind: kind.name(),
+            batchnorm: model.has_batchnorm(),
+            optimizer: &a.optimizer,
+            lr,
+            seconds,
+            out: a.out.display().to_string(),
+            data: info.data.as_ref(),
+        })?)?;
     } else {
         outln!(
             "trained {} ({} parameters) on {} samples: {} epochs, {} steps of {} in {seconds:.2} s",

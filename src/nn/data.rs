@@ -106,7 +106,7 @@ const GENERATORS: &str = "moons, circles, blobs, spirals, xor, sine";
 
 /// Where a data set came from: what `--data` named, and enough to tell whether other data is
 /// the same (the generator's seed, or a fingerprint of the file's bytes).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DataOrigin {
     /// The `--data` text: a generator spec (`moons:500`) or a file path.
     pub spec: String,
