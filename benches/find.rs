@@ -23,7 +23,7 @@ fn bench_find(c: &mut Criterion) {
     c.bench_function("find_himmelblau_default_no_paths", |b| {
         b.iter(|| find_critical_points(black_box(&f), &bx, &no_paths).expect("search runs"))
     });
-    // The former fixed search: one round of 256 starts.
+    // A fixed search: one round of 256 starts.
     let fixed = SearchOptions::default()
         .with_starts(256)
         .and_then(|o| o.with_max_rounds(1))

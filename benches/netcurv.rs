@@ -6,7 +6,8 @@
 //! it), so the figures can be set beside PyHessian, JAX and curvlinops on the same weights.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use critpt::curvature::{slice_1d, Lanczos, Which};
+use critpt::curvature::{Lanczos, Which};
+use critpt::landscape::slice_1d;
 use critpt::nn::curvature::filter_normalized_direction;
 use critpt::nn::{load_model, Activation, BnMode, Dataset, LossKind, Mlp, NetLoss, Task};
 use critpt::objective::Hvp;

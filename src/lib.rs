@@ -28,11 +28,13 @@ pub mod error;
 pub mod expr;
 pub mod gallery;
 pub mod graph;
+pub mod landscape;
 pub mod limits;
 pub mod nn;
 pub mod objective;
 pub mod optim;
 pub mod plot;
+pub mod problems;
 pub mod surfaces;
 
 pub use error::{Error, Result};

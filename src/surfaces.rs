@@ -1,7 +1,7 @@
 //! Named test surfaces (`--fn NAME`) with their formulas, plotting boxes and known critical points.
 //!
 //! Each surface is a [`Formula`], so it has exact derivatives. The critical points listed are the
-//! documented ones (REFERENCE.md §1–§3 and the literature); where a list is partial,
+//! documented ones (docs/reference.md §1–§3 and the literature); where a list is partial,
 //! [`Surface::complete`] is `false`.
 
 use crate::critical::CriticalKind;
@@ -84,7 +84,7 @@ impl Surface {
     }
 }
 
-/// The long narrow valley of the chapter's adaptive-learning-rate figure (REFERENCE.md §3):
+/// The long narrow valley of the chapter's adaptive-learning-rate figure (docs/reference.md §3):
 /// `Σ (y − b − w x)²` over ten points, variables `b`, `w`.
 pub const VALLEY_X: [f64; 10] = [338., 333., 328., 207., 226., 25., 179., 60., 208., 606.];
 /// Targets of the valley data.

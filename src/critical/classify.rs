@@ -8,7 +8,7 @@
 //! With exact derivatives every term comes from the data, none from the number 1
 //! (`eig_floor = 0`), so multiplying the function by a positive constant never changes a verdict
 //! (`1e-13·(x² + y²)` is a minimum at the origin):
-//! - **relative to the spectrum** (DESIGN.md): `tol_eig · max|λ|`, never below `64ε · max|λ|`,
+//! - **relative to the spectrum**: `tol_eig · max|λ|`, never below `64ε · max|λ|`,
 //!   the rounding of a symmetric eigensolver (a few `ε‖H‖`), so `--tol-eig 0` still ignores
 //!   rounding;
 //! - **the value scale as computed**: `tol_eig_abs · |f|`, the rounding level of Hessian entries

@@ -87,7 +87,8 @@ fn copies_all_seen(values: &[f64], residuals: &[f64], b: usize, norm: f64) -> bo
 /// # Example
 /// ```
 /// # use critpt::critical::{classify_extremes, CriticalKind, Tolerances};
-/// # use critpt::curvature::{Lanczos, QuadraticForm, Which};
+/// # use critpt::curvature::{Lanczos, Which};
+/// # use critpt::problems::QuadraticForm;
 /// let mut eig: Vec<f64> = (0..50).map(|i| 1.0 + i as f64).collect();
 /// eig[0] = -3.0;
 /// let q = QuadraticForm::from_spectrum(&eig, 1).unwrap();
@@ -224,7 +225,8 @@ pub fn classify_extremes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::curvature::{Lanczos, QuadraticForm};
+    use crate::curvature::Lanczos;
+    use crate::problems::QuadraticForm;
 
     /// The verdict of `k` pairs at both ends of `½θᵀAθ` at 0, with `A` of the given spectrum.
     fn verdict(eig: &[f64], k: usize, which: Which) -> ExtremesVerdict {

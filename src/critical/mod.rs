@@ -19,8 +19,9 @@ pub use classify::{
 pub use escape::{escape_saddle, EscapeOptions, EscapeStep, MAX_DOUBLINGS};
 pub use extremes::{classify_extremes, ExtremesVerdict};
 pub use search::{
-    find_critical_points, halton_points, halton_range, SearchBox, SearchOptions, SearchResult,
-    SearchStats, StartPath, DEFAULT_MAX_ROUNDS, DEFAULT_STARTS, MAX_STARTS,
+    find_critical_points, halton_points, halton_range, minimize_gradient_norm, GradNormRun,
+    SearchBox, SearchOptions, SearchResult, SearchStats, StartPath, DEFAULT_MAX_ROUNDS,
+    DEFAULT_STARTS, MAX_STARTS,
 };
 pub use verdict::{
     classify_point_eigenvalues, classify_point_inertia, EigenvaluePoint, InertiaPoint,

@@ -15,6 +15,7 @@
 //! finds only the smallest and the largest eigenpair (block Lanczos on the dense matrix, with
 //! their residuals), for an escape direction or the scale of the zero threshold.
 
+use crate::curvature::lanczos::dot;
 use crate::error::{Error, Result};
 use nalgebra::DMatrix;
 use rand::{rngs::StdRng, SeedableRng};
@@ -50,11 +51,7 @@ impl Spectrum {
         let mut eigenvectors = DMatrix::zeros(vectors.nrows(), n);
         for (dst, &src) in order.iter().enumerate() {
             let col = vectors.column(src);
-            let big = col
-                .iter()
-                .copied()
-                .fold(0.0f64, |m, x| if x.abs() > m.abs() { x } else { m });
-            let sign = if big < 0.0 { -1.0 } else { 1.0 };
+            let sign = super::largest_entry_sign(col.iter());
             eigenvectors.set_column(dst, &(col * sign));
         }
         Spectrum {
@@ -365,7 +362,8 @@ const MAX_BASIS: usize = 480;
 ///
 /// # Example
 /// ```
-/// # use critpt::curvature::{extreme_eigenpairs, QuadraticForm};
+/// # use critpt::curvature::extreme_eigenpairs;
+/// # use critpt::problems::QuadraticForm;
 /// let spectrum: Vec<f64> = (0..300).map(|i| i as f64 - 10.0).collect();
 /// let q = QuadraticForm::from_spectrum(&spectrum, 1).unwrap();
 /// let e = extreme_eigenpairs(q.matrix(), 1e-10, 0).unwrap();
@@ -413,10 +411,6 @@ fn residual_norm(a: &DMatrix<f64>, v: &[f64], lambda: f64) -> f64 {
         .map(|i| (av[i] - lambda * v[i]).powi(2))
         .sum::<f64>()
         .sqrt()
-}
-
-fn dot(x: &[f64], y: &[f64]) -> f64 {
-    x.iter().zip(y).map(|(a, b)| a * b).sum()
 }
 
 /// Orthonormalizes columns `k..k + b` of the column-major `n`-row basis `q` against columns
@@ -551,11 +545,7 @@ fn block_lanczos_extremes(a: &DMatrix<f64>, tol: f64, seed: u64) -> Result<Extre
                     .sum::<f64>()
                     .sqrt();
                 let norm = dot(&y, &y).sqrt();
-                let big = y
-                    .iter()
-                    .copied()
-                    .fold(0.0f64, |m, x| if x.abs() > m.abs() { x } else { m });
-                let scale = if big < 0.0 { -1.0 / norm } else { 1.0 / norm };
+                let scale = super::largest_entry_sign(&y) / norm;
                 y.iter_mut().for_each(|x| *x *= scale);
                 EigenPair {
                     value: theta,

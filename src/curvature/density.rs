@@ -251,12 +251,8 @@ fn moment(runs: &[Quadrature], p: i32, n: usize) -> MomentEstimate {
     };
     let vals = per_run(p);
     let r = vals.len() as f64;
-    let mean = vals.iter().sum::<f64>() / r;
-    let sample = if vals.len() < 2 {
-        0.0
-    } else {
-        (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (r - 1.0) / r).sqrt()
-    };
+    let (mean, se) = super::trace::mean_and_se(&vals);
+    let sample = if vals.len() < 2 { 0.0 } else { se };
     let mu_2p = per_run(2 * p).iter().sum::<f64>() / r;
     let bound = (2.0 * mu_2p.max(0.0) / (n as f64 * r)).sqrt();
     MomentEstimate {
@@ -302,7 +298,8 @@ fn moment(runs: &[Quadrature], p: i32, n: usize) -> MomentEstimate {
 ///
 /// # Example
 /// ```
-/// # use critpt::curvature::{slq_density, Slq, QuadraticForm};
+/// # use critpt::curvature::{slq_density, Slq};
+/// # use critpt::problems::QuadraticForm;
 /// let q = QuadraticForm::from_spectrum(&[-1.0, 0.0, 1.0, 2.0, 3.0], 4).unwrap();
 /// let d = slq_density(&q, &[0.0; 5], &Slq::new()).unwrap();
 /// assert!((d.integral() - 1.0).abs() < 1e-6);
@@ -390,7 +387,7 @@ pub fn slq_density<O: Hvp + ?Sized>(obj: &O, params: &[f64], cfg: &Slq) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::curvature::QuadraticForm;
+    use crate::problems::QuadraticForm;
 
     #[test]
     fn weights_sum_to_one_and_moments_are_exact_per_run() {

@@ -171,7 +171,8 @@ fn block_diagonal_inertia(diag: &[f64], off: &[f64]) -> Inertia {
 ///
 /// # Example
 /// ```
-/// # use critpt::curvature::{inertia, QuadraticForm};
+/// # use critpt::curvature::inertia;
+/// # use critpt::problems::QuadraticForm;
 /// let q = QuadraticForm::from_spectrum(&[-3.0, -1e-9, 0.0, 2e-9, 4.0], 1).unwrap();
 /// let i = inertia(q.matrix(), 1e-6).unwrap();
 /// assert_eq!((i.negative, i.zero, i.positive), (1, 3, 1));

@@ -6,16 +6,12 @@
 //! eigenvalues below, inside and above `[−τ, τ]` from two LDLᵀ factorizations.
 //! The matrix-free methods work on any [`crate::objective::Hvp`] and never build the Hessian:
 //! [`lanczos`] (extreme eigenpairs, by sign), [`power`] (the power-iteration baseline),
-//! [`trace`] (Hutchinson and Hutch++), [`density`] (stochastic Lanczos quadrature);
-//! [`landscape`] evaluates the loss on lines and planes (random, filter-normalized or PCA
-//! directions).
-//! [`QuadraticForm`] is a dense quadratic with a chosen spectrum, for tests and teaching.
+//! [`trace`] (Hutchinson and Hutch++), [`density`] (stochastic Lanczos quadrature).
 
 pub mod dense;
 pub mod density;
 pub mod inertia;
 pub mod lanczos;
-pub mod landscape;
 pub mod power;
 pub mod trace;
 
@@ -25,12 +21,20 @@ pub use dense::{
 };
 pub use density::{slq_density, MomentEstimate, Quadrature, Slq, SpectralDensity};
 pub use inertia::{inertia, inertia_at, inertia_with_threshold, Inertia, InertiaSpectrum};
-pub use lanczos::{
-    HvpOperator, Lanczos, LanczosResult, QuadraticForm, Which, BASIS_BYTES, MAX_BASIS, MIN_BASIS,
-};
-pub use landscape::{
-    checkpoint_pca, filter_normalize, interpolation_slice, random_direction, slice_1d, slice_2d,
-    CheckpointPca, RandomDirection, Slice2d,
-};
+pub use lanczos::{HvpOperator, Lanczos, LanczosResult, Which, BASIS_BYTES, MAX_BASIS, MIN_BASIS};
+/// The sign (`1` or `−1`) that makes the entry of largest magnitude of `v` positive (`1` for a
+/// zero vector): eigenvectors are only defined up to sign, and every solver here fixes it this
+/// way so that backends and methods agree.
+pub(crate) fn largest_entry_sign<'a>(v: impl IntoIterator<Item = &'a f64>) -> f64 {
+    let big = v
+        .into_iter()
+        .fold(0.0f64, |m, &x| if x.abs() > m.abs() { x } else { m });
+    if big < 0.0 {
+        -1.0
+    } else {
+        1.0
+    }
+}
+
 pub use power::{power_extremes, PowerIteration, PowerResult};
 pub use trace::{hutch_plus_plus, hutchinson, TraceEstimate};

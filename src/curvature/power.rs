@@ -52,7 +52,8 @@ pub struct PowerResult {
 ///
 /// # Example
 /// ```
-/// # use critpt::curvature::{PowerIteration, QuadraticForm};
+/// # use critpt::curvature::PowerIteration;
+/// # use critpt::problems::QuadraticForm;
 /// let q = QuadraticForm::from_spectrum(&[-6.0, 1.0, 2.0], 1).unwrap();
 /// let r = PowerIteration::new().run(&q, &[0.0; 3]).unwrap();
 /// assert!((r.eigenvalue + 6.0).abs() < 1e-6); // largest magnitude, negative
@@ -179,10 +180,7 @@ impl PowerIteration {
         iterations: usize,
         n_hvps: usize,
     ) -> PowerResult {
-        let big = v
-            .iter()
-            .fold(0.0f64, |m, &e| if e.abs() > m.abs() { e } else { m });
-        if big < 0.0 {
+        if super::largest_entry_sign(&v) < 0.0 {
             v.iter_mut().for_each(|e| *e = -*e);
         }
         PowerResult {
@@ -239,7 +237,7 @@ pub fn power_extremes<O: Hvp + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::curvature::QuadraticForm;
+    use crate::problems::QuadraticForm;
 
     #[test]
     fn finds_the_largest_magnitude_even_when_negative() {

@@ -61,8 +61,9 @@ fn quadratic_forms<O: Hvp + ?Sized>(
     Ok(samples)
 }
 
-/// Sample mean and standard error of the mean.
-fn mean_and_se(samples: &[f64]) -> (f64, f64) {
+/// Sample mean and standard error of the mean (the sample standard deviation over `√m`; NaN
+/// for fewer than two samples).
+pub(crate) fn mean_and_se(samples: &[f64]) -> (f64, f64) {
     let m = samples.len() as f64;
     let mean = samples.iter().sum::<f64>() / m;
     if samples.len() < 2 {
@@ -88,7 +89,8 @@ fn mean_and_se(samples: &[f64]) -> (f64, f64) {
 ///
 /// # Example
 /// ```
-/// # use critpt::curvature::{hutchinson, QuadraticForm};
+/// # use critpt::curvature::hutchinson;
+/// # use critpt::problems::QuadraticForm;
 /// let q = QuadraticForm::from_spectrum(&[1.0, 2.0, 3.0], 5).unwrap();
 /// let t = hutchinson(&q, &[0.0; 3], 200, 1).unwrap();
 /// assert!((t.estimate - 6.0).abs() < 4.0 * t.std_error + 1e-12);
@@ -142,7 +144,8 @@ pub fn hutchinson<O: Hvp + ?Sized>(
 ///
 /// # Example
 /// ```
-/// # use critpt::curvature::{hutch_plus_plus, QuadraticForm};
+/// # use critpt::curvature::hutch_plus_plus;
+/// # use critpt::problems::QuadraticForm;
 /// let q = QuadraticForm::from_spectrum(&[100.0, 10.0, 1.0, 0.1, 0.01, 0.0], 5).unwrap();
 /// let t = hutch_plus_plus(&q, &[0.0; 6], 30, 1).unwrap();
 /// assert!((t.estimate - 111.11).abs() < 1e-8); // k = 10 > n: exact
@@ -217,7 +220,7 @@ pub fn hutch_plus_plus<O: Hvp + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::curvature::QuadraticForm;
+    use crate::problems::QuadraticForm;
 
     #[test]
     fn hutchinson_is_exact_for_diagonal_matrices() {

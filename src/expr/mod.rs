@@ -1,6 +1,6 @@
 //! The formula language: parse once, evaluate on any number type.
 //!
-//! Grammar (DESIGN.md): numbers (`2`, `0.5`, `1e-3`), variables (`x`, `w1`, `theta_2`: ASCII
+//! Grammar: numbers (`2`, `0.5`, `1e-3`), variables (`x`, `w1`, `theta_2`: ASCII
 //! letters, digits and `_`, not starting with a digit), `+ - * / ^`, unary minus, parentheses,
 //! the constants `pi` and `e`, and the functions `sin cos tan exp ln log sqrt tanh sigmoid abs`
 //! (`log` is natural). `^` is right-associative and binds tighter than unary minus, so `-x^2` is

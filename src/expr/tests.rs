@@ -249,9 +249,10 @@ fn through_all_types(src: &str, x: f64) -> (f64, f64, f64) {
     (v, g[0], h)
 }
 
+/// `|got − want| ≤ rel · max(|got|, |want|)` (approx's `relative_eq`; exact equality at 0).
 fn close(got: f64, want: f64, rel: f64, what: &str) {
     assert!(
-        (got - want).abs() <= rel * want.abs() + 1e-300,
+        approx::relative_eq!(got, want, epsilon = 1e-300, max_relative = rel),
         "{what}: got {got:e}, want {want:e}"
     );
 }

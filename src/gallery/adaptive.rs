@@ -1,4 +1,4 @@
-//! Figure 6: the chapter's long narrow valley (REFERENCE.md §3): gradient descent at η = 1e-7
+//! Figure 6: the chapter's long narrow valley (docs/reference.md §3): gradient descent at η = 1e-7
 //! (stalls on the valley floor) and η = 1e-6 (oscillates across the valley first, then crawls),
 //! AdaGrad, RMSProp and Adam, which reach the optimum (−188.43, 2.669).
 
@@ -11,7 +11,7 @@ use std::path::Path;
 
 /// The start `(b, w)`.
 pub const START: [f64; 2] = [-120.0, -4.0];
-/// Steps of every run (REFERENCE.md §3's gradient-descent runs).
+/// Steps of every run (docs/reference.md §3's gradient-descent runs).
 pub const STEPS: usize = 100_000;
 /// The runs: (label, optimizer name, learning rate).
 pub const RUNS: [(&str, &str, f64); 5] = [

@@ -3,11 +3,11 @@
 //! contours: full batch moves smoothly with few updates, batch size 1 is noisy with many.
 //! Right: seconds per epoch against batch size, measured on this machine.
 
-use super::regression::LinearRegression;
 use super::{num, path_2d, write, AnyPlot, FigureOutput, WIDE_SIZE};
 use crate::error::Result;
 use crate::optim::{BatchSize, MiniBatchRun, MiniBatchRunner, Schedule, Sgd};
 use crate::plot::{Levels, LinePlot, Panels, PlotBox, Series, SurfacePlot};
+use crate::problems::LinearRegression;
 use std::path::Path;
 use std::time::Instant;
 

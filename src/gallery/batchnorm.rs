@@ -332,31 +332,6 @@ pub fn compute() -> Result<Data> {
     compute_with(&Options::default())
 }
 
-/// A dashed horizontal line at `y` from `x0` to `x1` (`0 < x0 < x1` when `log`): short pieces
-/// separated by non-finite points, which break a line; on a log axis the pieces are evenly
-/// spaced in `ln x`.
-pub fn dashed(y: f64, x0: f64, x1: f64, log: bool) -> Vec<[f64; 2]> {
-    let (fwd, inv) = if log {
-        (f64::ln as fn(f64) -> f64, f64::exp as fn(f64) -> f64)
-    } else {
-        (
-            std::convert::identity as fn(f64) -> f64,
-            std::convert::identity as fn(f64) -> f64,
-        )
-    };
-    let (lo, hi) = (fwd(x0), fwd(x1));
-    let pieces = 40;
-    let mut pts = Vec::with_capacity(3 * pieces);
-    for k in 0..pieces {
-        let a = lo + (hi - lo) * k as f64 / pieces as f64;
-        let b = lo + (hi - lo) * (k as f64 + 0.55) / pieces as f64;
-        pts.push([inv(a), y]);
-        pts.push([inv(b), y]);
-        pts.push([f64::NAN, f64::NAN]);
-    }
-    pts
-}
-
 /// The two panels.
 ///
 /// # Errors
@@ -389,16 +364,28 @@ pub fn plot(d: &Data) -> Result<Panels<NnPlot>> {
         series.push(Series::new("", vec![]));
     }
     for &c in &CHANNELS {
-        series.push(Series::new(
-            "",
-            dashed(d.population_mean[c], 1.0, last as f64, true),
-        ));
+        series.push(
+            Series::new(
+                "",
+                vec![
+                    [1.0, d.population_mean[c]],
+                    [last as f64, d.population_mean[c]],
+                ],
+            )
+            .dashed(),
+        );
     }
     for &c in &CHANNELS {
-        series.push(Series::new(
-            "",
-            dashed(d.population_var[c], 1.0, last as f64, true),
-        ));
+        series.push(
+            Series::new(
+                "",
+                vec![
+                    [1.0, d.population_var[c]],
+                    [last as f64, d.population_var[c]],
+                ],
+            )
+            .dashed(),
+        );
     }
     let stats = LinePlot::new(series)
         .with_title("running statistics → full-data statistics at the end (dashed)")

@@ -14,17 +14,16 @@
 use super::hessian_spectrum::SIZES;
 use super::nn_common::{digits, NnPlot};
 use super::{num, write, FigureOutput};
-use crate::curvature::{
-    checkpoint_pca, slice_1d, slice_2d, CheckpointPca, Lanczos, Slice2d, Which,
-};
+use crate::curvature::{Lanczos, Which};
 use crate::error::{Error, Result};
+use crate::landscape::{checkpoint_pca, slice_1d, slice_2d, CheckpointPca, Slice2d};
 use crate::nn::curvature::filter_normalized_direction;
 use crate::nn::{train, Activation, BnMode, LossKind, Mlp, NetLoss, TrainConfig, TrainSource};
 use crate::objective::{norm, Gradient};
 use crate::optim::{Adam, EpochState, ObserverAction, OnEpoch, Rates};
-use crate::plot::{Grid, Levels, LinePlot, Panels, Plot, PlotBox, Series, SurfacePlot, ValueScale};
-use plotters::coord::Shift;
-use plotters::prelude::*;
+use crate::plot::{
+    Grid, Levels, LinePlot, PanelRows, Panels, PlotBox, Series, SurfacePlot, ValueScale,
+};
 use std::path::Path;
 
 /// The figure's size: a 2×2 grid of panels.
@@ -316,35 +315,6 @@ pub fn compute() -> Result<Data> {
     compute_with(&Options::default())
 }
 
-/// Rows of [`Panels`] stacked top to bottom under a common title (the figure's 2×2 grid).
-#[derive(Debug, Clone)]
-pub struct PanelRows {
-    /// The rows, top to bottom.
-    pub rows: Vec<Panels<NnPlot>>,
-    /// The common title.
-    pub title: String,
-}
-
-impl Plot for PanelRows {
-    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()> {
-        crate::plot::ensure_font();
-        area.fill(&WHITE).map_err(crate::plot::draw_err)?;
-        let fonts = crate::plot::Fonts::for_area(area);
-        // A small top margin: at this size the title's ascent would touch the edge.
-        let top = (area.dim_in_pixel().1 / 90) as i32;
-        let inner =
-            crate::plot::titled(&area.margin(top, 0, 0, 0), &self.title, fonts.title * 0.8)?;
-        for (row, a) in self
-            .rows
-            .iter()
-            .zip(inner.split_evenly((self.rows.len().max(1), 1)).iter())
-        {
-            row.draw(a)?;
-        }
-        Ok(())
-    }
-}
-
 /// A 2-D slice as a grid over its box (`values[j·nx + i]` with `i` along the first axis).
 fn slice_grid(s: &Slice2d) -> Result<Grid> {
     let (nx, ny) = (s.alphas.len(), s.betas.len());
@@ -375,7 +345,7 @@ fn surface(s: &Slice2d) -> Result<SurfacePlot> {
 ///
 /// # Errors
 /// A degenerate slice box (cannot happen for data from [`compute_with`]).
-pub fn plot(d: &Data) -> Result<PanelRows> {
+pub fn plot(d: &Data) -> Result<PanelRows<NnPlot>> {
     let (l1, l2) = (d.eigenvalues[0], d.eigenvalues[1]);
     let s2 = d.scale * d.scale;
     let line = |v: &[f64], lim: f64| -> Vec<[f64; 2]> {

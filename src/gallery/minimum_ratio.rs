@@ -3,13 +3,14 @@
 //! seeded 2-D regression) are driven to `‖∇L‖ ≈ 0` by minimizing `½‖∇L‖²`, then classified with
 //! the dense Hessian. Only the runs that really reached the gradient tolerance are plotted.
 
-use super::nn_common::{minimize_gradient_norm, Ridge};
 use super::{num, write, FigureOutput, SIZE};
+use crate::critical::minimize_gradient_norm;
 use crate::critical::{classify_point, CriticalPoint, Tolerances};
 use crate::error::Result;
 use crate::nn::{Activation, BnMode, Dataset, LossKind, Mlp, NetLoss, Targets};
 use crate::optim::{Adam, Batching, Executor, FullBatch, Rates};
 use crate::plot::{ScatterPlot, Series};
+use crate::problems::Ridge;
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};

@@ -25,7 +25,6 @@ pub mod momentum;
 pub mod mse_vs_ce;
 pub mod nn_common;
 pub mod normalization;
-pub mod regression;
 pub mod saddle_escape;
 pub mod schedules;
 pub mod sharpness;

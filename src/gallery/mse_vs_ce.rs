@@ -1,4 +1,4 @@
-//! Figure 9: REFERENCE.md §4's comparison of softmax + mean squared error and cross-entropy on
+//! Figure 9: docs/reference.md §4's comparison of softmax + mean squared error and cross-entropy on
 //! three classes, label (1, 0, 0), logits (y1, y2, −1000): MSE is flat far from the answer
 //! (gradient descent is stuck), cross-entropy has a slope everywhere.
 

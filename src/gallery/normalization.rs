@@ -3,12 +3,13 @@
 //! condition number); after z-scoring the inputs the contours are nearly circles. Gradient
 //! descent with `η = 1/λmax` on each shows the difference.
 
-use super::regression::{condition_number, LinearRegression};
 use super::{num, path_2d, write, AnyPlot, FigureOutput, WIDE_SIZE};
+use crate::curvature::{symmetric_eigenvalues, EigenBackend};
 use crate::error::Result;
 use crate::objective::Hessian;
 use crate::optim::{Runner, Schedule, Sgd, Trajectory};
 use crate::plot::{Levels, Panels, PlotBox, SurfacePlot};
+use crate::problems::LinearRegression;
 use std::path::Path;
 
 /// Samples.
@@ -56,11 +57,12 @@ pub fn raw_data() -> Result<LinearRegression> {
 
 fn side(data: LinearRegression) -> Result<Side> {
     let h = data.hessian(&[0.0, 0.0])?;
-    let lmax = h.clone().symmetric_eigenvalues().max();
+    let eigenvalues = symmetric_eigenvalues(&h, EigenBackend::Faer)?;
+    let lmax = eigenvalues.last().copied().unwrap_or(0.0);
     let lr = 1.0 / lmax;
     let run = Runner::new(Schedule::constant(lr)?, STEPS).run(&data, &mut Sgd::new(), &START)?;
     Ok(Side {
-        condition_number: condition_number(&h),
+        condition_number: condition_number(&eigenvalues),
         lr,
         run,
         data,
@@ -140,4 +142,13 @@ pub fn render(path: &Path) -> Result<FigureOutput> {
             num("gd_gap_zscored", z_gap),
         ],
     })
+}
+
+/// The condition number `λmax/λmin` from ascending eigenvalues (infinite when `λmin ≤ 0` or
+/// there are none).
+pub fn condition_number(ascending: &[f64]) -> f64 {
+    match (ascending.first(), ascending.last()) {
+        (Some(&min), Some(&max)) if min > 0.0 => max / min,
+        _ => f64::INFINITY,
+    }
 }

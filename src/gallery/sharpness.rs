@@ -13,7 +13,6 @@
 //!   sharpening); where it reaches `2/η` it stops rising and hovers there (the edge of
 //!   stability), where it does not it keeps rising slowly.
 
-use super::batchnorm::dashed;
 use super::nn_common::{digits, NnPlot};
 use super::{num, write, FigureOutput, WIDE_SIZE};
 use crate::curvature::{Lanczos, Which};
@@ -351,10 +350,9 @@ pub fn plot(d: &Data) -> Result<Panels<NnPlot>> {
         series.push(Series::new("", vec![]));
     }
     for r in &d.gd_runs {
-        series.push(Series::new(
-            "",
-            dashed(2.0 / r.lr, 0.0, o.gd_steps as f64, false),
-        ));
+        series.push(
+            Series::new("", vec![[0.0, 2.0 / r.lr], [o.gd_steps as f64, 2.0 / r.lr]]).dashed(),
+        );
     }
     let gd = LinePlot::new(series)
         .with_title("full-batch GD: λmax rises until it reaches 2/η (dashed), then hovers there")

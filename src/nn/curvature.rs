@@ -7,8 +7,8 @@
 
 use super::layers::Layer;
 use super::model::Mlp;
-use crate::curvature::{filter_normalize, random_direction};
 use crate::error::Result;
+use crate::landscape::{filter_normalize, random_direction};
 
 /// Parameter count above which `critpt analyze` uses Lanczos instead of the dense Hessian when
 /// `--method` is not given (a dense Hessian of 3000 parameters is 72 MB and its eigensolve takes

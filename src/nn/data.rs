@@ -1,6 +1,6 @@
 //! Data sets: the CSV loader, seeded generators, standardization and mini-batches.
 //!
-//! CSV (DESIGN.md): a header row; the target is the last column unless named (`--target`);
+//! CSV: a header row; the target is the last column unless named (`--target`);
 //! for MSE the last `k` columns where `k` is the model's output width. Class labels are integers
 //! `0..C−1`. Errors name the line and the column. A first row made only of numbers is refused
 //! (a file without a header would otherwise lose its first sample to the header).
@@ -15,7 +15,6 @@
 
 use crate::error::{Error, Result};
 use nalgebra::DMatrix;
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
 use std::path::Path;
@@ -647,14 +646,4 @@ impl Dataset {
     pub fn select(&self, idx: &[usize]) -> (DMatrix<f64>, Targets) {
         (self.x.select_rows(idx), self.targets.select(idx))
     }
-}
-
-/// The sample indices `0..n` shuffled with `rng` and cut into batches of `batch_size` (the
-/// last one may be smaller), as a `DataLoader(shuffle=True)` epoch.
-pub fn shuffled_batches<R: Rng>(n: usize, batch_size: usize, rng: &mut R) -> Vec<Vec<usize>> {
-    let mut idx: Vec<usize> = (0..n).collect();
-    idx.shuffle(rng);
-    idx.chunks(batch_size.max(1))
-        .map(<[usize]>::to_vec)
-        .collect()
 }

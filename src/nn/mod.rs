@@ -5,7 +5,8 @@
 //! - [`layers`]: [`Layer`], [`Activation`], [`LossKind`], [`BnMode`], [`BatchNormState`].
 //! - [`model`]: [`Mlp`] (layers + flat parameters, PyTorch initialization, forward passes).
 //! - [`objective`]: [`NetLoss`], the loss over a data set as a function of the parameters.
-//! - [`data`]: [`Dataset`] (CSV, generators, standardization), [`shuffled_batches`].
+//! - [`data`]: [`Dataset`] (CSV, generators, standardization); [`shuffled_batches`] (the
+//!   executor's shuffler) is re-exported here for training loops written by hand.
 //! - [`safetensors_io`]: [`load_model`], [`save_model`].
 //! - [`train`]: [`train()`], mini-batch training with the optimizers of [`crate::optim`].
 //!
@@ -21,7 +22,8 @@ mod passes;
 pub mod safetensors_io;
 pub mod train;
 
-pub use data::{shuffled_batches, DataOrigin, Dataset, Standardization, Targets, Task};
+pub use crate::optim::shuffled_batches;
+pub use data::{DataOrigin, Dataset, Standardization, Targets, Task};
 pub use layers::{Activation, BatchNormState, BnMode, Layer, LossKind};
 pub use model::{accuracy_of, Mlp};
 pub use objective::NetLoss;

@@ -19,6 +19,7 @@ use super::mat::{
     add_col_sums, gemm, pooled_scratch, pooled_tile_mul, pooled_zeros, recycle, slice_view,
     slice_view_mut, view, view_mut,
 };
+use crate::curvature::lanczos::dot;
 use crate::error::{Error, Result};
 use nalgebra::DMatrix;
 
@@ -418,10 +419,6 @@ fn act_back(
 
 fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// `P(u) = u − mean(u) − x̂·mean(x̂ ⊙ u)` (the train-mode batch-norm projection), into `out`.

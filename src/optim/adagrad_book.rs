@@ -3,7 +3,7 @@
 use super::{check, check_step, Optimizer};
 use crate::error::Result;
 
-/// AdaGrad in the chapter's form (REFERENCE.md §3):
+/// AdaGrad in the chapter's form (docs/reference.md §3):
 ///
 /// $$\theta^{t+1} = \theta^t - \frac{\eta}{\sigma^t + \epsilon} g^t,\qquad
 ///   \sigma^t = \sqrt{\frac{1}{t+1}\sum_{j=0}^{t} (g^j)^2},$$

@@ -10,7 +10,7 @@ const PARALLEL_FROM: usize = 1 << 18;
 /// Chunk length of a parallel step.
 const CHUNK: usize = 1 << 15;
 
-/// `torch.optim.Adam`: RMSProp plus momentum, both bias-corrected (REFERENCE.md §3).
+/// `torch.optim.Adam`: RMSProp plus momentum, both bias-corrected (docs/reference.md §3).
 ///
 /// With step count $t$ from 1, $g_t$ the gradient (plus $\lambda\theta_{t-1}$ for L2
 /// `weight_decay` $\lambda \ne 0$), betas $(\beta_1, \beta_2)$:

@@ -8,7 +8,7 @@ use super::observer::{EpochState, Observer, ObserverAction, State};
 use super::source::{BatchPlan, Batching, GradientSource};
 use super::{Optimizer, Plateau, Schedule};
 use crate::error::{Error, Result};
-use crate::objective::EvalCounts;
+use crate::objective::{norm, EvalCounts};
 use std::sync::Arc;
 
 /// The learning rate of each update: a [`Schedule`] or any function of the update index.
@@ -483,20 +483,11 @@ fn diverged<S: GradientSource + ?Sized>(
 /// `torch.nn.utils.clip_grad_norm_`: scales `grad` by `max_norm / (‖grad‖ + 1e-6)` when that
 /// is below 1.
 pub fn clip_grad_norm(grad: &mut [f64], max_norm: f64) {
-    let total = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
+    let total = norm(grad);
     let coef = max_norm / (total + 1e-6);
     if coef < 1.0 {
         for g in grad.iter_mut() {
             *g *= coef;
         }
     }
-}
-
-/// The Euclidean norm, scaled so that it does not overflow for large finite entries.
-pub(crate) fn norm(v: &[f64]) -> f64 {
-    let scale = v.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
-    if scale == 0.0 || !scale.is_finite() {
-        return scale;
-    }
-    scale * v.iter().map(|x| (x / scale).powi(2)).sum::<f64>().sqrt()
 }

@@ -6,25 +6,150 @@ use super::{
 };
 use crate::error::{Error, Result};
 
-/// Every optimizer name [`optimizer_by_name`] knows: the twelve `torch.optim` ones, then the
-/// chapter's forms.
-pub const OPTIMIZER_NAMES: [&str; 15] = [
-    "sgd",
-    "momentum",
-    "nesterov",
-    "adagrad",
-    "rmsprop",
-    "adam",
-    "adamw",
-    "nadam",
-    "radam",
-    "adamax",
-    "adadelta",
-    "rprop",
-    "momentum-book",
-    "adagrad-book",
-    "rmsprop-book",
-];
+/// Every optimizer [`optimizer_by_name`] builds: the twelve `torch.optim` ones, then the
+/// chapter's forms. The name of each (`--optimizer NAME`) is [`OptimizerKind::name`], the one
+/// table of optimizer names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OptimizerKind {
+    /// `sgd`: [`Sgd`].
+    Sgd,
+    /// `momentum`: [`Momentum`].
+    Momentum,
+    /// `nesterov`: [`Nesterov`].
+    Nesterov,
+    /// `adagrad`: [`Adagrad`].
+    Adagrad,
+    /// `rmsprop`: [`RmsProp`].
+    RmsProp,
+    /// `adam`: [`Adam`].
+    Adam,
+    /// `adamw`: [`AdamW`].
+    AdamW,
+    /// `nadam`: [`NAdam`].
+    NAdam,
+    /// `radam`: [`RAdam`].
+    RAdam,
+    /// `adamax`: [`Adamax`].
+    Adamax,
+    /// `adadelta`: [`Adadelta`].
+    Adadelta,
+    /// `rprop`: [`Rprop`].
+    Rprop,
+    /// `momentum-book`: [`MomentumBook`].
+    MomentumBook,
+    /// `adagrad-book`: [`AdagradBook`].
+    AdagradBook,
+    /// `rmsprop-book`: [`RmsPropBook`].
+    RmsPropBook,
+}
+
+impl OptimizerKind {
+    /// Every kind, in the order of [`OPTIMIZER_NAMES`].
+    pub const ALL: [OptimizerKind; 15] = [
+        OptimizerKind::Sgd,
+        OptimizerKind::Momentum,
+        OptimizerKind::Nesterov,
+        OptimizerKind::Adagrad,
+        OptimizerKind::RmsProp,
+        OptimizerKind::Adam,
+        OptimizerKind::AdamW,
+        OptimizerKind::NAdam,
+        OptimizerKind::RAdam,
+        OptimizerKind::Adamax,
+        OptimizerKind::Adadelta,
+        OptimizerKind::Rprop,
+        OptimizerKind::MomentumBook,
+        OptimizerKind::AdagradBook,
+        OptimizerKind::RmsPropBook,
+    ];
+
+    /// The optimizer's name, as [`crate::optim::Optimizer::name`] reports it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            OptimizerKind::Sgd => "sgd",
+            OptimizerKind::Momentum => "momentum",
+            OptimizerKind::Nesterov => "nesterov",
+            OptimizerKind::Adagrad => "adagrad",
+            OptimizerKind::RmsProp => "rmsprop",
+            OptimizerKind::Adam => "adam",
+            OptimizerKind::AdamW => "adamw",
+            OptimizerKind::NAdam => "nadam",
+            OptimizerKind::RAdam => "radam",
+            OptimizerKind::Adamax => "adamax",
+            OptimizerKind::Adadelta => "adadelta",
+            OptimizerKind::Rprop => "rprop",
+            OptimizerKind::MomentumBook => "momentum-book",
+            OptimizerKind::AdagradBook => "adagrad-book",
+            OptimizerKind::RmsPropBook => "rmsprop-book",
+        }
+    }
+
+    /// The fields of [`Hyper`] this optimizer uses.
+    fn applicable(self) -> &'static [&'static str] {
+        match self {
+            OptimizerKind::Sgd => &["momentum", "dampening", "weight_decay", "nesterov"],
+            OptimizerKind::Momentum | OptimizerKind::Nesterov => {
+                &["momentum", "dampening", "weight_decay"]
+            }
+            OptimizerKind::Adagrad => &[
+                "eps",
+                "weight_decay",
+                "lr_decay",
+                "initial_accumulator_value",
+            ],
+            OptimizerKind::RmsProp => &["alpha", "eps", "weight_decay", "momentum", "centered"],
+            OptimizerKind::Adam | OptimizerKind::AdamW => {
+                &["beta1", "beta2", "eps", "weight_decay", "amsgrad"]
+            }
+            OptimizerKind::NAdam => &[
+                "beta1",
+                "beta2",
+                "eps",
+                "weight_decay",
+                "momentum_decay",
+                "decoupled_weight_decay",
+            ],
+            OptimizerKind::RAdam => &[
+                "beta1",
+                "beta2",
+                "eps",
+                "weight_decay",
+                "decoupled_weight_decay",
+            ],
+            OptimizerKind::Adamax => &["beta1", "beta2", "eps", "weight_decay"],
+            OptimizerKind::Adadelta => &["rho", "eps", "weight_decay"],
+            OptimizerKind::Rprop => &["etas", "step_sizes"],
+            OptimizerKind::MomentumBook => &["momentum"],
+            OptimizerKind::AdagradBook => &["eps"],
+            OptimizerKind::RmsPropBook => &["alpha", "eps"],
+        }
+    }
+}
+
+impl std::str::FromStr for OptimizerKind {
+    type Err = Error;
+    fn from_str(name: &str) -> Result<Self> {
+        OptimizerKind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| Error::Unknown {
+                what: "optimizer".into(),
+                name: name.into(),
+                known: OPTIMIZER_NAMES.join(", "),
+            })
+    }
+}
+
+/// Every optimizer name [`optimizer_by_name`] knows, in the order of [`OptimizerKind::ALL`].
+pub const OPTIMIZER_NAMES: [&str; 15] = {
+    let mut names = [""; 15];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = OptimizerKind::ALL[i].name();
+        i += 1;
+    }
+    names
+};
 
 /// Optional hyper-parameters; `None`/`false` means the optimizer's default (torch's, where
 /// torch has one). A field that does not apply to an optimizer is ignored by
@@ -71,52 +196,6 @@ pub struct Hyper {
     pub nesterov: bool,
 }
 
-/// The fields of [`Hyper`] each optimizer uses.
-fn applicable(name: &str) -> Option<&'static [&'static str]> {
-    Some(match name {
-        "sgd" => &["momentum", "dampening", "weight_decay", "nesterov"],
-        "momentum" | "nesterov" => &["momentum", "dampening", "weight_decay"],
-        "adagrad" => &[
-            "eps",
-            "weight_decay",
-            "lr_decay",
-            "initial_accumulator_value",
-        ],
-        "rmsprop" => &["alpha", "eps", "weight_decay", "momentum", "centered"],
-        "adam" | "adamw" => &["beta1", "beta2", "eps", "weight_decay", "amsgrad"],
-        "nadam" => &[
-            "beta1",
-            "beta2",
-            "eps",
-            "weight_decay",
-            "momentum_decay",
-            "decoupled_weight_decay",
-        ],
-        "radam" => &[
-            "beta1",
-            "beta2",
-            "eps",
-            "weight_decay",
-            "decoupled_weight_decay",
-        ],
-        "adamax" => &["beta1", "beta2", "eps", "weight_decay"],
-        "adadelta" => &["rho", "eps", "weight_decay"],
-        "rprop" => &["etas", "step_sizes"],
-        "momentum-book" => &["momentum"],
-        "adagrad-book" => &["eps"],
-        "rmsprop-book" => &["alpha", "eps"],
-        _ => return None,
-    })
-}
-
-fn unknown(name: &str) -> Error {
-    Error::Unknown {
-        what: "optimizer".into(),
-        name: name.into(),
-        known: OPTIMIZER_NAMES.join(", "),
-    }
-}
-
 impl Hyper {
     /// The names of the fields that are set but that optimizer `name` does not use (in the
     /// order of the struct), e.g. `["beta1"]` for `sgd` with `beta1` set.
@@ -124,7 +203,7 @@ impl Hyper {
     /// # Errors
     /// [`Error::Unknown`] for an unknown optimizer name.
     pub fn unused_for(&self, name: &str) -> Result<Vec<&'static str>> {
-        let uses = applicable(name).ok_or_else(|| unknown(name))?;
+        let uses = name.parse::<OptimizerKind>()?.applicable();
         let set = [
             ("momentum", self.momentum.is_some()),
             ("dampening", self.dampening.is_some()),
@@ -164,13 +243,13 @@ impl Hyper {
 /// # Errors
 /// [`Error::Unknown`] for an unknown optimizer name.
 pub fn default_lr(name: &str) -> Result<Option<f64>> {
-    applicable(name).ok_or_else(|| unknown(name))?;
-    Ok(match name {
-        "adagrad" | "rmsprop" | "rprop" | "adagrad-book" | "rmsprop-book" => Some(0.01),
-        "adam" | "adamw" | "radam" => Some(0.001),
-        "nadam" | "adamax" => Some(0.002),
-        "adadelta" => Some(1.0),
-        _ => None,
+    use OptimizerKind as K;
+    Ok(match name.parse::<OptimizerKind>()? {
+        K::Adagrad | K::RmsProp | K::Rprop | K::AdagradBook | K::RmsPropBook => Some(0.01),
+        K::Adam | K::AdamW | K::RAdam => Some(0.001),
+        K::NAdam | K::Adamax => Some(0.002),
+        K::Adadelta => Some(1.0),
+        K::Sgd | K::Momentum | K::Nesterov | K::MomentumBook => None,
     })
 }
 
@@ -193,19 +272,20 @@ pub fn default_lr(name: &str) -> Result<Option<f64>> {
 pub fn optimizer_by_name(name: &str, hyper: &Hyper) -> Result<Box<dyn Optimizer>> {
     let h = hyper;
     let wd = h.weight_decay.unwrap_or(0.0);
-    Ok(match name {
-        "sgd" => Box::new(Sgd::try_new(
+    use OptimizerKind as K;
+    Ok(match name.parse::<OptimizerKind>()? {
+        K::Sgd => Box::new(Sgd::try_new(
             h.momentum.unwrap_or(0.0),
             h.dampening.unwrap_or(0.0),
             wd,
             h.nesterov,
         )?),
-        "momentum" => Box::new(Momentum::try_new(
+        K::Momentum => Box::new(Momentum::try_new(
             h.momentum.unwrap_or(Momentum::DEFAULT_MOMENTUM),
             h.dampening.unwrap_or(0.0),
             wd,
         )?),
-        "nesterov" => {
+        K::Nesterov => {
             let d = h.dampening.unwrap_or(0.0);
             if d != 0.0 {
                 return Err(Error::invalid(
@@ -218,7 +298,7 @@ pub fn optimizer_by_name(name: &str, hyper: &Hyper) -> Result<Box<dyn Optimizer>
                 wd,
             )?)
         }
-        "adagrad" => {
+        K::Adagrad => {
             let mut o = Adagrad::new().with_weight_decay(wd)?;
             if let Some(e) = h.eps {
                 o = o.with_eps(e)?;
@@ -231,7 +311,7 @@ pub fn optimizer_by_name(name: &str, hyper: &Hyper) -> Result<Box<dyn Optimizer>
             }
             Box::new(o)
         }
-        "rmsprop" => {
+        K::RmsProp => {
             let mut o = RmsProp::new()
                 .with_weight_decay(wd)?
                 .with_momentum(h.momentum.unwrap_or(0.0))?
@@ -244,7 +324,7 @@ pub fn optimizer_by_name(name: &str, hyper: &Hyper) -> Result<Box<dyn Optimizer>
             }
             Box::new(o)
         }
-        "adam" => {
+        K::Adam => {
             let mut o = Adam::new()
                 .with_betas(h.beta1.unwrap_or(0.9), h.beta2.unwrap_or(0.999))?
                 .with_weight_decay(wd)?
@@ -254,7 +334,7 @@ pub fn optimizer_by_name(name: &str, hyper: &Hyper) -> Result<Box<dyn Optimizer>
             }
             Box::new(o)
         }
-        "adamw" => {
+        K::AdamW => {
             let mut o = AdamW::new()
                 .with_betas(h.beta1.unwrap_or(0.9), h.beta2.unwrap_or(0.999))?
                 .with_weight_decay(h.weight_decay.unwrap_or(AdamW::DEFAULT_WEIGHT_DECAY))?
@@ -264,7 +344,7 @@ pub fn optimizer_by_name(name: &str, hyper: &Hyper) -> Result<Box<dyn Optimizer>
             }
             Box::new(o)
         }
-        "nadam" => {
+        K::NAdam => {
             let mut o = NAdam::new()
                 .with_betas(h.beta1.unwrap_or(0.9), h.beta2.unwrap_or(0.999))?
                 .with_weight_decay(wd)?
@@ -275,7 +355,7 @@ pub fn optimizer_by_name(name: &str, hyper: &Hyper) -> Result<Box<dyn Optimizer>
             }
             Box::new(o)
         }
-        "radam" => {
+        K::RAdam => {
             let mut o = RAdam::new()
                 .with_betas(h.beta1.unwrap_or(0.9), h.beta2.unwrap_or(0.999))?
                 .with_weight_decay(wd)?
@@ -285,7 +365,7 @@ pub fn optimizer_by_name(name: &str, hyper: &Hyper) -> Result<Box<dyn Optimizer>
             }
             Box::new(o)
         }
-        "adamax" => {
+        K::Adamax => {
             let mut o = Adamax::new()
                 .with_betas(h.beta1.unwrap_or(0.9), h.beta2.unwrap_or(0.999))?
                 .with_weight_decay(wd)?;
@@ -294,7 +374,7 @@ pub fn optimizer_by_name(name: &str, hyper: &Hyper) -> Result<Box<dyn Optimizer>
             }
             Box::new(o)
         }
-        "adadelta" => {
+        K::Adadelta => {
             let mut o = Adadelta::new().with_weight_decay(wd)?;
             if let Some(r) = h.rho {
                 o = o.with_rho(r)?;
@@ -304,7 +384,7 @@ pub fn optimizer_by_name(name: &str, hyper: &Hyper) -> Result<Box<dyn Optimizer>
             }
             Box::new(o)
         }
-        "rprop" => {
+        K::Rprop => {
             let mut o = Rprop::new();
             if let Some((minus, plus)) = h.etas {
                 o = o.with_etas(minus, plus)?;
@@ -314,17 +394,17 @@ pub fn optimizer_by_name(name: &str, hyper: &Hyper) -> Result<Box<dyn Optimizer>
             }
             Box::new(o)
         }
-        "momentum-book" => Box::new(MomentumBook::try_new(
+        K::MomentumBook => Box::new(MomentumBook::try_new(
             h.momentum.unwrap_or(MomentumBook::DEFAULT_MOMENTUM),
         )?),
-        "adagrad-book" => {
+        K::AdagradBook => {
             let mut o = AdagradBook::new();
             if let Some(e) = h.eps {
                 o = o.with_eps(e)?;
             }
             Box::new(o)
         }
-        "rmsprop-book" => {
+        K::RmsPropBook => {
             let mut o = RmsPropBook::new();
             if let Some(a) = h.alpha {
                 o = o.with_alpha(a)?;
@@ -334,6 +414,5 @@ pub fn optimizer_by_name(name: &str, hyper: &Hyper) -> Result<Box<dyn Optimizer>
             }
             Box::new(o)
         }
-        _ => return Err(unknown(name)),
     })
 }

@@ -8,7 +8,7 @@
 //!   [`Adam`], [`AdamW`], [`NAdam`], [`RAdam`], [`Adamax`], [`Adadelta`], [`Rprop`] follow
 //!   `torch.optim` (update order, epsilon placement, defaults);
 //!   [`MomentumBook`], [`AdagradBook`], [`RmsPropBook`] are the chapter's own forms
-//!   (REFERENCE.md §3). [`optimizer_by_name`] builds any of them from a [`Hyper`].
+//!   (docs/reference.md §3). [`optimizer_by_name`] builds any of them from a [`Hyper`].
 //! - [`Schedule`] (in `schedule.rs`): the learning rate of step `k`, parsed from the
 //!   `--schedule` grammar.
 //! - [`Executor`] (in `executor.rs`): the one optimization loop over a [`GradientSource`]
@@ -53,7 +53,7 @@ pub use adam::Adam;
 pub use adamax::Adamax;
 pub use adamw::AdamW;
 pub use executor::{clip_grad_norm, Divergence, Executor, Rates, Run, StopReason};
-pub use factory::{default_lr, optimizer_by_name, Hyper, OPTIMIZER_NAMES};
+pub use factory::{default_lr, optimizer_by_name, Hyper, OptimizerKind, OPTIMIZER_NAMES};
 pub use minibatch::{MiniBatchRun, MiniBatchRunner};
 pub use momentum::Momentum;
 pub use momentum_book::MomentumBook;
@@ -69,7 +69,10 @@ pub use rprop::Rprop;
 pub use runner::{Runner, Trajectory, TrajectoryRecorder};
 pub use schedule::{CyclicMode, Milestones, Schedule, ScheduleKind, MAX_MILESTONES};
 pub use sgd::Sgd;
-pub use source::{BatchLoss, BatchSize, Batched, Batching, Evaluation, FullBatch, GradientSource};
+pub use source::{
+    shuffled_batches, BatchLoss, BatchSize, Batched, Batching, Evaluation, FullBatch,
+    GradientSource,
+};
 
 use crate::error::{Error, Result};
 

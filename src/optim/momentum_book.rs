@@ -3,7 +3,7 @@
 use super::{check, check_step, Optimizer};
 use crate::error::Result;
 
-/// Momentum in the chapter's form (REFERENCE.md §3):
+/// Momentum in the chapter's form (docs/reference.md §3):
 ///
 /// $$m^0 = 0,\qquad m^t = \lambda m^{t-1} - \eta g^{t-1},\qquad \theta^t = \theta^{t-1} + m^t.$$
 ///

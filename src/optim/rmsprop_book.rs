@@ -3,7 +3,7 @@
 use super::{check, check_step, Optimizer};
 use crate::error::Result;
 
-/// RMSProp in the chapter's form (REFERENCE.md §3):
+/// RMSProp in the chapter's form (docs/reference.md §3):
 ///
 /// $$\sigma^0 = |g^0|,\quad \sigma^t = \sqrt{\alpha(\sigma^{t-1})^2 + (1-\alpha)(g^t)^2},\qquad
 ///   \theta^{t+1} = \theta^t - \frac{\eta}{\sigma^t + \epsilon} g^t.$$

@@ -1,7 +1,7 @@
 //! The trajectory runner: one optimizer walking a full-gradient objective, recorded by an
 //! observer of the [`Executor`].
 
-use super::executor::norm;
+use crate::objective::norm;
 use super::observer::{Chain, Observer, ObserverAction, State};
 use super::source::{Batching, FullBatch};
 use super::{Executor, Optimizer, Run, Schedule, StopReason};

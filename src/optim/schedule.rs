@@ -1,6 +1,6 @@
 //! Learning-rate schedules: the rate of step `k` (from 0), as `torch.optim.lr_scheduler`.
 //!
-//! A [`ScheduleKind`] is parsed from DESIGN.md's `--schedule` grammar and a [`Schedule`] pairs
+//! A [`ScheduleKind`] is parsed from the `--schedule` grammar and a [`Schedule`] pairs
 //! it with the base rate. Every rate is a function of `k` alone, so `lr(k)` does not depend on
 //! earlier calls and costs O(1) (O(log k) for `cosine-restarts` with a growing period, at most
 //! [`MAX_MILESTONES`] products for `multistep`). Where torch's scheduler is a closed form
@@ -323,7 +323,7 @@ impl Fields<'_> {
 impl FromStr for ScheduleKind {
     type Err = Error;
 
-    /// Parses DESIGN.md's `--schedule` grammar (see [`ScheduleKind`]'s variants).
+    /// Parses the `--schedule` grammar (see [`ScheduleKind`]'s variants).
     fn from_str(spec: &str) -> Result<Self> {
         let f = Fields {
             spec,
@@ -726,7 +726,7 @@ impl Schedule {
         })
     }
 
-    /// Parses `spec` (DESIGN.md's `--schedule` grammar) with base rate `base`.
+    /// Parses `spec` (the `--schedule` grammar of [`ScheduleKind`]) with base rate `base`.
     ///
     /// # Errors
     /// [`Error::Unknown`] for an unknown name, [`Error::InvalidParameter`] naming the bad field,

@@ -266,19 +266,25 @@ impl BatchPlan {
             (Batching::Shuffled { .. }, Some(rng)) if size < n => {
                 fisher_yates(&mut self.order, rng)
             }
-            (Batching::Permuted { .. }, Some(rng)) => {
-                self.order = (0..n).collect();
-                self.order.shuffle(rng);
-            }
+            (Batching::Permuted { .. }, Some(rng)) => return shuffled_batches(n, size, rng),
             (Batching::PermutedPerEpoch { seed, mix, .. }, _) => {
                 let mut rng = StdRng::seed_from_u64(seed.wrapping_add(epoch as u64) ^ mix);
-                self.order = (0..n).collect();
-                self.order.shuffle(&mut rng);
+                return shuffled_batches(n, size, &mut rng);
             }
             _ => {}
         }
         self.order.chunks(size).map(<[usize]>::to_vec).collect()
     }
+}
+
+/// The sample indices `0..n` shuffled with `rng` and cut into batches of `batch_size` (the
+/// last one may be smaller), as a `DataLoader(shuffle=True)` epoch.
+pub fn shuffled_batches<R: Rng>(n: usize, batch_size: usize, rng: &mut R) -> Vec<Vec<usize>> {
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.shuffle(rng);
+    idx.chunks(batch_size.max(1))
+        .map(<[usize]>::to_vec)
+        .collect()
 }
 
 /// Fisher–Yates: a uniformly random permutation of `order` in place.

@@ -3,7 +3,7 @@
 //!
 //! Legends sit in a strip to the right of the plot, so they never hide data.
 
-use super::surface::{draw_legend, legend_width, Glyph};
+use super::legend::{draw_legend, legend_width, Glyph};
 use super::{
     begin_figure, draw_err, draw_polyline, ensure_font, fmt_axis_tick, fmt_tick, titled, Fonts,
     Plot,
@@ -40,6 +40,8 @@ pub struct Series {
     pub name: String,
     /// The points; non-finite ones are skipped (and break a line).
     pub points: Vec<[f64; 2]>,
+    /// Drawn dashed (a reference level, a target) rather than solid, in a [`LinePlot`].
+    pub dashed: bool,
 }
 
 impl Series {
@@ -48,7 +50,15 @@ impl Series {
         Series {
             name: name.into(),
             points,
+            dashed: false,
         }
+    }
+
+    /// The same series drawn dashed: each segment is cut into [`DASHES_PER_SEGMENT`] dashes
+    /// evenly spaced in the axis scale (linear or log), each covering 55% of its stretch.
+    pub fn dashed(mut self) -> Series {
+        self.dashed = true;
+        self
     }
 
     /// A series of `values` against their index `0, 1, 2, …` (a loss curve per step).
@@ -62,6 +72,38 @@ impl Series {
                 .collect(),
         )
     }
+}
+
+/// How many dashes a segment of a dashed [`Series`] is cut into.
+pub const DASHES_PER_SEGMENT: usize = 40;
+
+/// The dashes of the segment `a–b`: point pairs, each pair followed by a non-finite point that
+/// breaks the line. Positions are interpolated in the axis scale (`ln` on a log axis); a
+/// coordinate equal at both ends is kept as it is.
+fn dash_points(a: [f64; 2], b: [f64; 2], log: [bool; 2]) -> Vec<[f64; 2]> {
+    let fwd = |v: f64, l: bool| if l { v.ln() } else { v };
+    let inv = |v: f64, l: bool| if l { v.exp() } else { v };
+    let n = DASHES_PER_SEGMENT as f64;
+    // The point a fraction `k / n` of the way (k need not be whole).
+    let at = |k: f64| -> [f64; 2] {
+        let mut p = [0.0; 2];
+        for d in 0..2 {
+            p[d] = if a[d] == b[d] {
+                a[d]
+            } else {
+                let (lo, hi) = (fwd(a[d], log[d]), fwd(b[d], log[d]));
+                inv(lo + (hi - lo) * k / n, log[d])
+            };
+        }
+        p
+    };
+    let mut pts = Vec::with_capacity(3 * DASHES_PER_SEGMENT);
+    for k in 0..DASHES_PER_SEGMENT {
+        pts.push(at(k as f64));
+        pts.push(at(k as f64 + 0.55));
+        pts.push([f64::NAN, f64::NAN]);
+    }
+    pts
 }
 
 /// Titles and axis options shared by the x–y charts.
@@ -226,10 +268,21 @@ where
     match marks {
         Marks::Lines(series) => {
             for (k, s) in series.iter().enumerate() {
+                let dashes: Vec<[f64; 2]>;
+                let points = if s.dashed {
+                    dashes = s
+                        .points
+                        .windows(2)
+                        .flat_map(|w| dash_points(w[0], w[1], [axes.log_x, axes.log_y]))
+                        .collect();
+                    &dashes
+                } else {
+                    &s.points
+                };
                 // Split at points that cannot be drawn.
                 let mut piece: Vec<(f64, f64)> = Vec::new();
                 let mut pieces = Vec::new();
-                for p in &s.points {
+                for p in points {
                     if ok(p) {
                         piece.push((p[0], p[1]));
                     } else if !piece.is_empty() {

@@ -12,7 +12,9 @@
 //! - [`surface`]: [`SurfacePlot`], the heat map + contours + colour bar + overlays figure;
 //! - [`surface3d`]: [`Surface3d`], a shaded 3-D view;
 //! - [`charts`]: [`SpectrumPlot`], [`LinePlot`], [`ScatterPlot`];
-//! - [`Panels`]: several figures side by side.
+//! - [`Panels`], [`PanelRows`]: several figures side by side, rows of them stacked;
+//! - the pieces the figures share: ticks and tick labels, legends, point markers, the colour bar,
+//!   clipping to the plotting box (private modules).
 //!
 //! Every figure implements [`Plot`]: [`Plot::save`] writes a PNG or SVG chosen by the file's
 //! extension, [`Plot::to_svg_string`] returns the SVG text.
@@ -35,17 +37,25 @@
 //! machines without fontconfig.
 
 pub mod charts;
+mod clip;
+mod colorbar;
 pub mod grid;
+mod legend;
+mod markers;
+mod panels;
 pub mod surface;
 pub mod surface3d;
+mod ticks;
 
 #[cfg(test)]
 mod tests;
 
 pub use charts::{Histogram, LinePlot, ScatterPlot, Series, SpectrumPlot, SpectrumScale};
 pub use grid::{contour_lines, log_levels, quantile_levels, ContourLine, Grid, PlotBox};
+pub use panels::{PanelRows, Panels};
 pub use surface::{Arrow, Curve, Levels, PointMarker, SurfacePlot, Trajectory, ValueScale};
 pub use surface3d::Surface3d;
+pub use ticks::{fmt_axis_tick, fmt_tick};
 
 use crate::error::{Error, Result};
 use plotters::coord::Shift;
@@ -239,48 +249,6 @@ pub fn save<P: Plot + ?Sized>(plot: &P, path: &Path, size: (u32, u32)) -> Result
     }
 }
 
-/// Several figures side by side in one row (e.g. MSE vs cross-entropy), under a common title.
-#[derive(Debug, Clone)]
-pub struct Panels<P> {
-    /// The figures, left to right.
-    pub panels: Vec<P>,
-    /// The common title (may be empty).
-    pub title: String,
-}
-
-impl<P: Plot> Panels<P> {
-    /// Panels of `panels`, left to right.
-    ///
-    /// # Errors
-    /// [`Error::InvalidParameter`] when `panels` is empty.
-    pub fn new(panels: Vec<P>) -> Result<Self> {
-        if panels.is_empty() {
-            return Err(Error::invalid("panels", "no figures given"));
-        }
-        Ok(Panels {
-            panels,
-            title: String::new(),
-        })
-    }
-
-    /// Sets the common title.
-    pub fn with_title(mut self, title: impl Into<String>) -> Self {
-        self.title = title.into();
-        self
-    }
-}
-
-impl<P: Plot> Plot for Panels<P> {
-    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()> {
-        let (inner, _) = begin_figure(area, &self.title)?;
-        let parts = inner.split_evenly((1, self.panels.len()));
-        for (p, a) in self.panels.iter().zip(parts.iter()) {
-            p.draw(a)?;
-        }
-        Ok(())
-    }
-}
-
 /// Starts a figure on `area`: registers the bundled font, paints the background white and
 /// draws `title` (none when empty). Returns the area below the title and the font sizes.
 pub(crate) fn begin_figure<DB: DrawingBackend>(
@@ -328,44 +296,6 @@ pub(crate) fn titled<DB: DrawingBackend>(
     }
     area.titled(&text, ("sans-serif", s).into_font())
         .map_err(draw_err)
-}
-
-/// Formats a tick of a linear axis over `lo..hi`: as [`fmt_tick`], except that on an axis that
-/// crosses zero a value within rounding of zero (`|v| ≤ 1e-9·(hi − lo)`, such as a padded range's
-/// `-1.39e-17`) is `0`. A log axis (`lo > 0`) is left alone.
-pub fn fmt_axis_tick(v: f64, lo: f64, hi: f64) -> String {
-    if lo < 0.0 && hi > 0.0 && v.abs() <= 1e-9 * (hi - lo) {
-        "0".into()
-    } else {
-        fmt_tick(v)
-    }
-}
-
-/// Formats a number for tick labels: up to 4 significant digits, scientific outside 1e-3..1e5.
-pub fn fmt_tick(v: f64) -> String {
-    if !v.is_finite() {
-        return format!("{v}");
-    }
-    let a = v.abs();
-    if a == 0.0 {
-        return "0".into();
-    }
-    if !(1e-3..1e5).contains(&a) {
-        let s = format!("{v:.2e}");
-        // 1.00e3 -> 1e3, 2.50e-4 -> 2.5e-4
-        if let Some((m, e)) = s.split_once('e') {
-            let m = m.trim_end_matches('0').trim_end_matches('.');
-            return format!("{m}e{e}");
-        }
-        return s;
-    }
-    let digits = (4 - 1 - a.log10().floor() as i32).clamp(0, 6) as usize;
-    let s = format!("{v:.digits$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
 }
 
 /// Index ranges `[a, b]` of a pixel polyline between turns sharper than 90 degrees.

@@ -1,5 +1,5 @@
 use super::grid::{contour_lines, log_levels, quantile_levels, Grid, PlotBox};
-use super::surface::nice_ticks;
+use super::ticks::nice_ticks;
 use super::*;
 
 fn paraboloid(n: usize, half: f64) -> Grid {

@@ -476,7 +476,7 @@ fn plot_and_gallery_report_json() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["out"], png.as_str());
-    // Himmelblau: 4 minima, 1 maximum, 4 saddles (REFERENCE.md).
+    // Himmelblau: 4 minima, 1 maximum, 4 saddles (docs/reference.md).
     assert_eq!(v["critical_points"].as_array().unwrap().len(), 9);
     let t = v["trajectories"].as_array().unwrap();
     assert_eq!(t.len(), 2);

@@ -1,7 +1,7 @@
-//! The core pipeline against REFERENCE.md: the chapter's saddle, Himmelblau's nine points,
+//! The core pipeline against docs/reference.md: the chapter's saddle, Himmelblau's nine points,
 //! degenerate origins, finite differences against dual numbers, and escape.
 
-use crate::util::{critpt, critpt_json, nums};
+use crate::util::{assert_close, critpt, critpt_json, nums};
 use critpt::critical::{classify_point, escape_saddle, CriticalKind, EscapeOptions, Tolerances};
 use critpt::derivatives::FiniteDiff;
 use critpt::expr::Formula;
@@ -10,13 +10,6 @@ use critpt::surfaces::{self, VALLEY_X, VALLEY_Y};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 const S: f64 = std::f64::consts::FRAC_1_SQRT_2;
-
-fn assert_close(got: f64, want: f64, tol: f64, what: &str) {
-    assert!(
-        (got - want).abs() <= tol,
-        "{what}: got {got}, want {want} (tolerance {tol})"
-    );
-}
 
 /// REFERENCE §1 through the CLI, with both derivative methods.
 #[test]

@@ -3,11 +3,13 @@
 //! operators with chosen spectra and of formula Hessians.
 
 use critpt::curvature::{
-    hutch_plus_plus, hutchinson, interpolation_slice, power_extremes, slq_density, symmetric_eigen,
-    EigenBackend, Lanczos, LanczosResult, PowerIteration, QuadraticForm, Slq, Spectrum, Which,
+    hutch_plus_plus, hutchinson, power_extremes, slq_density, symmetric_eigen, EigenBackend,
+    Lanczos, LanczosResult, PowerIteration, Slq, Spectrum, Which,
 };
 use critpt::expr::Formula;
+use critpt::landscape::interpolation_slice;
 use critpt::objective::{Counted, Hessian, Hvp};
+use critpt::problems::QuadraticForm;
 use nalgebra::{DMatrix, DVector};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

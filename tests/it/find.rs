@@ -1,16 +1,10 @@
 //! `critpt find` and `critical::find_critical_points`: every critical point in a box.
 
+use crate::util::critpt;
 use critpt::critical::{find_critical_points, CriticalKind, SearchBox, SearchOptions};
 use critpt::expr::Formula;
 use serde_json::Value;
-use std::process::{Command, Output};
-
-fn critpt(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_critpt"))
-        .args(args)
-        .output()
-        .expect("the critpt binary runs")
-}
+use std::process::Output;
 
 fn json(out: &Output) -> Value {
     assert!(
@@ -40,7 +34,7 @@ fn assert_user_error(args: &[&str], needle: &str) {
     assert!(out.stdout.is_empty());
 }
 
-// REFERENCE.md §2: Himmelblau's 4 minima, 4 saddles and 1 maximum.
+// docs/reference.md §2: Himmelblau's 4 minima, 4 saddles and 1 maximum.
 #[test]
 fn find_himmelblau_json_lists_the_nine_points_as_classify_objects() {
     let v = json(&critpt(&["find", "--fn", "himmelblau", "--json"]));
@@ -222,7 +216,7 @@ fn find_skips_a_non_finite_region_with_a_warning() {
     assert_eq!(points[0]["kind"], "minimum");
 }
 
-// REFERENCE.md §1: the two-weight network's saddle at 0 and its hyperbola of degenerate minima.
+// docs/reference.md §1: the two-weight network's saddle at 0 and its hyperbola of degenerate minima.
 #[test]
 fn find_two_weight_marks_the_continuum() {
     let out = critpt(&["find", "--fn", "two-weight", "--json"]);

@@ -27,7 +27,7 @@ fn png_size(path: &Path) -> (u32, u32) {
 fn himmelblau_nine_points_with_the_right_kinds() {
     let data = gallery::critical_points::compute().unwrap();
     assert_eq!(data.points.len(), 9);
-    // Known points: REFERENCE.md §2 / the literature.
+    // Known points: docs/reference.md §2 / the literature.
     let known: [([f64; 2], CriticalKind); 9] = [
         ([3.0, 2.0], CriticalKind::Minimum),
         ([-2.805118, 3.131313], CriticalKind::Minimum),
@@ -128,7 +128,7 @@ fn momentum_paths_follow_the_books_formulas() {
     use gallery::momentum as m;
     let d = m::compute().unwrap();
     let grad = |p: &[f64]| [4.0 * p[0].powi(3) - 4.0 * p[0] + 0.5, 2.0 * p[1]];
-    // Gradient descent and momentum-book (REFERENCE.md §3) by hand.
+    // Gradient descent and momentum-book (docs/reference.md §3) by hand.
     let (mut g, mut q, mut mv) = (m::START, m::START, [0.0, 0.0]);
     for k in 0..m::STEPS {
         let dg = grad(&g);
@@ -162,7 +162,7 @@ fn adaptive_valley_end_points_match_reference() {
     use gallery::adaptive as a;
     let d = a::compute().unwrap();
     let end = |i: usize| d.runs[i].last().to_vec();
-    // REFERENCE.md §3.
+    // docs/reference.md §3.
     let close = |p: Vec<f64>, b: f64, w: f64, tb: f64, tw: f64| {
         assert!(
             (p[0] - b).abs() < tb && (p[1] - w).abs() < tw,
@@ -259,7 +259,7 @@ fn schedules_match_schedule_lr_and_closed_forms() {
 #[test]
 fn mse_and_ce_match_reference() {
     let d = gallery::mse_vs_ce::compute().unwrap();
-    // REFERENCE.md §4.
+    // docs/reference.md §4.
     assert!((d.mse[0].value - 1.999975).abs() < 1e-6);
     assert!((d.ce[0].value - 12.000006).abs() < 1e-6);
     assert!((d.mse[0].gradient_norm - 3.5e-5).abs() < 0.1e-5);

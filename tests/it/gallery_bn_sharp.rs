@@ -2,13 +2,14 @@
 //! independently (by hand from the raw parameters, from PyTorch's fixture, from the dense
 //! Hessian).
 
+use crate::util::assert_all_close;
 use critpt::gallery::{self, batchnorm as bn, sharpness as sh};
 use critpt::nn::{Activation, BnMode, Layer, LossKind, Mlp, NetLoss};
 use critpt::objective::{Gradient, Hessian, Loss};
 use nalgebra::DMatrix;
 use std::path::Path;
 
-/// PyTorch's running-statistics update (REFERENCE.md §5): `new = 0.9·old + 0.1·batch`, the
+/// PyTorch's running-statistics update (docs/reference.md §5): `new = 0.9·old + 0.1·batch`, the
 /// variance with Bessel's correction `n/(n−1)`.
 fn pytorch_rule(running: &mut (Vec<f64>, Vec<f64>), mean: &[f64], biased_var: &[f64], n: usize) {
     let corr = n as f64 / (n as f64 - 1.0);
@@ -34,16 +35,6 @@ fn stats(h: &DMatrix<f64>) -> (Vec<f64>, Vec<f64>) {
         }
     }
     (mean, var)
-}
-
-fn close(a: &[f64], b: &[f64], rel: f64) {
-    assert_eq!(a.len(), b.len());
-    for (x, y) in a.iter().zip(b) {
-        assert!(
-            (x - y).abs() <= rel * x.abs().max(y.abs()).max(1.0),
-            "{x} vs {y}"
-        );
-    }
 }
 
 /// The parameter blocks of the 64-32-10 batch-norm MLP, in state_dict order.
@@ -133,18 +124,18 @@ fn batchnorm_running_statistics_follow_the_pytorch_rule() {
     let init = Mlp::new(&bn::SIZES, Activation::Tanh, true, bn::SEED).unwrap();
     let (x0, _) = data.select(&d.steps[0].batch);
     let (m0, v0) = stats(&first_linear(&split(&init.params), &x0));
-    close(&d.steps[0].batch_mean, &m0, 1e-10);
-    close(&d.steps[0].batch_var, &v0, 1e-10);
+    assert_all_close("", &d.steps[0].batch_mean, &m0, 1e-10);
+    assert_all_close("", &d.steps[0].batch_var, &v0, 1e-10);
     // Every step's running statistics are the rule applied to the recorded batch statistics.
     let mut r = (vec![0.0; bn::SIZES[1]], vec![1.0; bn::SIZES[1]]);
     for s in &d.steps {
         pytorch_rule(&mut r, &s.batch_mean, &s.batch_var, s.batch.len());
-        close(&s.running_mean, &r.0, 1e-10);
-        close(&s.running_var, &r.1, 1e-10);
+        assert_all_close("", &s.running_mean, &r.0, 1e-10);
+        assert_all_close("", &s.running_var, &r.1, 1e-10);
     }
     let end = running(&d.model, d.bn_layer);
-    close(&end.0, &r.0, 1e-10);
-    close(&end.1, &r.1, 1e-10);
+    assert_all_close("", &end.0, &r.0, 1e-10);
+    assert_all_close("", &end.1, &r.1, 1e-10);
 }
 
 #[test]
@@ -189,8 +180,8 @@ fn batchnorm_running_statistics_end_near_the_full_data_statistics() {
     let n = data.n_samples() as f64;
     let (pm, pv) = stats(&first_linear(&split(&d.model.params), &data.x));
     let pv: Vec<f64> = pv.iter().map(|v| v * n / (n - 1.0)).collect();
-    close(&d.population_mean, &pm, 1e-10);
-    close(&d.population_var, &pv, 1e-10);
+    assert_all_close("", &d.population_mean, &pm, 1e-10);
+    assert_all_close("", &d.population_var, &pv, 1e-10);
     let (rm, rv) = running(&d.model, d.bn_layer);
     for c in 0..pm.len() {
         let sd = pv[c].sqrt();
@@ -293,7 +284,7 @@ fn sharpness_runs_are_the_optimizers_own_and_reproducible() {
                 *pi -= run.lr * gi;
             }
         }
-        close(&p, &run.checkpoints[k], 1e-12);
+        assert_all_close("", &p, &run.checkpoints[k], 1e-12);
         let loss = obj.loss(&run.checkpoints[k]).unwrap();
         assert!((loss - run.loss[k]).abs() < 1e-12);
     }

@@ -1,7 +1,7 @@
 //! Figure 13 (loss landscape): its slices, eigenpairs and PCA plane, recomputed independently.
 
-use critpt::curvature::random_direction;
 use critpt::gallery::{hessian_spectrum as hs, loss_landscape as ll};
+use critpt::landscape::random_direction;
 use critpt::nn::{Activation, BnMode, LossKind, Mlp, NetLoss};
 use critpt::objective::{Hessian, Loss};
 use std::sync::OnceLock;

@@ -9,9 +9,10 @@ use critpt::critical::{
 };
 use critpt::curvature::{
     extreme_eigenpairs, inertia, inertia_at, symmetric_eigen, symmetric_eigenvalues, EigenBackend,
-    EigenPair, Inertia, QuadraticForm,
+    EigenPair, Inertia,
 };
 use critpt::nn::{Activation, BnMode, LossKind, Mlp, NetLoss, Targets};
+use critpt::problems::QuadraticForm;
 use nalgebra::{DMatrix, DVector};
 use rand::{Rng, SeedableRng};
 use std::path::PathBuf;

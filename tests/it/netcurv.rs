@@ -3,9 +3,10 @@
 //! `analyze --method lanczos` CLI.
 
 use critpt::curvature::{
-    hutch_plus_plus, hutchinson, slice_1d, slq_density, symmetric_eigen, EigenBackend, Lanczos,
-    Slq, Spectrum, Which,
+    hutch_plus_plus, hutchinson, slq_density, symmetric_eigen, EigenBackend, Lanczos, Slq,
+    Spectrum, Which,
 };
+use critpt::landscape::slice_1d;
 use critpt::nn::curvature::{filter_normalized_direction, filters, DENSE_LIMIT};
 use critpt::nn::{
     save_model, train, Activation, BnMode, Dataset, Layer, LossKind, Mlp, NetLoss, Targets, Task,

@@ -1,6 +1,7 @@
 //! Neural networks: PyTorch parity (fixtures/), exact derivatives against finite differences
 //! and closed forms, safetensors round trips, data errors, and the `train`/`analyze` CLI.
 
+use crate::util::critpt;
 use critpt::curvature::{symmetric_eigen, EigenBackend};
 use critpt::derivatives::FiniteDiffGrad;
 use critpt::nn::{
@@ -11,7 +12,6 @@ use critpt::objective::{gradient_vec, Gradient, Hessian, Hvp, Loss};
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn repo(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
@@ -412,13 +412,6 @@ fn linear_softmax_hessian_is_the_kronecker_form() {
             assert!((h2[(ra, rb)] - v).abs() < 1e-14, "logistic block ({a},{b})");
         }
     }
-}
-
-fn critpt(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_critpt"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 fn scratch(name: &str) -> PathBuf {

@@ -1,5 +1,6 @@
-//! Optimizers, schedules and runners against PyTorch fixtures and REFERENCE.md §3.
+//! Optimizers, schedules and runners against PyTorch fixtures and docs/reference.md §3.
 
+use crate::util::critpt;
 use critpt::objective::{Gradient, Loss};
 use critpt::optim::{
     optimizer_by_name, Adagrad, Adam, AdamW, BatchLoss, BatchSize, Hyper, MiniBatchRunner,
@@ -8,7 +9,6 @@ use critpt::optim::{
 use critpt::surfaces::{self, VALLEY_X, VALLEY_Y};
 use critpt::{Error, Result};
 use serde_json::Value;
-use std::process::Command;
 use std::sync::Mutex;
 
 const TORCH_NAMES: [&str; 7] = [
@@ -83,13 +83,6 @@ fn himmelblau_trajectories_match_torch_through_the_library() {
         let err = max_abs_diff(&run.path, &expected);
         assert!(err <= 1e-10, "{name}: max deviation from torch {err:e}");
     }
-}
-
-fn critpt(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_critpt"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 #[test]
@@ -175,7 +168,7 @@ fn schedules_match_torch_lr_scheduler() {
 #[test]
 fn transformer_schedule_matches_reference() {
     let s = Schedule::parse("transformer:512:4000", 1.0).unwrap();
-    // REFERENCE.md §3 (7 significant digits), with s = step + 1.
+    // docs/reference.md §3 (7 significant digits), with s = step + 1.
     for (step, published) in [(0, 1.746928e-7), (3999, 6.987712e-4), (15999, 3.493856e-4)] {
         let lr = s.lr(step);
         assert!(
@@ -398,7 +391,7 @@ fn cli_rejects_bad_optimizer_input_with_one_line() {
     }
 }
 
-// ---- REFERENCE.md §3: the long narrow valley ----------------------------------------------
+// ---- docs/reference.md §3: the long narrow valley ----------------------------------------------
 
 fn valley() -> critpt::expr::Formula {
     surfaces::by_name("valley").unwrap().formula()
@@ -454,7 +447,7 @@ fn valley_plain_gd_diverges_above_two_over_lambda_max() {
     assert_eq!(run.path.len(), 379);
     let run = valley_run("sgd", 1e-5, 100_000);
     assert_eq!(run.diverged_at_step, Some(124));
-    // REFERENCE.md's "step 761" (and 249 for η = 1e-5) counts gradient evaluations until the
+    // docs/reference.md's "step 761" (and 249 for η = 1e-5) counts gradient evaluations until the
     // gradient itself is no longer finite, with the closed-form gradient (no loss evaluated).
     let grad_evals_until_overflow = |lr: f64| {
         let mut opt = Sgd::new();

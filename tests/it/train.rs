@@ -2,7 +2,7 @@
 //! in-order batches, clip_grad_norm_, SGD with momentum, Adam, ReduceLROnPlateau), the
 //! executor's observers, stopping and divergence, and schedules stepped per update.
 
-use super::util::{critpt, critpt_json, nums};
+use super::util::{assert_all_close, critpt, critpt_json, nums};
 use critpt::nn::{
     load_model, train, Activation, BnMode, Dataset, LossKind, Mlp, NetLoss, Task, TrainConfig,
     TrainSource,
@@ -50,18 +50,6 @@ fn iris() -> Dataset {
         Task::Classification { n_classes: None },
     )
     .unwrap()
-}
-
-/// `|a − b| ≤ tol · max(1, |b|)` entry by entry.
-fn assert_close(what: &str, got: &[f64], want: &[f64], tol: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (g - w).abs() <= tol * w.abs().max(1.0),
-            "{what}[{i}]: {g} vs torch {w} (diff {:e})",
-            (g - w).abs()
-        );
-    }
 }
 
 /// The optimizer a fixture run names (its CLI flags).
@@ -118,7 +106,7 @@ fn init_file_holds_the_fixtures_start() {
     assert_eq!(file.model.activation(), Some(Activation::Tanh));
     assert_eq!(file.loss, Some(LossKind::CrossEntropy));
     // serde_json's float parsing may be one ulp off.
-    assert_close(
+    assert_all_close(
         "start",
         &file.model.params,
         &nums(&fx["initial_params"]),
@@ -157,10 +145,10 @@ fn library_training_matches_torch_at_every_step() {
         assert_eq!(rep.steps, steps.len(), "{name}");
         let losses: Vec<f64> = steps.iter().map(|s| s["loss"].as_f64().unwrap()).collect();
         let lrs: Vec<f64> = steps.iter().map(|s| s["lr"].as_f64().unwrap()).collect();
-        assert_close(name, &rep.batch_losses, &losses, 1e-10);
-        assert_close(name, &rep.learning_rates, &lrs, 1e-15);
+        assert_all_close(name, &rep.batch_losses, &losses, 1e-10);
+        assert_all_close(name, &rep.learning_rates, &lrs, 1e-15);
         for (k, s) in steps.iter().enumerate() {
-            assert_close(
+            assert_all_close(
                 &format!("{name} step {k}"),
                 &path[k],
                 &nums(&s["params"]),
@@ -168,7 +156,7 @@ fn library_training_matches_torch_at_every_step() {
             );
         }
         let epoch_losses: Vec<f64> = rep.epochs.iter().map(|e| e.train_loss).collect();
-        assert_close(name, &epoch_losses, &nums(&run["epoch_losses"]), 1e-10);
+        assert_all_close(name, &epoch_losses, &nums(&run["epoch_losses"]), 1e-10);
         assert_eq!(model.params, *path.last().unwrap());
         // One batch evaluation per step and one whole-set evaluation per epoch.
         assert_eq!(rep.counts.gradients, steps.len());
@@ -235,11 +223,11 @@ fn cli_training_from_given_weights_matches_torch() {
         let steps = run["steps"].as_array().unwrap();
         let losses: Vec<f64> = steps.iter().map(|s| s["loss"].as_f64().unwrap()).collect();
         let lrs: Vec<f64> = steps.iter().map(|s| s["lr"].as_f64().unwrap()).collect();
-        assert_close(name, &nums(&v["batch_losses"]), &losses, 1e-10);
-        assert_close(name, &nums(&v["learning_rates"]), &lrs, 1e-15);
+        assert_all_close(name, &nums(&v["batch_losses"]), &losses, 1e-10);
+        assert_all_close(name, &nums(&v["learning_rates"]), &lrs, 1e-15);
         let saved = load_model(&out, None).unwrap();
         let last = nums(&steps.last().unwrap()["params"]);
-        assert_close(name, &saved.model.params, &last, 1e-10);
+        assert_all_close(name, &saved.model.params, &last, 1e-10);
         assert_eq!(saved.loss, Some(LossKind::CrossEntropy));
         assert_eq!(saved.model.activation(), Some(Activation::Tanh));
     }
@@ -411,7 +399,7 @@ fn minibatch_schedule_is_stepped_per_update() {
         .unwrap();
     assert_eq!(run.updates, 12);
     let want: Vec<f64> = (0..12).map(|u| 0.2 * 0.5f64.powi(u)).collect();
-    assert_close("rates", &run.learning_rates, &want, 1e-15);
+    assert_all_close("rates", &run.learning_rates, &want, 1e-15);
     let x = 3.0 - 2.0 * want.iter().map(|lr| 1.0 - 2.0 * lr).product::<f64>();
     assert!((run.params[0] - x).abs() < 1e-15);
     // Per epoch (a figure's deliberate choice) gives the epoch's rate to its 4 updates.
@@ -421,7 +409,7 @@ fn minibatch_schedule_is_stepped_per_update() {
         .run(&Constant, &mut Sgd::new(), &[1.0])
         .unwrap();
     let want: Vec<f64> = (0..12).map(|u| 0.2 * 0.5f64.powi(u / 4)).collect();
-    assert_close("per-epoch rates", &per_epoch.learning_rates, &want, 1e-15);
+    assert_all_close("per-epoch rates", &per_epoch.learning_rates, &want, 1e-15);
 }
 
 #[test]
@@ -465,9 +453,9 @@ fn train_schedule_is_stepped_per_update() {
             u += 1;
         }
     }
-    assert_close("params", &model.params, &p, 1e-13);
+    assert_all_close("params", &model.params, &p, 1e-13);
     let want: Vec<f64> = (0..12).map(|k| 0.1 * 0.8f64.powi(k)).collect();
-    assert_close("rates", &rep.learning_rates, &want, 1e-15);
+    assert_all_close("rates", &rep.learning_rates, &want, 1e-15);
 }
 
 #[test]
@@ -547,7 +535,7 @@ fn record_every_keeps_the_start_every_kth_and_the_last_point() {
     ]);
     assert_eq!(nums(&v["recorded_steps"]), vec![0.0, 7.0, 14.0, 20.0]);
     assert_eq!(v["path"].as_array().unwrap().len(), 4);
-    assert_close("last point", &nums(&v["path"][3]), &full.path[20], 0.0);
+    assert_all_close("last point", &nums(&v["path"][3]), &full.path[20], 0.0);
     assert_eq!(v["counts"]["gradients"], 21);
     let o = critpt(&[
         "optimize",
@@ -627,8 +615,8 @@ fn epoch_observers_see_the_mean_training_loss() {
         .chunks(4)
         .map(|c| c.iter().sum::<f64>() / 4.0)
         .collect();
-    assert_close("means", &means, &want, 1e-15);
+    assert_all_close("means", &means, &want, 1e-15);
     // x − 3 shrinks by 0.8 per update: the loss of update u is 4·0.64^u.
     let closed: Vec<f64> = (0..8).map(|u| 4.0 * 0.64f64.powi(u)).collect();
-    assert_close("batch losses", &run.batch_losses, &closed, 1e-14);
+    assert_all_close("batch losses", &run.batch_losses, &closed, 1e-14);
 }

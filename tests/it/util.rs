@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: running the real binary.
+//! Helpers shared by the integration tests: running the real binary, and comparing numbers
+//! (through `approx`).
 
 use std::process::{Command, Output};
 
@@ -31,4 +32,25 @@ pub fn nums(v: &serde_json::Value) -> Vec<f64> {
         .iter()
         .map(|x| x.as_f64().expect("number"))
         .collect()
+}
+
+/// `|got − want| ≤ tol`, with a message naming `what`.
+pub fn assert_close(got: f64, want: f64, tol: f64, what: &str) {
+    assert!(
+        approx::abs_diff_eq!(got, want, epsilon = tol),
+        "{what}: got {got}, want {want} (tolerance {tol})"
+    );
+}
+
+/// Entry by entry, `|g − w| ≤ tol · max(1, |g|, |w|)` (approx's `relative_eq` with
+/// `epsilon = max_relative = tol`): relative for large entries, absolute near zero.
+pub fn assert_all_close(what: &str, got: &[f64], want: &[f64], tol: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            approx::relative_eq!(*g, *w, epsilon = tol, max_relative = tol),
+            "{what}[{i}]: {g} vs {w} (diff {:e}, tolerance {tol})",
+            (g - w).abs()
+        );
+    }
 }

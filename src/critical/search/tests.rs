@@ -1,6 +1,6 @@
 use super::*;
 use crate::expr::Formula;
-use crate::objective::{gradient_vec, Loss};
+use crate::objective::{gradient_vec, norm, Loss};
 use crate::surfaces;
 
 fn square(lo: f64, hi: f64, d: usize) -> SearchBox {
@@ -188,7 +188,7 @@ fn halton_is_stratified_seeded_and_in_the_unit_cube() {
     assert!(cells.iter().all(|&c| c == 1));
 }
 
-// REFERENCE.md §2: Himmelblau has 4 minima, 4 saddles and 1 maximum, all inside [-5, 5]².
+// docs/reference.md §2: Himmelblau has 4 minima, 4 saddles and 1 maximum, all inside [-5, 5]².
 #[test]
 fn himmelblau_has_exactly_its_nine_points() {
     let (f, bx, known) = surface_set("himmelblau");
@@ -450,7 +450,7 @@ fn same_seed_same_result_and_paths_lead_to_their_points() {
     }
 }
 
-// REFERENCE.md §6: minimizing ½‖∇f‖² can stop in a gradient-flat region, where H ∇f = 0 but
+// docs/reference.md §6: minimizing ½‖∇f‖² can stop in a gradient-flat region, where H ∇f = 0 but
 // ∇f ≠ 0. For f = x³ + x + y², ∇f = (3x² + 1, 2y) never vanishes, and ½‖∇f‖² has a local
 // minimum at the origin (H ∇f = (6x (3x² + 1), 4y) = 0 there) with ‖∇f‖ = 1.
 #[test]

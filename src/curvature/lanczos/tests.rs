@@ -1,4 +1,5 @@
 use super::*;
+use crate::problems::QuadraticForm;
 
 fn diag(values: &[f64]) -> QuadraticForm {
     QuadraticForm::new(DMatrix::from_diagonal(
@@ -137,24 +138,6 @@ fn bad_input_is_an_error() {
     let asym = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 0.0, 1.0]);
     assert!(QuadraticForm::new(asym).is_err());
     assert!(QuadraticForm::from_spectrum(&[], 0).is_err());
-}
-
-#[test]
-fn quadratic_form_gradient_and_hessian_agree() {
-    let q = QuadraticForm::from_spectrum(&[1.0, -2.0, 3.0], 2).unwrap();
-    let p = [0.3, -0.1, 0.7];
-    let mut g = [0.0; 3];
-    q.gradient(&p, &mut g).unwrap();
-    let want = q.matrix() * nalgebra::DVector::from_column_slice(&p);
-    for i in 0..3 {
-        assert!((g[i] - want[i]).abs() < 1e-14);
-    }
-    let f = q.loss(&p).unwrap();
-    assert!((f - 0.5 * want.dot(&nalgebra::DVector::from_column_slice(&p))).abs() < 1e-14);
-    let s = symmetric_eigen(&q.hessian(&p).unwrap(), EigenBackend::Faer).unwrap();
-    for (a, b) in s.eigenvalues.iter().zip([-2.0, 1.0, 3.0]) {
-        assert!((a - b).abs() < 1e-13);
-    }
 }
 
 proptest::proptest! {

@@ -1,4 +1,5 @@
-//! A seeded linear regression, the workhorse of the batch-size and normalization figures.
+//! [`LinearRegression`]: a seeded linear regression, the workhorse of the batch-size and
+//! normalization figures.
 //!
 //! The model is `ŷ = Σ_j w_j x_j (+ b)`, the loss the mean squared error
 //! `L(θ) = (1/N) Σ_i (y_i − ŷ_i)²`, so the Hessian is the constant `(2/N) X̃ᵀX̃` (`X̃` = the inputs
@@ -281,18 +282,5 @@ impl BatchLoss for LinearRegression {
             ));
         }
         Ok(self.mean_on(params, &mut indices.iter().copied(), grad_out))
-    }
-}
-
-/// The condition number `λmax/λmin` of a symmetric positive definite 2x2 or larger matrix
-/// (infinite when `λmin ≤ 0`).
-pub fn condition_number(h: &DMatrix<f64>) -> f64 {
-    let ev = h.clone().symmetric_eigenvalues();
-    let max = ev.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    let min = ev.iter().cloned().fold(f64::INFINITY, f64::min);
-    if min > 0.0 {
-        max / min
-    } else {
-        f64::INFINITY
     }
 }

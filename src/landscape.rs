@@ -29,7 +29,7 @@ pub struct RandomDirection {
 ///
 /// # Example
 /// ```
-/// # use critpt::curvature::random_direction;
+/// # use critpt::landscape::random_direction;
 /// let d = random_direction(5, 42);
 /// assert_eq!(d.seed, 42);
 /// assert_eq!(d.values, random_direction(5, 42).values);
@@ -58,7 +58,7 @@ pub fn random_direction(n: usize, seed: u64) -> RandomDirection {
 ///
 /// # Example
 /// ```
-/// # use critpt::curvature::filter_normalize;
+/// # use critpt::landscape::filter_normalize;
 /// let params = [3.0, 4.0, 1.0, 0.5]; // one filter of two weights, then two biases
 /// let d = filter_normalize(&[1.0, 0.0, 7.0, 7.0], &params, &[(0, 2)]).unwrap();
 /// assert_eq!(d, vec![5.0, 0.0, 0.0, 0.0]);
@@ -321,10 +321,7 @@ pub fn checkpoint_pca(checkpoints: &[Vec<f64>]) -> Result<CheckpointPca> {
                 *ui += w * ci;
             }
         }
-        let big = u
-            .iter()
-            .fold(0.0f64, |m, &e| if e.abs() > m.abs() { e } else { m });
-        if big < 0.0 {
+        if crate::curvature::largest_entry_sign(&u) < 0.0 {
             u.iter_mut().for_each(|e| *e = -*e);
         }
         u
