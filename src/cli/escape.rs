@@ -46,7 +46,7 @@ pub fn run(a: &EscapeArgs) -> Result<ExitCode> {
         Method::FiniteDiff => escape_saddle(&FiniteDiff::new(&f), &at, &tol, &opts)?,
     };
     for w in &e.warnings {
-        errln!("warning: {w}");
+        errln!("warning: {}", super::flags::with_flags(w));
     }
     if a.json {
         let mut v = serde_json::to_value(&e)?;

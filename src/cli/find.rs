@@ -108,7 +108,7 @@ pub fn run(a: &FindArgs) -> Result<ExitCode> {
     let res = find_critical_points(&f, &bx, &opts)?;
     drop(spinner);
     for w in &res.warnings {
-        errln!("warning: {w}");
+        errln!("warning: {}", super::flags::with_flags(w));
     }
     let count = |k: CriticalKind| res.points.iter().filter(|p| p.kind == k).count();
     if a.json {

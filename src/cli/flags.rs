@@ -7,6 +7,7 @@
 /// Library parameter name → flag.
 const FLAGS: &[(&str, &str)] = &[
     ("alpha", "--alpha"),
+    ("basis size", "--basis-size"),
     ("batch size", "--batch-size"),
     ("beta1", "--beta1"),
     ("beta2", "--beta2"),
@@ -25,6 +26,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("initial accumulator value", "--initial-accumulator-value"),
     ("layer widths", "--layers"),
     ("lr decay", "--lr-decay"),
+    ("max rounds", "--max-rounds"),
     ("momentum", "--momentum"),
     ("momentum decay", "--momentum-decay"),
     ("plateau schedule", "--lr-plateau"),
@@ -53,6 +55,11 @@ const HINTS: &[(&str, &str)] = &[
     ("use fewer density steps", "use fewer --density-steps"),
     ("use fewer density runs", "use fewer --density-runs"),
     ("use fewer products", "use fewer --hvps"),
+    (
+        "raise the max rounds or the starts",
+        "raise --max-rounds or --starts",
+    ),
+    ("use a smaller basis size", "use a smaller --basis-size"),
 ];
 
 /// `message` with each `invalid NAME:` of a library parameter written as its flag, and the

@@ -83,7 +83,7 @@ fn critical_points(a: &PlotArgs, f: &Formula, bx: &PlotBox) -> Result<Vec<PointM
     let search = SearchBox::try_new(&[(bx.x.0, bx.x.1), (bx.y.0, bx.y.1)])?;
     let res = find_critical_points(f, &search, &SearchOptions::default())?;
     for w in &res.warnings {
-        errln!("warning: {w}");
+        errln!("warning: {}", super::flags::with_flags(w));
     }
     Ok(res
         .points

@@ -527,10 +527,10 @@ impl Lanczos {
             .max(n_wanted + 2 * b)
             .min(n);
         crate::limits::check_block(
-            "--basis-size",
+            "basis size",
             m,
             n,
-            "the Lanczos basis keeps this many vectors; use a smaller --basis-size",
+            "the Lanczos basis keeps this many vectors; use a smaller basis size",
         )?;
         let mut rng = StdRng::seed_from_u64(self.seed);
         let mut kr = BlockKrylov::new(n, m + b);

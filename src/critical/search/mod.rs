@@ -335,7 +335,7 @@ pub fn find_critical_points<O: Gradient + Hessian + Hvp + ?Sized>(
     let last_new = stats.new_per_round.last().copied().unwrap_or(0);
     if last_new > 0 && opts.max_rounds > 1 {
         warnings.push(format!(
-            "the search stopped after {} rounds ({} starts) while the last round still found {last_new} new critical points: there may be more (raise --max-rounds or --starts)",
+            "the search stopped after {} rounds ({} starts) while the last round still found {last_new} new critical points: there may be more (raise the max rounds or the starts)",
             stats.rounds, stats.starts
         ));
     }

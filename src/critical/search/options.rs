@@ -59,11 +59,11 @@ impl SearchOptions {
     /// Zero starts, or more than [`MAX_STARTS`].
     pub fn with_starts(mut self, starts: usize) -> Result<Self> {
         if starts == 0 {
-            return Err(Error::invalid("--starts", "need at least one start, got 0"));
+            return Err(Error::invalid("starts", "need at least one start, got 0"));
         }
         if starts > MAX_STARTS {
             return Err(Error::invalid(
-                "--starts",
+                "starts",
                 format!("at most {MAX_STARTS} starts, got {starts}"),
             ));
         }
@@ -78,7 +78,7 @@ impl SearchOptions {
     pub fn with_max_rounds(mut self, rounds: usize) -> Result<Self> {
         if !(1..=40).contains(&rounds) {
             return Err(Error::invalid(
-                "--max-rounds",
+                "max rounds",
                 format!("need between 1 and 40 rounds, got {rounds}"),
             ));
         }
