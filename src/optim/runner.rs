@@ -1,11 +1,11 @@
 //! The trajectory runner: one optimizer walking a full-gradient objective, recorded by an
 //! observer of the [`Executor`].
 
-use crate::objective::norm;
 use super::observer::{Chain, Observer, ObserverAction, State};
 use super::source::{Batching, FullBatch};
 use super::{Executor, Optimizer, Run, Schedule, StopReason};
 use crate::error::{Error, Result};
+use crate::objective::norm;
 use crate::objective::{check_params, EvalCounts, Gradient};
 
 /// A recorded run.
