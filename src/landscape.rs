@@ -130,7 +130,7 @@ fn check_direction(what: &str, d: &[f64], n: usize) -> Result<()> {
 ///
 /// # Example
 /// ```
-/// # use critpt::{curvature::slice_1d, expr::Formula};
+/// # use critpt::{expr::Formula, landscape::slice_1d};
 /// let f = Formula::parse("x^2 + y^2").unwrap();
 /// let v = slice_1d(&f, &[1.0, 0.0], &[1.0, 0.0], &[-1.0, 0.0, 1.0]).unwrap();
 /// assert_eq!(v, vec![0.0, 1.0, 4.0]);
@@ -169,7 +169,7 @@ pub fn slice_1d<L: Loss + ?Sized>(
 ///
 /// # Example
 /// ```
-/// # use critpt::{curvature::interpolation_slice, expr::Formula};
+/// # use critpt::{expr::Formula, landscape::interpolation_slice};
 /// let f = Formula::parse("x^2 + y^2").unwrap();
 /// let v = interpolation_slice(&f, &[1.0, 0.0], &[0.0, 1.0], &[0.0, 0.5, 1.0]).unwrap();
 /// assert_eq!(v, vec![1.0, 0.5, 1.0]);

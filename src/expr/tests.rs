@@ -74,7 +74,7 @@ fn domain_errors_are_errors() {
 
 #[test]
 fn dual_derivatives_match_closed_form() {
-    // REFERENCE §1: L = (1 - w1 w2)^2.
+    // docs/reference.md §1: L = (1 - w1 w2)^2.
     let f = Formula::parse("(1-w1*w2)^2").unwrap();
     let (w1, w2) = (0.7, -1.3);
     let mut g = [0.0; 2];

@@ -363,29 +363,12 @@ pub fn plot(d: &Data) -> Result<Panels<NnPlot>> {
     while series.len() < 10 {
         series.push(Series::new("", vec![]));
     }
-    for &c in &CHANNELS {
-        series.push(
-            Series::new(
-                "",
-                vec![
-                    [1.0, d.population_mean[c]],
-                    [last as f64, d.population_mean[c]],
-                ],
-            )
-            .dashed(),
-        );
-    }
-    for &c in &CHANNELS {
-        series.push(
-            Series::new(
-                "",
-                vec![
-                    [1.0, d.population_var[c]],
-                    [last as f64, d.population_var[c]],
-                ],
-            )
-            .dashed(),
-        );
+    // The full-data targets, means then variances, each a dashed level across the run.
+    for target in [&d.population_mean, &d.population_var] {
+        for &c in &CHANNELS {
+            let level = vec![[1.0, target[c]], [last as f64, target[c]]];
+            series.push(Series::new("", level).dashed());
+        }
     }
     let stats = LinePlot::new(series)
         .with_title("running statistics → full-data statistics at the end (dashed)")

@@ -11,7 +11,7 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 
 const S: f64 = std::f64::consts::FRAC_1_SQRT_2;
 
-/// REFERENCE §1 through the CLI, with both derivative methods.
+/// docs/reference.md §1 through the CLI, with both derivative methods.
 #[test]
 fn chapter_saddle_classify_cli() {
     // Tolerances: dual numbers are exact up to the eigensolver's rounding; central differences
@@ -172,8 +172,8 @@ fn himmelblau_nine_points() {
         + counts[&CriticalKind::Maximum] as i64;
     assert_eq!(euler, 1);
     // At (3, 2) the Hessian is [[12x² + 4y − 42, 4x + 4y], [4x + 4y, 4x + 12y² − 26]] =
-    // [[74, 20], [20, 34]] exactly (REFERENCE §2 publishes {25.72, 82.28}), so the eigenvalues are
-    // 54 ± √800: to the eigensolver's rounding, a few ε·‖H‖.
+    // [[74, 20], [20, 34]] exactly (docs/reference.md §2 publishes {25.72, 82.28}), so the
+    // eigenvalues are 54 ± √800: to the eigensolver's rounding, a few ε·‖H‖.
     let h = f.hessian(&[3.0, 2.0]).unwrap();
     assert_eq!(
         (h[(0, 0)], h[(0, 1)], h[(1, 0)], h[(1, 1)]),
@@ -225,7 +225,8 @@ fn himmelblau_nine_points() {
 #[test]
 fn published_spectra_of_other_surfaces() {
     // Rosenbrock at (1, 1): H = [[802, −400], [−400, 200]] exactly, eigenvalues
-    // 501 ± √(301² + 400²) (the small one as det/λ₂ = 400/λ₂); REFERENCE: 0.39936, 1001.6006.
+    // 501 ± √(301² + 400²) (the small one as det/λ₂ = 400/λ₂); docs/reference.md §2: 0.39936,
+    // 1001.6006.
     let f = surfaces::by_name("rosenbrock").unwrap().formula();
     let p = classify_point(&f, &[1.0, 1.0], &Tolerances::dual()).unwrap();
     assert_eq!(p.kind, CriticalKind::Minimum);
@@ -369,8 +370,9 @@ fn surfaces_parse_and_hold_their_documented_points() {
 
 #[test]
 fn valley_matches_reference_hessian() {
-    // Σ (y − b − w x)² is quadratic: H = 2 [[N, Σx], [Σx, Σx²]] everywhere, which REFERENCE §3
-    // gives as [[20, 5020], [5020, 1746816]]. Integer data: the entries are exact.
+    // Σ (y − b − w x)² is quadratic: H = 2 [[N, Σx], [Σx, Σx²]] everywhere, which
+    // docs/reference.md §3 gives as [[20, 5020], [5020, 1746816]]. Integer data: the entries are
+    // exact.
     let (n, sx, sxx) = VALLEY_X
         .iter()
         .fold((0.0, 0.0, 0.0), |(n, s, q), x| (n + 1.0, s + x, q + x * x));
@@ -391,7 +393,7 @@ fn valley_matches_reference_hessian() {
         );
     }
     // Eigenvalues in closed form: λ₂ = m + √(((a − d)/2)² + b²), λ₁ = det / λ₂ (no cancellation);
-    // REFERENCE: 5.573 and 1.7468e6.
+    // docs/reference.md: 5.573 and 1.7468e6.
     let l2 = (a + d) / 2.0 + (((a - d) / 2.0).powi(2) + b * b).sqrt();
     let l1 = (a * d - b * b) / l2;
     let p = classify_point(
@@ -454,8 +456,8 @@ fn verdicts_do_not_depend_on_the_scale_of_the_function() {
 }
 
 /// Near the monkey saddle's origin the Hessian is `6·[[x, −y], [−y, −x]]`, a clean sign pair
-/// `±6r`; the critical point those points approximate is the degenerate origin (REFERENCE §2),
-/// and a true saddle of the same size is still a saddle.
+/// `±6r`; the critical point those points approximate is the degenerate origin
+/// (docs/reference.md §2), and a true saddle of the same size is still a saddle.
 #[test]
 fn points_near_a_degenerate_critical_point_are_degenerate() {
     let f = surfaces::by_name("monkey-saddle").unwrap().formula();
@@ -484,8 +486,8 @@ fn points_near_a_degenerate_critical_point_are_degenerate() {
     assert_eq!((p.kind, p.index), (CriticalKind::Saddle, 1));
 }
 
-/// REFERENCE §1 near the chapter's saddle, where the gradient does not vanish: the direction
-/// must not point uphill, whichever sign the eigensolver returned.
+/// docs/reference.md §1 near the chapter's saddle, where the gradient does not vanish: the
+/// direction must not point uphill, whichever sign the eigensolver returned.
 #[test]
 fn escape_direction_never_points_uphill() {
     let f = Formula::parse("(1-w1*w2)^2").unwrap();
@@ -497,7 +499,7 @@ fn escape_direction_never_points_uphill() {
         [0.05, -0.02],
     ] {
         let e = escape_saddle(&f, &at, &Tolerances::dual(), &EscapeOptions::default()).unwrap();
-        // ∇L = (−2 w2 (1 − w1 w2), −2 w1 (1 − w1 w2)), REFERENCE §1.
+        // ∇L = (−2 w2 (1 − w1 w2), −2 w1 (1 − w1 w2)), docs/reference.md §1.
         let r = 1.0 - at[0] * at[1];
         let g = [-2.0 * at[1] * r, -2.0 * at[0] * r];
         let slope = g[0] * e.direction[0] + g[1] * e.direction[1];
@@ -550,7 +552,7 @@ fn escape_warns_along_an_unbounded_direction_and_at_a_non_critical_point() {
         "{:?}",
         e.warnings
     );
-    // A bounded saddle escape has no warning (REFERENCE §1).
+    // A bounded saddle escape has no warning (docs/reference.md §1).
     let f = Formula::parse("(1-w1*w2)^2").unwrap();
     let e = escape_saddle(
         &f,

@@ -216,7 +216,8 @@ fn find_skips_a_non_finite_region_with_a_warning() {
     assert_eq!(points[0]["kind"], "minimum");
 }
 
-// docs/reference.md §1: the two-weight network's saddle at 0 and its hyperbola of degenerate minima.
+// docs/reference.md §1: the two-weight network's saddle at 0 and its hyperbola of degenerate
+// minima.
 #[test]
 fn find_two_weight_marks_the_continuum() {
     let out = critpt(&["find", "--fn", "two-weight", "--json"]);
@@ -382,8 +383,8 @@ fn find_reports_rounds_and_starts_and_refuses_an_overflowing_box() {
     );
 }
 
-/// REFERENCE §2: the monkey saddle is degenerate at the origin. `find` and `classify` give that
-/// verdict, also `classify` at the exact coordinates `find` printed.
+/// docs/reference.md §2: the monkey saddle is degenerate at the origin. `find` and `classify`
+/// give that verdict, also `classify` at the exact coordinates `find` printed.
 #[test]
 fn find_and_classify_agree_on_the_monkey_saddle() {
     let v = json(&critpt(&["find", "--fn", "monkey-saddle", "--json"]));

@@ -254,7 +254,8 @@ fn extreme_eigenpairs_match_the_chosen_extremes_with_tiny_residuals() {
 fn counts_classify_by_the_second_order_test() {
     use critpt::critical::CriticalKind::*;
     let tol = Tolerances::dual();
-    // (negative, zero, positive, gradient norm) -> kind, index, minimum ratio (DESIGN's rules).
+    // (negative, zero, positive, gradient norm) -> kind, index, minimum ratio (the rules of
+    // `critical::classify`).
     let cases = [
         ((1, 0, 3, 0.0), Saddle, 1, 0.75),
         ((1, 2, 1, 0.0), Saddle, 1, 0.25),

@@ -133,7 +133,7 @@ fn batchnorm1d_outputs_and_running_statistics_match_pytorch() {
             state.running_var[0]
         );
     }
-    // REFERENCE §5: 0.15/0.95 after [1, 2], then 0.535/0.955.
+    // docs/reference.md §5: 0.15/0.95 after [1, 2], then 0.535/0.955.
     let Layer::BatchNorm { state, .. } = &bn.layers[0] else {
         unreachable!()
     };
@@ -326,7 +326,8 @@ fn gradient_matches_finite_differences_of_the_loss() {
     }
 }
 
-/// REFERENCE §2: a single-output linear model with MSE has Hessian (2/N)·X̃ᵀX̃ (X̃ = [X, 1]).
+/// docs/reference.md §2: a single-output linear model with MSE has Hessian (2/N)·X̃ᵀX̃
+/// (X̃ = [X, 1]).
 #[test]
 fn linear_mse_hessian_is_two_over_n_xtx() {
     let (model, x, t) = random_case(&[3, 1], Activation::Tanh, false, LossKind::Mse, 11, 5);
@@ -337,7 +338,7 @@ fn linear_mse_hessian_is_two_over_n_xtx() {
     assert!((&h - &want).amax() < 1e-13, "{h} vs {want}");
 }
 
-/// REFERENCE §2: a linear softmax classifier's Hessian is the mean over samples of
+/// docs/reference.md §2: a linear softmax classifier's Hessian is the mean over samples of
 /// (diag p − ppᵀ) ⊗ x̃x̃ᵀ, in PyTorch's order (weight rows, then bias); with the second class's
 /// weights at zero, its first-row block is logistic regression's (1/N)·X̃ᵀdiag(σ(1−σ))X̃.
 #[test]

@@ -209,7 +209,7 @@ fn himmelblau_has_exactly_its_nine_points() {
         .all(|w| w[0].value <= w[1].value + 1e-9));
     assert!((res.points[8].value - 181.6165).abs() < 1e-4);
     assert_eq!(res.points[8].kind, CriticalKind::Maximum);
-    // The values of REFERENCE §2 for the saddles.
+    // The values of docs/reference.md §2 for the saddles.
     for (i, v) in [13.3119, 67.7192, 104.0152, 178.3372].iter().enumerate() {
         assert!(
             (res.points[4 + i].value - v).abs() < 1e-4,
@@ -272,7 +272,7 @@ fn double_well_has_two_minima_and_a_saddle() {
     let (f, bx, known) = surface_set("double-well");
     let res = find_critical_points(&f, &bx, &SearchOptions::default()).unwrap();
     assert_same_set(&res.points, &known, 1e-9);
-    // REFERENCE §2: eigenvalues {2, 8} at the minima, {−4, 2} at the saddle.
+    // docs/reference.md §2: eigenvalues {2, 8} at the minima, {−4, 2} at the saddle.
     let s = &res.points[2].spectrum.eigenvalues;
     assert!((s[0] + 4.0).abs() < 1e-9 && (s[1] - 2.0).abs() < 1e-9);
     let m = &res.points[0].spectrum.eigenvalues;
@@ -308,7 +308,7 @@ fn separable_quartic_in_three_dimensions_has_27_points() {
     }
 }
 
-// REFERENCE §1: the saddle at the origin and a hyperbola of degenerate minima.
+// docs/reference.md §1: the saddle at the origin and a hyperbola of degenerate minima.
 #[test]
 fn two_weight_reports_the_saddle_and_a_continuum_of_degenerate_minima() {
     let (f, bx, _) = surface_set("two-weight");
