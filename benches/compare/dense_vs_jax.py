@@ -161,7 +161,8 @@ def main():
         m = statistics.median(times[name])
         r = results[name]
         counts = r.get("counts") or {"negative": r["index"]}
-        print(f"  {name:21s} {m:7.2f} s  ratio {m / base:5.2f}  index {r['index']}  "
+        backend = f"  backend {r['backend']}" if "backend" in r else ""
+        print(f"  {name:21s} {m:7.2f} s  ratio {m / base:5.2f}{backend}  index {r['index']}  "
               f"minimum_ratio {r['minimum_ratio']:.6f}  lambda [{r['lambda_min']:.6e}, "
               f"{r['lambda_max']:.6e}]  {counts}")
     print("load after:", os.popen("uptime").read().strip())

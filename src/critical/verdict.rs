@@ -16,8 +16,8 @@ use crate::critical::classify::{
     Tolerances,
 };
 use crate::curvature::{
-    inertia_with, inertia_with_threshold, symmetric_eigen, symmetric_eigenvalues, EigenBackend,
-    InertiaSpectrum,
+    extreme_eigenpairs, inertia_with, inertia_with_threshold, symmetric_eigen,
+    symmetric_eigenvalues, EigenBackend, InertiaSpectrum,
 };
 use crate::error::Result;
 use crate::objective::{check_params, norm, Gradient, Hessian};
@@ -170,4 +170,77 @@ fn widened<O: Hessian + ?Sized>(
     // nalgebra has no LDLᵀ but does decompose; any backend serves the step.
     let spectrum = symmetric_eigen(h, backend)?;
     location_threshold(obj, params, gradient, h, &spectrum, zero)
+}
+
+/// The most negative curvature at a point, for an escape step: the smallest eigenpair of the
+/// dense Hessian and the classifier's zero threshold, without the rest of the spectrum.
+#[derive(Debug, Clone)]
+pub struct SmallestCurvature {
+    /// The loss there.
+    pub value: f64,
+    /// The gradient there.
+    pub gradient: Vec<f64>,
+    /// Its Euclidean norm.
+    pub gradient_norm: f64,
+    /// The smallest eigenvalue (a Ritz value within `residual` of it, usually far closer).
+    pub eigenvalue: f64,
+    /// Its unit eigenvector, signed so that the largest-magnitude entry is positive.
+    pub eigenvector: Vec<f64>,
+    /// `‖H v − λ v‖`.
+    pub residual: f64,
+    /// The zero threshold of [`classify_point`](super::classify_point) at this point.
+    pub zero_threshold: f64,
+}
+
+/// Relative residual of the smallest eigenpair in [`smallest_curvature`].
+pub const ESCAPE_LANCZOS_TOL: f64 = 1e-10;
+
+/// Gradient, dense Hessian, its two extreme eigenpairs
+/// ([`crate::curvature::extreme_eigenpairs`], relative residual [`ESCAPE_LANCZOS_TOL`], seed 0)
+/// and the classifier's zero threshold: what an escape step needs, one eigenvector instead of
+/// all. Where the location term of the threshold applies (module docs) the full
+/// decomposition is made and its exact smallest pair returned.
+///
+/// # Cost
+/// The Hessian and a few passes over it (block Lanczos); up to 200 parameters, the full
+/// decomposition.
+///
+/// # Errors
+/// As [`classify_point`](super::classify_point).
+pub fn smallest_curvature<O: Gradient + Hessian + ?Sized>(
+    obj: &O,
+    params: &[f64],
+    tol: &Tolerances,
+) -> Result<SmallestCurvature> {
+    check_params(obj, params)?;
+    let mut gradient = vec![0.0; params.len()];
+    let value = obj.loss_and_gradient(params, &mut gradient)?;
+    let gradient_norm = norm(&gradient);
+    let h = obj.hessian(params)?;
+    let (eigenvalue, eigenvector, residual, zero_threshold) =
+        if location_applies(tol, &gradient, gradient_norm) {
+            let spectrum = symmetric_eigen(&h, EigenBackend::Faer)?;
+            let zero = tol.zero_threshold(spectrum.max_abs(), value);
+            let zero = location_threshold(obj, params, &gradient, &h, &spectrum, zero)?;
+            let v = spectrum.eigenvector(0);
+            (spectrum.eigenvalues[0], v, 0.0, zero)
+        } else {
+            let e = extreme_eigenpairs(&h, ESCAPE_LANCZOS_TOL, 0)?;
+            let zero = tol.zero_threshold(e.max_abs(), value);
+            (
+                e.smallest.value,
+                e.smallest.vector,
+                e.smallest.residual,
+                zero,
+            )
+        };
+    Ok(SmallestCurvature {
+        value,
+        gradient,
+        gradient_norm,
+        eigenvalue,
+        eigenvector,
+        residual,
+        zero_threshold,
+    })
 }

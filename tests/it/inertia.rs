@@ -711,3 +711,39 @@ fn analyze_inertia_on_repeated_extremes_gives_the_dense_index() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn escape_needs_only_the_smallest_eigenpair() {
+    use critpt::critical::{escape_saddle, smallest_curvature, EscapeOptions};
+    // 400 rows (block Lanczos, not the full decomposition): the smallest eigenpair of the
+    // chosen spectrum, its vector the dense one up to sign, the classifier's threshold.
+    let n = 400;
+    let s: Vec<f64> = (0..n)
+        .map(|i| match i {
+            0 => -3.0,
+            1 => -1.0,
+            2..=5 => 25.0 + i as f64,
+            _ => 0.02 * ((i * 7919) % 997) as f64 / 997.0,
+        })
+        .collect();
+    let q = QuadraticForm::from_spectrum(&s, 21).unwrap();
+    let p = vec![0.0; n];
+    let tol = Tolerances::dual();
+    let full = classify_point(&q, &p, &tol).unwrap();
+    let c = smallest_curvature(&q, &p, &tol).unwrap();
+    let scale = full.spectrum.max_abs();
+    assert!(
+        (c.eigenvalue + 3.0).abs() <= 1e-10 * scale,
+        "{}",
+        c.eigenvalue
+    );
+    assert!(c.residual <= 1e-10 * scale);
+    let u = full.spectrum.eigenvector(0);
+    let cos: f64 = u.iter().zip(&c.eigenvector).map(|(a, b)| a * b).sum();
+    assert!((cos.abs() - 1.0).abs() <= 1e-10, "cos {cos}");
+    assert!((c.zero_threshold - full.zero_threshold).abs() <= 1e-10 * full.zero_threshold);
+    let step = escape_saddle(&q, &p, &tol, &EscapeOptions::with_step(0.5).unwrap()).unwrap();
+    assert!((step.eigenvalue + 3.0).abs() <= 1e-10 * scale);
+    // f(αu) = ½·λ·α² exactly for a quadratic at its critical point.
+    assert!((step.value_after - 0.5 * -3.0 * 0.25).abs() <= 1e-9);
+}
