@@ -28,6 +28,12 @@ Measured on the 2-core development machine, shared with other builds (load 4-6),
 0.662977: JAX+eigvalsh 57.1 s (Hessian 33.4 s, eigvalsh 20.3 s), critpt dense 32.8 s (0.57),
 critpt inertia 15.9 s (0.28), with `--features lapack` dense 44.0 s (0.77) and inertia 16.2 s
 (0.28). At load 7-12: 147.9 s, 82.9 s (0.56), 38.9 s (0.26), 110.1 s (0.74), 24.2 s (0.16).
+With the inertia path's short Lanczos run and LAPACK's dsytrf (load 14-20, one run each, the
+same agreement): JAX+eigvalsh 237.3 s (Hessian 103.7 s, eigvalsh 123.0 s), critpt dense (faer)
+143.5 s (0.60), inertia (faer) 64.5 s (0.27), dense (lapack dsyevd) 177.8 s (0.75), inertia
+(lapack dsytrf) 65.6 s (0.28). OpenBLAS's threads wait by spinning, which a loaded machine
+punishes (numpy's eigvalsh took 20x its quiet time); rerun quietly:
+    benches/compare/dense_vs_jax.py --critpt-lapack target-lapack/release/critpt
 """
 import argparse
 import json

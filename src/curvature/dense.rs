@@ -235,7 +235,9 @@ impl EigenBackend {
     /// faer 13.5 s, numpy's `eigvalsh` (OpenBLAS 0.3.31) 6.3 s. Under load 11–16 from other
     /// builds the order flips (n = 3000, digits MLP Hessian, paired runs in one minute: faer
     /// 18.7 and 21.9 s, Debian's OpenBLAS 0.3.21 `dsyevd` 24.7 and 27.2 s): OpenBLAS's threads
-    /// wait by spinning, which an oversubscribed machine punishes. `critpt analyze --backend`
+    /// wait by spinning, which an oversubscribed machine punishes (whole `analyze --method
+    /// dense` at n = 5059, load 14–20: faer 143.5 s, LAPACK 177.8 s, JAX + numpy 237.3 s).
+    /// Quietly LAPACK's `dsyevd` is expected near numpy's 6.3 s. `critpt analyze --backend`
     /// overrides the choice; `cargo bench --bench dense --features lapack` compares them.
     pub fn fastest_eigenvalues() -> EigenBackend {
         if cfg!(feature = "lapack") {
