@@ -5,8 +5,10 @@
 //! - `eigenvalues/<backend>`: [`symmetric_eigenvalues`] for every backend in this build
 //!   (nalgebra only at 1500);
 //! - `full_eigen/faer`: [`symmetric_eigen`], eigenvectors included;
-//! - `inertia`: the two LBLᵀ factorizations of [`inertia`] at the classifier's threshold;
-//! - `extremes`: [`extreme_eigenpairs`] (relative residual 1e-8, what `--method inertia` uses);
+//! - `inertia/<backend>`: the two LBLᵀ factorizations of [`inertia_with`] at the classifier's
+//!   threshold (faer's `LBLᵀ`; LAPACK's `dsytrf` with `--features lapack`);
+//! - `extremes`: [`extreme_eigenpairs`] (the library's block Lanczos over the dense matrix,
+//!   relative residual 1e-8, what `--method inertia` uses);
 //! - `hessian` (5059 only): the dense Hessian itself, for scale.
 //!
 //! Baselines, same sitting: `benches/compare/dense_vs_jax.py` (whole process: JAX's
@@ -18,7 +20,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use critpt::curvature::{
-    extreme_eigenpairs, inertia, symmetric_eigen, symmetric_eigenvalues, EigenBackend,
+    extreme_eigenpairs, inertia_with, symmetric_eigen, symmetric_eigenvalues, EigenBackend,
 };
 use critpt::nn::{Activation, BnMode, Dataset, LossKind, Mlp, NetLoss, Task};
 use critpt::objective::Hessian;
@@ -72,9 +74,16 @@ fn bench(c: &mut Criterion) {
             b.iter(|| symmetric_eigen(black_box(h), EigenBackend::Faer).expect("eigen"))
         });
         let tau = 1e-8 * extreme_eigenpairs(&h, 1e-8, 0).expect("extremes").max_abs();
-        g.bench_with_input(BenchmarkId::new("inertia", n), &h, |b, h| {
-            b.iter(|| inertia(black_box(h), tau).expect("inertia"))
-        });
+        for backend in EigenBackend::available() {
+            if backend == EigenBackend::Nalgebra {
+                continue;
+            }
+            g.bench_with_input(
+                BenchmarkId::new(format!("inertia/{}", backend.name()), n),
+                &h,
+                |b, h| b.iter(|| inertia_with(black_box(h), tau, backend).expect("inertia")),
+            );
+        }
         g.bench_with_input(BenchmarkId::new("extremes", n), &h, |b, h| {
             b.iter(|| extreme_eigenpairs(black_box(h), 1e-8, 0).expect("extremes"))
         });

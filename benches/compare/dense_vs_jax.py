@@ -28,6 +28,12 @@ Measured on the 2-core development machine, shared with other builds (load 4-6),
 0.662977: JAX+eigvalsh 57.1 s (Hessian 33.4 s, eigvalsh 20.3 s), critpt dense 32.8 s (0.57),
 critpt inertia 15.9 s (0.28), with `--features lapack` dense 44.0 s (0.77) and inertia 16.2 s
 (0.28). At load 7-12: 147.9 s, 82.9 s (0.56), 38.9 s (0.26), 110.1 s (0.74), 24.2 s (0.16).
+With the inertia path's short Lanczos run and LAPACK's dsytrf (load 14-20, one run each, the
+same agreement): JAX+eigvalsh 237.3 s (Hessian 103.7 s, eigvalsh 123.0 s), critpt dense (faer)
+143.5 s (0.60), inertia (faer) 64.5 s (0.27), dense (lapack dsyevd) 177.8 s (0.75), inertia
+(lapack dsytrf) 65.6 s (0.28). OpenBLAS's threads wait by spinning, which a loaded machine
+punishes (numpy's eigvalsh took 20x its quiet time); rerun quietly:
+    benches/compare/dense_vs_jax.py --critpt-lapack target-lapack/release/critpt
 """
 import argparse
 import json
@@ -161,7 +167,8 @@ def main():
         m = statistics.median(times[name])
         r = results[name]
         counts = r.get("counts") or {"negative": r["index"]}
-        print(f"  {name:21s} {m:7.2f} s  ratio {m / base:5.2f}  index {r['index']}  "
+        backend = f"  backend {r['backend']}" if "backend" in r else ""
+        print(f"  {name:21s} {m:7.2f} s  ratio {m / base:5.2f}{backend}  index {r['index']}  "
               f"minimum_ratio {r['minimum_ratio']:.6f}  lambda [{r['lambda_min']:.6e}, "
               f"{r['lambda_max']:.6e}]  {counts}")
     print("load after:", os.popen("uptime").read().strip())

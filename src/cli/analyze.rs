@@ -117,9 +117,25 @@ pub struct AnalyzeArgs {
     /// Seed of generated data sets and of every random vector (Lanczos, Hutch++, SLQ).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Dense methods: the eigenvalue and LDLᵀ backend, faer or lapack (a build with
+    /// `--features lapack`). Default: the fastest in this build (lapack when built in).
+    #[arg(long)]
+    pub backend: Option<String>,
     /// Print one JSON object instead of a summary.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The `--backend` of a dense method, or the fastest in this build.
+fn dense_backend(a: &AnalyzeArgs, default: EigenBackend) -> Result<EigenBackend> {
+    let Some(name) = a.backend.as_deref() else {
+        return Ok(default);
+    };
+    let b: EigenBackend = name.parse()?;
+    if !EigenBackend::available().contains(&b) {
+        bail!("--backend {name} needs critpt built with `--features {name}`");
+    }
+    Ok(b)
 }
 
 /// Where the model comes from: an ONNX graph, or an MLP in safetensors.
@@ -237,13 +253,9 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
     if method == "inertia" {
         return run_inertia(a, &model, &data, &obj, kind, mode, &tol, extras, spinner);
     }
+    let backend = dense_backend(a, EigenBackend::fastest_eigenvalues())?;
     let start = std::time::Instant::now();
-    let cp = classify_point_eigenvalues(
-        &obj,
-        &model.params,
-        &tol,
-        EigenBackend::fastest_eigenvalues(),
-    )?;
+    let cp = classify_point_eigenvalues(&obj, &model.params, &tol, backend)?;
     let seconds = start.elapsed().as_secs_f64();
     let ev = &cp.eigenvalues;
     let c = cp.classification;
@@ -268,12 +280,14 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
             "eigenvalues": reported,
             "lambda_min": ev.first(),
             "lambda_max": ev.last(),
+            "zero_threshold": cp.zero_threshold,
             "kind": c.kind,
             "index": c.index,
             "minimum_ratio": c.minimum_ratio,
             "trace": trace,
             "trace_std_error": 0.0,
             "method": method,
+            "backend": backend.name(),
             "loss_kind": kind.name(),
             "batchnorm_mode": mode.name(),
             "seconds": seconds,
@@ -309,10 +323,11 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
             .collect();
         outln!("largest        {}", top.join(", "))?;
         outln!(
-            "kind {}   index {}   minimum ratio {:.4}   ({seconds:.2} s, dense)",
+            "kind {}   index {}   minimum ratio {:.4}   ({seconds:.2} s, dense, {})",
             c.kind,
             c.index,
-            c.minimum_ratio
+            c.minimum_ratio,
+            backend.name()
         )?;
         print_escape(&escape)?;
         extras.print()?;
@@ -398,8 +413,9 @@ fn run_inertia(
     extras: Extras,
     spinner: Spinner,
 ) -> Result<ExitCode> {
+    let backend = dense_backend(a, EigenBackend::fastest_factorization())?;
     let start = std::time::Instant::now();
-    let p = classify_point_inertia(obj, &model.params, tol, a.seed)?;
+    let p = classify_point_inertia(obj, &model.params, tol, a.seed, backend)?;
     let seconds = start.elapsed().as_secs_f64();
     let c = p.classification;
     let ext = &p.inertia.extremes;
@@ -439,6 +455,7 @@ fn run_inertia(
             "trace": p.inertia.trace,
             "trace_std_error": 0.0,
             "method": "inertia",
+            "backend": backend.name(),
             "loss_kind": kind.name(),
             "batchnorm_mode": mode.name(),
             "seconds": seconds,
@@ -469,10 +486,11 @@ fn run_inertia(
             counts.positive
         )?;
         outln!(
-            "kind {}   index {}   minimum ratio {:.4}   ({seconds:.2} s, inertia)",
+            "kind {}   index {}   minimum ratio {:.4}   ({seconds:.2} s, inertia, {})",
             c.kind,
             c.index,
-            c.minimum_ratio
+            c.minimum_ratio,
+            backend.name()
         )?;
         print_escape(&escape)?;
         extras.print()?;

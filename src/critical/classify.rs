@@ -328,10 +328,8 @@ pub fn classify_point_with<O: Gradient + Hessian + ?Sized>(
     let spectrum = symmetric_eigen(&h, backend)?;
     let gradient_norm = norm(&gradient);
     let mut zero = tol.zero_threshold(spectrum.max_abs(), value);
-    // Any non-zero component (the norm of a gradient of 1e-300 underflows to 0).
-    if tol.location && gradient.iter().any(|&g| g != 0.0) && gradient_norm <= tol.grad {
-        let shift = hessian_shift(obj, params, &gradient, &h, &spectrum, zero)?;
-        zero = zero.max(LOCATION_FACTOR * shift);
+    if location_applies(tol, &gradient, gradient_norm) {
+        zero = location_threshold(obj, params, &gradient, &h, &spectrum, zero)?;
     }
     let c = classify_with_threshold(&spectrum.eigenvalues, gradient_norm, zero, tol);
     Ok(CriticalPoint {
@@ -345,6 +343,29 @@ pub fn classify_point_with<O: Gradient + Hessian + ?Sized>(
         minimum_ratio: c.minimum_ratio,
         zero_threshold: zero,
     })
+}
+
+/// Whether the zero threshold at a point with this gradient gets the location term (module
+/// docs): it is on, the gradient is small enough to call the point critical, and not exactly
+/// zero (any non-zero component: the norm of a gradient of 1e-300 underflows to 0).
+pub(crate) fn location_applies(tol: &Tolerances, gradient: &[f64], gradient_norm: f64) -> bool {
+    tol.location && gradient.iter().any(|&g| g != 0.0) && gradient_norm <= tol.grad
+}
+
+/// The zero threshold `zero` widened by the location term (module docs):
+/// `max(zero, 3·‖H(θ + s) − H(θ)‖_F)` for the Newton step `s` over `spectrum`, the spectrum of
+/// `h`. Every verdict at a point ([`classify_point`], and those of
+/// [`crate::critical::verdict`]) uses this one rule.
+pub(crate) fn location_threshold<O: Hessian + ?Sized>(
+    obj: &O,
+    params: &[f64],
+    gradient: &[f64],
+    h: &DMatrix<f64>,
+    spectrum: &Spectrum,
+    zero: f64,
+) -> Result<f64> {
+    let shift = hessian_shift(obj, params, gradient, h, spectrum, zero)?;
+    Ok(zero.max(LOCATION_FACTOR * shift))
 }
 
 /// `‖H(θ + s) − H(θ)‖_F` for the pseudo-inverse Newton step `s = −H⁺∇f` over the eigenvalues

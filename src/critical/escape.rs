@@ -19,7 +19,8 @@
 //! The zero threshold deciding whether the smallest eigenvalue is negative is the classifier's
 //! ([`crate::critical::CriticalPoint::zero_threshold`]).
 
-use crate::critical::classify::{classify_point, Tolerances};
+use crate::critical::classify::Tolerances;
+use crate::critical::verdict::smallest_curvature;
 use crate::error::{Error, Result};
 use crate::objective::{Gradient, Hessian};
 
@@ -95,12 +96,13 @@ pub struct EscapeStep {
     pub warnings: Vec<String>,
 }
 
-/// Takes one step along the most negative curvature direction at `params`.
+/// Takes one step along the most negative curvature direction at `params` (only that
+/// eigenpair is computed: [`smallest_curvature`]).
 ///
 /// # Errors
 /// [`Error::NoNegativeCurvature`] when the smallest eigenvalue is not negative beyond the
 /// tolerance; [`Error::NoConvergence`] when no step lowers the loss (rounding at a very flat
-/// point); bad points as in [`classify_point`].
+/// point); bad points as in [`crate::critical::classify_point`].
 ///
 /// # Example
 /// ```
@@ -116,13 +118,13 @@ pub fn escape_saddle<O: Gradient + Hessian + ?Sized>(
     tol: &Tolerances,
     opts: &EscapeOptions,
 ) -> Result<EscapeStep> {
-    let cp = classify_point(obj, params, tol)?;
-    let lambda = cp.spectrum.eigenvalues.first().copied().unwrap_or(0.0);
+    let cp = smallest_curvature(obj, params, tol)?;
+    let lambda = cp.eigenvalue;
     let zero = cp.zero_threshold;
     if lambda >= -zero {
         return Err(Error::NoNegativeCurvature { smallest: lambda });
     }
-    let mut u = cp.spectrum.eigenvector(0);
+    let mut u = cp.eigenvector;
     let slope: f64 = u.iter().zip(&cp.gradient).map(|(a, b)| a * b).sum();
     if slope > 0.0 {
         u.iter_mut().for_each(|x| *x = -*x);

@@ -24,6 +24,6 @@ pub use search::{
     DEFAULT_STARTS, MAX_STARTS,
 };
 pub use verdict::{
-    classify_point_eigenvalues, classify_point_inertia, EigenvaluePoint, InertiaPoint,
-    INERTIA_LANCZOS_TOL,
+    classify_point_eigenvalues, classify_point_inertia, smallest_curvature, EigenvaluePoint,
+    InertiaPoint, SmallestCurvature, ESCAPE_LANCZOS_TOL, INERTIA_LANCZOS_TOL,
 };

@@ -4,7 +4,8 @@
 //! - `faer` (default): pure Rust, blocked tridiagonalization and divide and conquer; on par with
 //!   LAPACK's `dsyevd` on this kind of machine.
 //! - `nalgebra`: nalgebra's own `SymmetricEigen` (implicit QR); simple and slow for large `n`.
-//! - `lapack` (feature `lapack`): LAPACK's `dsyev` through nalgebra-lapack and OpenBLAS.
+//! - `lapack` (feature `lapack`): LAPACK through OpenBLAS: `dsyev` (nalgebra-lapack) for the
+//!   full decomposition, `dsyevd` with `JOBZ = 'N'` for the eigenvalues alone.
 //!
 //! Whatever the backend, the result is sorted ascending with eigenvectors in matching columns,
 //! and each eigenvector's sign is fixed so that its largest-magnitude entry is positive, so that
@@ -12,14 +13,12 @@
 //!
 //! Pay for what is used: [`symmetric_eigenvalues`] skips the eigenvectors (tridiagonalization
 //! and a tridiagonal eigenvalue solver, no back-transformation), and [`extreme_eigenpairs`]
-//! finds only the smallest and the largest eigenpair (block Lanczos on the dense matrix, with
-//! their residuals), for an escape direction or the scale of the zero threshold.
+//! finds only the smallest and the largest eigenpair (the library's block Lanczos over
+//! [`DenseOperator`], with their residuals), for an escape direction or the scale of the zero
+//! threshold.
 
-use crate::curvature::lanczos::dot;
 use crate::error::{Error, Result};
 use nalgebra::DMatrix;
-use rand::{rngs::StdRng, SeedableRng};
-use rand_distr::{Distribution, StandardNormal};
 
 /// Eigenvalues (ascending) and unit eigenvectors (matching columns) of a symmetric matrix.
 #[derive(Debug, Clone)]
@@ -221,24 +220,33 @@ pub fn symmetric_eigenvalues(a: &DMatrix<f64>, backend: EigenBackend) -> Result<
 }
 
 impl EigenBackend {
-    /// The backend [`symmetric_eigenvalues`] should use in this build: faer, with or without
-    /// the `lapack` feature, because LAPACK's `dsyevd` (`JOBZ = 'N'`, Debian's OpenBLAS 0.3.21,
-    /// 2 threads) lost every paired run against it on the development machine (a 2-core AMD
-    /// EPYC Zen 4 VM, shared with other builds at the time; one run each, seconds):
+    /// The backend [`symmetric_eigenvalues`] uses by default in this build: LAPACK's `dsyevd`
+    /// with `JOBZ = 'N'` (what numpy's `eigvalsh` calls) when the `lapack` feature is on, faer
+    /// otherwise.
     ///
-    /// | matrix | load | faer | lapack | nalgebra | numpy `eigvalsh` |
-    /// |---|---|---|---|---|---|
-    /// | random, n = 1500 | 4–16 | 0.42–2.3 | 1.9 | 4.8 | 1.8 |
-    /// | random, n = 3000 | 5–16 | 7.6–21 | 29 | — | 12.8 |
-    /// | digits MLP Hessian, n = 3600, with the Hessian | 7–8 | 15.7, 20.4, 25.6, 25.7 | 24.1, 25.5, 29.4, 29.8 (1 thread) | — | — |
-    /// | digits MLP Hessian, n = 5059, whole `analyze` | 7–12 | 83 | 110 | — | 72.5 alone |
-    ///
-    /// On a quiet machine faer took 13.5 s at n = 5059 and numpy's `eigvalsh` (OpenBLAS 0.3.31)
-    /// 6.3 s; `cargo bench --bench dense --features lapack` decides there. The tridiagonal
-    /// reduction reads the trailing matrix once per column, so beyond the cache (n ≳ 2000 here)
-    /// it is bound by memory bandwidth in every backend.
+    /// Both reduce to tridiagonal form (`dsytrd`-style, half of it symmetric matrix-vector
+    /// products that read the trailing matrix once per column, so beyond the cache, n ≳ 2000
+    /// here, every backend is bound by memory bandwidth) and then solve the tridiagonal
+    /// eigenvalue problem in `O(n²)`. Quiet 2-core machine (AMD EPYC Zen 4 VM), n = 5059:
+    /// faer 13.5 s, numpy's `eigvalsh` (OpenBLAS 0.3.31) 6.3 s. Under load 11–16 from other
+    /// builds the order flips (n = 3000, digits MLP Hessian, paired runs in one minute: faer
+    /// 18.7 and 21.9 s, Debian's OpenBLAS 0.3.21 `dsyevd` 24.7 and 27.2 s): OpenBLAS's threads
+    /// wait by spinning, which an oversubscribed machine punishes (whole `analyze --method
+    /// dense` at n = 5059, load 14–20: faer 143.5 s, LAPACK 177.8 s, JAX + numpy 237.3 s).
+    /// Quietly LAPACK's `dsyevd` is expected near numpy's 6.3 s. `critpt analyze --backend`
+    /// overrides the choice; `cargo bench --bench dense --features lapack` compares them.
     pub fn fastest_eigenvalues() -> EigenBackend {
-        EigenBackend::Faer
+        if cfg!(feature = "lapack") {
+            EigenBackend::Lapack
+        } else {
+            EigenBackend::Faer
+        }
+    }
+
+    /// The backend [`crate::curvature::inertia`] factors with by default in this build:
+    /// LAPACK's Bunch–Kaufman `dsytrf` when the `lapack` feature is on, faer's `LBLᵀ` otherwise.
+    pub fn fastest_factorization() -> EigenBackend {
+        Self::fastest_eigenvalues()
     }
 }
 
@@ -319,7 +327,7 @@ pub struct Extremes {
     pub largest: EigenPair,
     /// Whether both residuals reached the tolerance (`≤ tol · max|λ|`).
     pub converged: bool,
-    /// Products with `a` (columns of the block Krylov basis).
+    /// Products with `a` (block Krylov columns and the two residual checks).
     pub matvecs: usize,
 }
 
@@ -333,32 +341,92 @@ impl Extremes {
 /// Matrices up to this size are decomposed fully by [`extreme_eigenpairs`]: cheaper than a
 /// Krylov basis, and exact.
 const EXTREMES_FULL_LIMIT: usize = 200;
-/// Block size of the block Lanczos iteration: one pass over `a` serves 16 vectors.
-const BLOCK: usize = 16;
-/// Largest block Krylov basis.
-const MAX_BASIS: usize = 480;
+/// Block size of [`extreme_eigenpairs`]' Lanczos: one pass over the matrix serves 8 vectors.
+/// On the 5059-parameter digits Hessian (to 1e-8, both ends) blocks of 8 took 338 products
+/// and 42 block steps, of 16 562 and 35, of 32 1122 and 35, and 8 the least time.
+const EXTREMES_BLOCK: usize = 8;
+
+/// A dense symmetric matrix as a Hessian-vector product, so that the matrix-free eigensolvers
+/// ([`crate::curvature::Lanczos`]) run on it: `hvp(_, v) = a·v`, and `hvp_many` is one
+/// matrix-matrix product that reads `a` once for the whole block. The loss is the quadratic
+/// `½ xᵀ a x`; the point is ignored beyond its length.
+#[derive(Debug, Clone, Copy)]
+pub struct DenseOperator<'a> {
+    a: &'a DMatrix<f64>,
+}
+
+impl<'a> DenseOperator<'a> {
+    /// Wraps the square matrix `a` (symmetric: the eigensolvers assume it).
+    ///
+    /// # Errors
+    /// A non-square or non-finite matrix.
+    pub fn new(a: &'a DMatrix<f64>) -> Result<Self> {
+        check_square_finite(a)?;
+        Ok(DenseOperator { a })
+    }
+
+    /// `out = a · vs` for `k` column-major vectors, parallel over faer's threads.
+    fn apply(&self, vs: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
+        let n = self.a.nrows();
+        if vs.len() != n * k || out.len() != n * k {
+            return Err(Error::dim("directions", n * k, vs.len().min(out.len())));
+        }
+        if n == 0 || k == 0 {
+            return Ok(());
+        }
+        faer::linalg::matmul::matmul(
+            faer::MatMut::from_column_major_slice_mut(out, n, k),
+            faer::Accum::Replace,
+            faer::MatRef::from_column_major_slice(self.a.as_slice(), n, n),
+            faer::MatRef::from_column_major_slice(vs, n, k),
+            1.0,
+            faer::get_global_parallelism(),
+        );
+        Ok(())
+    }
+}
+
+impl crate::objective::Loss for DenseOperator<'_> {
+    fn n_params(&self) -> usize {
+        self.a.nrows()
+    }
+    fn loss(&self, params: &[f64]) -> Result<f64> {
+        crate::objective::check_params(self, params)?;
+        let mut ax = vec![0.0; params.len()];
+        self.apply(params, 1, &mut ax)?;
+        Ok(0.5 * params.iter().zip(&ax).map(|(x, y)| x * y).sum::<f64>())
+    }
+}
+
+impl crate::objective::Hvp for DenseOperator<'_> {
+    fn hvp(&self, _params: &[f64], v: &[f64], out: &mut [f64]) -> Result<()> {
+        self.apply(v, 1, out)
+    }
+    fn hvp_many(&self, _params: &[f64], vs: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
+        self.apply(vs, k, out)
+    }
+}
 
 /// The smallest and the largest eigenpair of the symmetric matrix `a`, with residuals, without
 /// the rest of the spectrum.
 ///
-/// Block Lanczos with full reorthogonalization: a block Krylov basis `Q` of 16 seeded random
-/// start vectors and their images under `a` (classical Gram–Schmidt twice), Rayleigh–Ritz on
-/// `QᵀaQ`, stopping when both extreme residuals `‖a v − θ v‖` are at most
-/// `tol · max(|θ_min|, |θ_max|)`, or at 480 basis vectors (then `converged` is false and the
-/// residuals say how far each pair is). Ritz values lie inside `[λ_min, λ_max]`, each within
-/// its residual of an eigenvalue, and usually much closer (`residual²/gap`). Up to 200 rows
-/// the matrix is decomposed fully instead (exact, residuals at rounding level).
+/// [`crate::curvature::Lanczos`] (block Lanczos with full reorthogonalization and thick
+/// restarts) over [`DenseOperator`], one pair at each end, blocks of 8 vectors, relative
+/// residual `tol` (`‖a v − θ v‖ ≤ tol · max|θ|`), seeded by `seed`. Ritz values lie inside
+/// `[λ_min, λ_max]`, each within its residual of an eigenvalue, and usually much closer
+/// (`residual²/gap`). When the block-step limit is reached with only one end converged,
+/// `converged` is false and each residual says how far its pair is. Up to 200 rows the matrix
+/// is decomposed fully instead (exact, residuals at rounding level).
 ///
 /// # Cost
-/// One product `a·X` per 16 basis vectors (a matrix-matrix product that reads `a` once), so a
-/// few passes over `a` for well-separated extremes; `O(n·m²)` for the reorthogonalization of
-/// `m` basis vectors. Memory `2·n·m`. The full eigen-decomposition costs `≥ 4/3·n³`. On the
-/// 2-core development machine under load 13–15, a Hessian-like spectrum (10 outliers, a bulk
-/// near zero, a negative tail) converged to `1e-8` in 112 vectors: 0.31 s at n = 1500,
-/// 0.67 s at n = 3000 (the eigenvalues alone: 1.0–2.3 s and 15–21 s).
+/// One product `a·X` per 8 basis vectors (a matrix-matrix product that reads `a` once), so a
+/// few passes over `a` for well-separated extremes; `O(n·m²)` for the reorthogonalization of a
+/// basis of `m` vectors (at most 300), two more products for the true residuals. The full
+/// eigen-decomposition costs `≥ 4/3·n³`.
 ///
 /// # Errors
-/// A non-square or non-finite matrix; `tol` not in `(0, 1)`.
+/// A non-square, empty or non-finite matrix; `tol` not in `(0, 1)`; neither end converged
+/// within the block-step limit ([`Error::NoConvergence`]).
 ///
 /// # Example
 /// ```
@@ -370,7 +438,20 @@ const MAX_BASIS: usize = 480;
 /// assert!((e.smallest.value + 10.0).abs() < 1e-8 && (e.largest.value - 289.0).abs() < 1e-8);
 /// ```
 pub fn extreme_eigenpairs(a: &DMatrix<f64>, tol: f64, seed: u64) -> Result<Extremes> {
-    check_square_finite(a)?;
+    extreme_eigenpairs_within(a, tol, seed, crate::curvature::lanczos::LANCZOS_MAX_ITERS)
+}
+
+/// [`extreme_eigenpairs`] with at most `max_iters` block steps of Lanczos.
+///
+/// # Errors
+/// As [`extreme_eigenpairs`]; `max_iters == 0`.
+pub fn extreme_eigenpairs_within(
+    a: &DMatrix<f64>,
+    tol: f64,
+    seed: u64,
+    max_iters: usize,
+) -> Result<Extremes> {
+    let op = DenseOperator::new(a)?;
     if !(tol > 0.0 && tol < 1.0) {
         return Err(Error::invalid(
             "tol",
@@ -401,7 +482,24 @@ pub fn extreme_eigenpairs(a: &DMatrix<f64>, tol: f64, seed: u64) -> Result<Extre
             matvecs: n,
         });
     }
-    block_lanczos_extremes(a, tol, seed)
+    let r = crate::curvature::Lanczos::new(1, crate::curvature::Which::Both)
+        .with_block_size(EXTREMES_BLOCK)?
+        .with_tol(tol)?
+        .with_max_iters(max_iters)?
+        .with_seed(seed)
+        .run(&op, &vec![0.0; n])?;
+    let last = r.spectrum.eigenvalues.len() - 1;
+    let pair = |k: usize| EigenPair {
+        value: r.spectrum.eigenvalues[k],
+        vector: r.spectrum.eigenvector(k),
+        residual: r.residuals[k],
+    };
+    Ok(Extremes {
+        smallest: pair(0),
+        largest: pair(last),
+        converged: r.converged.iter().all(|&c| c),
+        matvecs: r.n_hvps,
+    })
 }
 
 fn residual_norm(a: &DMatrix<f64>, v: &[f64], lambda: f64) -> f64 {
@@ -411,170 +509,6 @@ fn residual_norm(a: &DMatrix<f64>, v: &[f64], lambda: f64) -> f64 {
         .map(|i| (av[i] - lambda * v[i]).powi(2))
         .sum::<f64>()
         .sqrt()
-}
-
-/// Orthonormalizes columns `k..k + b` of the column-major `n`-row basis `q` against columns
-/// `..k` (classical Gram–Schmidt twice, blocked) and among themselves (twice, column by
-/// column). A column that vanishes (it lay in the span already) is replaced by a random vector
-/// orthogonalized against everything before it.
-fn orthonormalize(q: &mut [f64], n: usize, k: usize, b: usize, rng: &mut StdRng) {
-    use faer::linalg::matmul::matmul;
-    use faer::reborrow::{Reborrow, ReborrowMut};
-    use faer::{Accum, MatMut, MatRef};
-    let par = faer::get_global_parallelism();
-    let norms: Vec<f64> = (k..k + b)
-        .map(|j| dot(&q[j * n..(j + 1) * n], &q[j * n..(j + 1) * n]).sqrt())
-        .collect();
-    if k > 0 {
-        let (prev, rest) = q.split_at_mut(k * n);
-        let prev = MatRef::from_column_major_slice(&prev[..], n, k);
-        let mut cur = MatMut::from_column_major_slice_mut(&mut rest[..b * n], n, b);
-        let mut h = faer::Mat::<f64>::zeros(k, b);
-        for _ in 0..2 {
-            matmul(
-                h.as_mut(),
-                Accum::Replace,
-                prev.transpose(),
-                cur.rb(),
-                1.0,
-                par,
-            );
-            matmul(cur.rb_mut(), Accum::Add, prev, h.as_ref(), -1.0, par);
-        }
-    }
-    for j in k..k + b {
-        let mut reference = norms[j - k];
-        let mut from = k;
-        for _attempt in 0..4 {
-            let (done, rest) = q.split_at_mut(j * n);
-            let col = &mut rest[..n];
-            for _ in 0..2 {
-                for i in from..j {
-                    let qi = &done[i * n..(i + 1) * n];
-                    let d = dot(qi, col);
-                    col.iter_mut().zip(qi).for_each(|(c, x)| *c -= d * x);
-                }
-            }
-            let norm = dot(col, col).sqrt();
-            if norm > 1e-10 * reference && norm > 0.0 {
-                col.iter_mut().for_each(|c| *c /= norm);
-                break;
-            }
-            // In the span already: a fresh random direction, orthogonalized against all.
-            col.iter_mut()
-                .for_each(|c| *c = StandardNormal.sample(&mut *rng));
-            reference = dot(col, col).sqrt();
-            from = 0;
-        }
-    }
-}
-
-fn block_lanczos_extremes(a: &DMatrix<f64>, tol: f64, seed: u64) -> Result<Extremes> {
-    use faer::linalg::matmul::matmul;
-    use faer::{Accum, MatMut, MatRef};
-    let n = a.nrows();
-    let par = faer::get_global_parallelism();
-    let a_ref = MatRef::from_column_major_slice(a.as_slice(), n, n);
-    let max_basis = MAX_BASIS.min(n);
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut q = vec![0.0; n * max_basis];
-    let mut w = vec![0.0; n * max_basis];
-    // t = Qᵀ a Q, column-major with leading dimension max_basis.
-    let mut t = vec![0.0; max_basis * max_basis];
-    let b0 = BLOCK.min(max_basis);
-    q[..n * b0]
-        .iter_mut()
-        .for_each(|x| *x = StandardNormal.sample(&mut rng));
-    orthonormalize(&mut q, n, 0, b0, &mut rng);
-    let (mut k, mut cur) = (0usize, b0);
-    let mut next_check = 0usize;
-    loop {
-        let b = cur - k;
-        {
-            let qn = MatRef::from_column_major_slice(&q[k * n..cur * n], n, b);
-            let wn = MatMut::from_column_major_slice_mut(&mut w[k * n..cur * n], n, b);
-            matmul(wn, Accum::Replace, a_ref, qn, 1.0, par);
-            let qall = MatRef::from_column_major_slice(&q[..cur * n], n, cur);
-            let wn = MatRef::from_column_major_slice(&w[k * n..cur * n], n, b);
-            let mut tb = faer::Mat::<f64>::zeros(cur, b);
-            matmul(tb.as_mut(), Accum::Replace, qall.transpose(), wn, 1.0, par);
-            for jj in 0..b {
-                for i in 0..cur {
-                    let v = tb[(i, jj)];
-                    let j = k + jj;
-                    if i < k {
-                        t[i + j * max_basis] = v;
-                        t[j + i * max_basis] = v;
-                    } else {
-                        // Inside the new block: symmetrize the two computed halves.
-                        t[i + j * max_basis] += 0.5 * v;
-                        t[j + i * max_basis] += 0.5 * v;
-                    }
-                }
-            }
-        }
-        k = cur;
-        let last = k == max_basis;
-        if k >= next_check || last {
-            next_check = (k + BLOCK).max(k + k / 4);
-            let tm = faer::Mat::<f64>::from_fn(k, k, |i, j| t[i + j * max_basis]);
-            let evd =
-                tm.self_adjoint_eigen(faer::Side::Lower)
-                    .map_err(|_| Error::NoConvergence {
-                        method: "block lanczos rayleigh-ritz".into(),
-                        iters: k,
-                        residual: f64::NAN,
-                    })?;
-            let ritz = |idx: usize| -> EigenPair {
-                let theta = evd.S()[idx];
-                let s: Vec<f64> = (0..k).map(|i| evd.U()[(i, idx)]).collect();
-                let mut y = vec![0.0; n];
-                let mut ay = vec![0.0; n];
-                for (c, &sc) in s.iter().enumerate() {
-                    let qc = &q[c * n..(c + 1) * n];
-                    let wc = &w[c * n..(c + 1) * n];
-                    for r in 0..n {
-                        y[r] += sc * qc[r];
-                        ay[r] += sc * wc[r];
-                    }
-                }
-                let residual = y
-                    .iter()
-                    .zip(&ay)
-                    .map(|(yi, ai)| (ai - theta * yi).powi(2))
-                    .sum::<f64>()
-                    .sqrt();
-                let norm = dot(&y, &y).sqrt();
-                let scale = super::largest_entry_sign(&y) / norm;
-                y.iter_mut().for_each(|x| *x *= scale);
-                EigenPair {
-                    value: theta,
-                    vector: y,
-                    residual: residual / norm,
-                }
-            };
-            let smallest = ritz(0);
-            let largest = ritz(k - 1);
-            let scale = smallest.value.abs().max(largest.value.abs());
-            let converged =
-                k == n || (smallest.residual <= tol * scale && largest.residual <= tol * scale);
-            if converged || last {
-                return Ok(Extremes {
-                    smallest,
-                    largest,
-                    converged,
-                    matvecs: k,
-                });
-            }
-        }
-        // The next block: the newest images, orthogonalized against the basis.
-        let nb = BLOCK.min(max_basis - k).min(b);
-        let (head, tail) = ((k - b) * n, (k - b + nb) * n);
-        let src: Vec<f64> = w[head..tail].to_vec();
-        q[k * n..(k + nb) * n].copy_from_slice(&src);
-        orthonormalize(&mut q, n, k, nb, &mut rng);
-        cur = k + nb;
-    }
 }
 
 #[cfg(feature = "lapack")]

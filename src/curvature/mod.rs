@@ -16,11 +16,14 @@ pub mod power;
 pub mod trace;
 
 pub use dense::{
-    extreme_eigenpairs, symmetric_eigen, symmetric_eigenvalues, EigenBackend, EigenPair, Extremes,
-    Spectrum,
+    extreme_eigenpairs, extreme_eigenpairs_within, symmetric_eigen, symmetric_eigenvalues,
+    DenseOperator, EigenBackend, EigenPair, Extremes, Spectrum,
 };
 pub use density::{slq_density, MomentEstimate, Quadrature, Slq, SpectralDensity};
-pub use inertia::{inertia, inertia_at, inertia_with_threshold, Inertia, InertiaSpectrum};
+pub use inertia::{
+    inertia, inertia_at, inertia_at_with, inertia_with, inertia_with_threshold, Inertia,
+    InertiaSpectrum,
+};
 pub use lanczos::{HvpOperator, Lanczos, LanczosResult, Which, BASIS_BYTES, MAX_BASIS, MIN_BASIS};
 /// The sign (`1` or `−1`) that makes the entry of largest magnitude of `v` positive (`1` for a
 /// zero vector): eigenvectors are only defined up to sign, and every solver here fixes it this

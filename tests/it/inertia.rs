@@ -8,8 +8,8 @@ use critpt::critical::{
     classify_spectrum, Tolerances,
 };
 use critpt::curvature::{
-    extreme_eigenpairs, inertia, inertia_at, symmetric_eigen, symmetric_eigenvalues, EigenBackend,
-    EigenPair, Inertia,
+    extreme_eigenpairs, extreme_eigenpairs_within, inertia, inertia_at, inertia_at_with,
+    inertia_with, symmetric_eigen, symmetric_eigenvalues, EigenBackend, EigenPair, Inertia,
 };
 use critpt::nn::{Activation, BnMode, LossKind, Mlp, NetLoss, Targets};
 use critpt::problems::QuadraticForm;
@@ -195,9 +195,9 @@ fn check_pair(a: &DMatrix<f64>, pair: &EigenPair, scale: f64, what: &str) {
 #[test]
 fn extreme_eigenpairs_match_the_chosen_extremes_with_tiny_residuals() {
     // 120 rows: the full decomposition; 300 and 700: block Lanczos. A Hessian-like spectrum
-    // (outliers, a bulk near zero, a small negative tail whose end is separated) converges;
-    // evenly spaced eigenvalues at n = 700 (relative gap 1/700) need more than the basis
-    // allows, and then the reported residuals must still be the true ones.
+    // (outliers, a bulk near zero, a small negative tail whose end is separated) and evenly
+    // spaced eigenvalues (relative gap 1/n at both ends, more vectors than the basis holds,
+    // so thick restarts must carry it) both converge to the tolerance.
     for (n, seed) in [(120usize, 5u64), (300, 6), (700, 7)] {
         let hessian_like: Vec<f64> = (0..n)
             .map(|i| match i {
@@ -219,26 +219,13 @@ fn extreme_eigenpairs_match_the_chosen_extremes_with_tiny_residuals() {
             for pair in [&e.smallest, &e.largest] {
                 check_pair(q.matrix(), pair, scale, &what);
             }
-            // Ritz values lie inside [λ_min, λ_max], each within its residual of the extreme.
-            assert!(e.smallest.value >= lo - 1e-12 * scale, "{what}");
-            assert!(e.largest.value <= hi + 1e-12 * scale, "{what}");
-            assert!(
-                e.smallest.value - lo <= e.smallest.residual + 1e-12 * scale,
-                "{what}"
-            );
-            assert!(
-                hi - e.largest.value <= e.largest.residual + 1e-12 * scale,
-                "{what}"
-            );
-            if name == "even" && n == 700 {
-                assert!(!e.converged, "{what}");
-                assert!(e.smallest.residual.max(e.largest.residual) > 1e-10 * scale);
-                continue;
-            }
             assert!(e.converged, "{what}");
             for pair in [&e.smallest, &e.largest] {
                 assert!(pair.residual <= 1e-10 * scale, "{what}");
             }
+            // Each Ritz value inside [λ_min, λ_max] and within residual²/gap of its extreme.
+            assert!(e.smallest.value >= lo - 1e-12 * scale, "{what}");
+            assert!(e.largest.value <= hi + 1e-12 * scale, "{what}");
             assert!((e.smallest.value - lo).abs() <= 1e-10 * scale, "{what}");
             assert!((e.largest.value - hi).abs() <= 1e-10 * scale, "{what}");
             assert!((e.max_abs() - scale).abs() <= 1e-10 * scale, "{what}");
@@ -248,6 +235,40 @@ fn extreme_eigenpairs_match_the_chosen_extremes_with_tiny_residuals() {
     assert!(extreme_eigenpairs(q.matrix(), 0.0, 0).is_err());
     assert!(extreme_eigenpairs(q.matrix(), f64::NAN, 0).is_err());
     assert!(extreme_eigenpairs(&DMatrix::zeros(0, 0), 1e-8, 0).is_err());
+}
+
+#[test]
+fn extreme_eigenpairs_cut_short_report_their_true_residuals() {
+    // Evenly spaced eigenvalues at n = 700 need many restarts at 1e-12; two block steps (32
+    // vectors) leave both ends unresolved: either no pair converged (an error that says so)
+    // or the result says which did not, with residuals that are the true ones and Ritz
+    // values inside the spectrum within their residuals of the extremes.
+    let n = 700;
+    let s: Vec<f64> = (0..n).map(|i| i as f64 / n as f64 * 6.0 - 1.0).collect();
+    let q = QuadraticForm::from_spectrum(&s, 7).unwrap();
+    let (lo, hi) = (s[0], s[n - 1]);
+    let scale = lo.abs().max(hi.abs());
+    for max_iters in [2usize, 4] {
+        match extreme_eigenpairs_within(q.matrix(), 1e-12, 0, max_iters) {
+            Err(critpt::error::Error::NoConvergence { .. }) => {}
+            Err(e) => panic!("max_iters {max_iters}: unexpected error {e}"),
+            Ok(e) => {
+                let what = format!("max_iters {max_iters}");
+                assert!(!e.converged, "{what}");
+                for pair in [&e.smallest, &e.largest] {
+                    check_pair(q.matrix(), pair, scale, &what);
+                }
+                assert!(e.smallest.residual.max(e.largest.residual) > 1e-12 * scale);
+                assert!(e.smallest.value >= lo - 1e-12 && e.largest.value <= hi + 1e-12);
+                assert!(
+                    e.smallest.value - lo <= e.smallest.residual + 1e-12,
+                    "{what}"
+                );
+                assert!(hi - e.largest.value <= e.largest.residual + 1e-12, "{what}");
+            }
+        }
+    }
+    assert!(extreme_eigenpairs_within(q.matrix(), 1e-8, 0, 0).is_err());
 }
 
 #[test]
@@ -288,39 +309,57 @@ fn counts_classify_by_the_second_order_test() {
     assert_eq!((c.kind, c.index, c.zero, c.positive), (Saddle, 1, 2, 1));
 }
 
-/// Same kind, index, counts and minimum ratio from the inertia as from the full spectrum.
+/// Same kind, index, counts, minimum ratio and zero threshold from the inertia and from the
+/// eigenvalues alone as from the full spectrum ([`classify_point`], location term included).
 fn assert_same_verdict<O>(obj: &O, p: &[f64], tol: &Tolerances, what: &str)
 where
     O: critpt::objective::Gradient + critpt::objective::Hessian,
 {
     let full = classify_point(obj, p, tol).unwrap();
     let max_abs = full.spectrum.max_abs();
-    let dense = classify_spectrum(
-        &full.spectrum.eigenvalues,
-        full.gradient_norm,
-        full.value,
-        tol,
-    );
-    let by_inertia = classify_point_inertia(obj, p, tol, 0).unwrap();
-    assert_eq!(by_inertia.classification, dense, "{what}");
-    let ext = &by_inertia.inertia.extremes;
     let ev = &full.spectrum.eigenvalues;
+    let dense =
+        critpt::critical::classify_with_threshold(ev, full.gradient_norm, full.zero_threshold, tol);
+    assert_eq!(
+        (dense.kind, dense.index, dense.minimum_ratio),
+        (full.kind, full.index, full.minimum_ratio)
+    );
+    let by_inertia =
+        classify_point_inertia(obj, p, tol, 0, EigenBackend::fastest_factorization()).unwrap();
+    assert_eq!(by_inertia.classification, dense, "{what}");
+    // The end of larger magnitude converged; each Ritz value lies inside the spectrum and
+    // within its residual of the extreme.
+    let ext = &by_inertia.inertia.extremes;
+    let (lo, hi) = (ev[0], ev[ev.len() - 1]);
+    let big = if hi.abs() >= lo.abs() {
+        (ext.largest.value, hi)
+    } else {
+        (ext.smallest.value, lo)
+    };
+    assert!((big.0 - big.1).abs() <= 1e-10 * max_abs, "{what}");
+    assert!(ext.smallest.value >= lo - 1e-12 * max_abs, "{what}");
+    assert!(ext.largest.value <= hi + 1e-12 * max_abs, "{what}");
     assert!(
-        (ext.smallest.value - ev[0]).abs() <= 1e-8 * max_abs,
+        ext.smallest.value - lo <= ext.smallest.residual + 1e-12 * max_abs,
         "{what}"
     );
     assert!(
-        (ext.largest.value - ev[ev.len() - 1]).abs() <= 1e-8 * max_abs,
+        hi - ext.largest.value <= ext.largest.residual + 1e-12 * max_abs,
         "{what}"
     );
-    let tau = tol.zero_threshold(max_abs, full.value);
+    // τ from the Ritz values: within the documented relative 1e-6 (Lanczos' tolerance).
+    let tau = full.zero_threshold;
     assert!(
-        (by_inertia.inertia.tau - tau).abs() <= 1e-12 * tau,
+        (by_inertia.inertia.tau - tau).abs() <= 1e-6 * tau,
         "{what}: τ {} vs dense {tau}",
         by_inertia.inertia.tau
     );
     let values_only = classify_point_eigenvalues(obj, p, tol, EigenBackend::default()).unwrap();
     assert_eq!(values_only.classification, dense, "{what}");
+    assert!(
+        (values_only.zero_threshold - tau).abs() <= 1e-12 * tau,
+        "{what}"
+    );
 }
 
 #[test]
@@ -343,7 +382,9 @@ fn inertia_verdict_equals_the_dense_verdict_near_the_relative_threshold() {
             }
             let q = QuadraticForm::from_spectrum(&s, seed).unwrap();
             let p = vec![0.0; n];
-            let by_inertia = classify_point_inertia(&q, &p, &tol, 3).unwrap();
+            let by_inertia =
+                classify_point_inertia(&q, &p, &tol, 3, EigenBackend::fastest_factorization())
+                    .unwrap();
             assert_eq!(
                 by_inertia.inertia.counts,
                 counts_of(&s, 1e-7),
@@ -473,7 +514,17 @@ fn analyze_inertia_gives_the_dense_verdict_on_the_fixture_models() {
                 .map(|v| v.as_f64().unwrap())
                 .collect();
             let scale = ev.iter().fold(0.0f64, |m, l| m.max(l.abs()));
-            let tau = 1e-8 * scale;
+            // Not critical at the default tol_grad: the relative threshold alone. With
+            // --tol-grad 1e6 the location term widens it, the same in both methods.
+            let tau = d["zero_threshold"].as_f64().unwrap();
+            if extra.is_empty() {
+                assert!((tau - 1e-8 * scale).abs() <= 1e-15 * scale, "{stem}");
+            }
+            let ti = i["zero_threshold"].as_f64().unwrap();
+            assert!(
+                (ti - tau).abs() <= 1e-6 * tau,
+                "{stem} {extra:?}: τ {ti} vs {tau}"
+            );
             let counts = &i["counts"];
             let want = counts_of(&ev, tau);
             assert_eq!(counts["negative"], want.negative, "{stem}");
@@ -496,4 +547,204 @@ fn analyze_inertia_gives_the_dense_verdict_on_the_fixture_models() {
         let i = analyze(stem, "inertia", &["--escape"]);
         assert_eq!(i["escape"], d["escape"], "{stem}");
     }
+}
+
+#[test]
+fn every_factorization_backend_counts_the_chosen_spectrum() {
+    // faer's LBLᵀ and, with the feature, LAPACK's dsytrf: the same exact counts, each from
+    // one reused buffer for both shifts (the second factorization must not see the first).
+    for (n, seed) in [(40usize, 11u64), (300, 12)] {
+        let tau = 1e-6;
+        let s = spectrum_near_tau(n, tau, 10.0, seed);
+        let q = QuadraticForm::from_spectrum(&s, seed).unwrap();
+        for backend in EigenBackend::available() {
+            if backend == EigenBackend::Nalgebra {
+                assert!(inertia_with(q.matrix(), tau, backend).is_err());
+                continue;
+            }
+            let what = format!("{} n={n}", backend.name());
+            assert_eq!(
+                inertia_with(q.matrix(), tau, backend).unwrap(),
+                counts_of(&s, tau),
+                "{what}"
+            );
+            for shift in [-5.0, 0.5, 3.0] {
+                let below = s.iter().filter(|&&l| l < shift).count();
+                let i = inertia_at_with(q.matrix(), shift, backend).unwrap();
+                assert_eq!(
+                    (i.negative, i.zero, i.positive),
+                    (below, 0, n - below),
+                    "{what}"
+                );
+            }
+        }
+    }
+    // A singular 2×2 pivot structure: [[0, 1], [1, 0]] ⊕ 0 ⊕ diag(−3, 5).
+    let mut a = DMatrix::<f64>::zeros(5, 5);
+    a[(0, 1)] = 1.0;
+    a[(1, 0)] = 1.0;
+    a[(3, 3)] = -3.0;
+    a[(4, 4)] = 5.0;
+    for backend in EigenBackend::available() {
+        if backend != EigenBackend::Nalgebra {
+            let i = inertia_at_with(&a, 0.0, backend).unwrap();
+            assert_eq!(
+                (i.negative, i.zero, i.positive),
+                (2, 1, 2),
+                "{}",
+                backend.name()
+            );
+        }
+    }
+    if !cfg!(feature = "lapack") {
+        assert!(inertia_with(&a, 0.0, EigenBackend::Lapack).is_err());
+    }
+}
+
+#[test]
+fn every_verdict_uses_the_location_term_of_the_threshold() {
+    use critpt::critical::CriticalKind;
+    // x³ − 3xy² near its degenerate critical point: at (r, 0) the spectrum is ±6r, the Newton
+    // step is (−r/2, 0) and ‖ΔH‖_F = 3√2·r, so the threshold is at least 9√2·r > 6r and the
+    // point is degenerate, as the origin is (classify.rs's module docs). The gradient 3r² is
+    // below tol_grad, so the point counts as critical.
+    let f = critpt::expr::Formula::parse("x^3 - 3*x*y^2").unwrap();
+    let tol = Tolerances::dual();
+    for r in [1e-4, 3e-5] {
+        let p = [r, 0.0];
+        let full = classify_point(&f, &p, &tol).unwrap();
+        assert_eq!(full.kind, CriticalKind::Degenerate, "r = {r}");
+        let want_tau = 3.0 * 3.0 * 2f64.sqrt() * r;
+        assert!(
+            (full.zero_threshold - want_tau).abs() <= 1e-9 * want_tau,
+            "r = {r}"
+        );
+        for backend in EigenBackend::available() {
+            let only = classify_point_eigenvalues(&f, &p, &tol, backend).unwrap();
+            assert!(only.eigenvectors_computed);
+            assert_eq!(
+                only.classification.kind,
+                CriticalKind::Degenerate,
+                "r = {r}"
+            );
+            assert_eq!(only.classification.index, full.index);
+            assert_eq!(only.classification.minimum_ratio, full.minimum_ratio);
+            assert!((only.zero_threshold - full.zero_threshold).abs() <= 1e-12 * want_tau);
+        }
+        let by_inertia =
+            classify_point_inertia(&f, &p, &tol, 0, EigenBackend::fastest_factorization()).unwrap();
+        assert!(by_inertia.eigenvectors_computed);
+        assert_eq!(by_inertia.classification.kind, CriticalKind::Degenerate);
+        assert_eq!(by_inertia.classification.index, full.index);
+        assert_eq!(by_inertia.classification.minimum_ratio, full.minimum_ratio);
+        assert!((by_inertia.inertia.tau - full.zero_threshold).abs() <= 1e-12 * want_tau);
+        assert_eq!(
+            (
+                by_inertia.inertia.counts.negative,
+                by_inertia.inertia.counts.zero
+            ),
+            (0, 2)
+        );
+    }
+    // At an exact critical point (zero gradient) the term does not apply: no eigenvectors.
+    let q = QuadraticForm::from_spectrum(&[-1.0, 2.0, 3.0], 2).unwrap();
+    let only = classify_point_eigenvalues(&q, &[0.0; 3], &tol, EigenBackend::Faer).unwrap();
+    assert!(!only.eigenvectors_computed);
+    assert_eq!(only.classification.index, 1);
+}
+
+#[test]
+fn analyze_inertia_on_repeated_extremes_gives_the_dense_index() {
+    // The symmetric tanh MLP on iris (zero weights, then weights 1e-9 times a normal draw):
+    // repeated extreme eigenvalues, and an exact index from the counts whatever their
+    // multiplicity; the JSON names the backend that produced them.
+    use critpt::nn::save_model;
+    use rand_distr::{Distribution, StandardNormal};
+    let dir = std::env::temp_dir().join(format!("critpt-inertia-sym-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = repo("data/iris.csv");
+    for scale in [0.0, 1e-9] {
+        let mut model = Mlp::new(&[4, 16, 3], Activation::Tanh, false, 0).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        for p in model.params.iter_mut() {
+            let g: f64 = StandardNormal.sample(&mut rng);
+            *p = scale * g;
+        }
+        let path = dir.join(format!("sym-{scale}.safetensors"));
+        save_model(&path, &model, Some(LossKind::CrossEntropy), None).unwrap();
+        let run = |method: &str| -> serde_json::Value {
+            let out = Command::new(env!("CARGO_BIN_EXE_critpt"))
+                .args(["analyze", "--model"])
+                .arg(&path)
+                .arg("--data")
+                .arg(&data)
+                .args(["--method", method, "--json"])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice(&out.stdout).unwrap()
+        };
+        let d = run("dense");
+        let i = run("inertia");
+        let ev: Vec<f64> = d["eigenvalues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let n = ev.len();
+        let norm = ev[0].abs().max(ev[n - 1].abs());
+        // Repeated extremes really are there.
+        assert!((ev[1] - ev[0]).abs() < 1e-8 * norm && (ev[n - 1] - ev[n - 2]).abs() < 1e-8 * norm);
+        let want = counts_of(&ev, 1e-8 * norm);
+        assert_eq!(i["index"], want.negative, "scale {scale}");
+        assert_eq!(i["index"], d["index"], "scale {scale}");
+        assert_eq!(i["kind"], d["kind"], "scale {scale}");
+        assert_eq!(i["minimum_ratio"], d["minimum_ratio"], "scale {scale}");
+        assert_eq!(i["counts"]["zero"], want.zero, "scale {scale}");
+        let fastest = EigenBackend::fastest_eigenvalues().name();
+        assert_eq!(d["backend"], fastest);
+        assert_eq!(i["backend"], EigenBackend::fastest_factorization().name());
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn escape_needs_only_the_smallest_eigenpair() {
+    use critpt::critical::{escape_saddle, smallest_curvature, EscapeOptions};
+    // 400 rows (block Lanczos, not the full decomposition): the smallest eigenpair of the
+    // chosen spectrum, its vector the dense one up to sign, the classifier's threshold.
+    let n = 400;
+    let s: Vec<f64> = (0..n)
+        .map(|i| match i {
+            0 => -3.0,
+            1 => -1.0,
+            2..=5 => 25.0 + i as f64,
+            _ => 0.02 * ((i * 7919) % 997) as f64 / 997.0,
+        })
+        .collect();
+    let q = QuadraticForm::from_spectrum(&s, 21).unwrap();
+    let p = vec![0.0; n];
+    let tol = Tolerances::dual();
+    let full = classify_point(&q, &p, &tol).unwrap();
+    let c = smallest_curvature(&q, &p, &tol).unwrap();
+    let scale = full.spectrum.max_abs();
+    assert!(
+        (c.eigenvalue + 3.0).abs() <= 1e-10 * scale,
+        "{}",
+        c.eigenvalue
+    );
+    assert!(c.residual <= 1e-10 * scale);
+    let u = full.spectrum.eigenvector(0);
+    let cos: f64 = u.iter().zip(&c.eigenvector).map(|(a, b)| a * b).sum();
+    assert!((cos.abs() - 1.0).abs() <= 1e-10, "cos {cos}");
+    assert!((c.zero_threshold - full.zero_threshold).abs() <= 1e-10 * full.zero_threshold);
+    let step = escape_saddle(&q, &p, &tol, &EscapeOptions::with_step(0.5).unwrap()).unwrap();
+    assert!((step.eigenvalue + 3.0).abs() <= 1e-10 * scale);
+    // f(αu) = ½·λ·α² exactly for a quadratic at its critical point.
+    assert!((step.value_after - 0.5 * -3.0 * 0.25).abs() <= 1e-9);
 }
