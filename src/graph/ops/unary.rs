@@ -29,6 +29,9 @@ pub enum Unary {
     },
     /// `αx` (Gemm's alpha and beta, `Neg`).
     Scale(f64),
+    /// `x` limited to `[lo, hi]` (ONNX `Clip`, `ReLU6`); derivative 1 on the closed interval,
+    /// as torch's `clamp`.
+    Clip(f64, f64),
 }
 
 const FRAC_2_SQRT_PI: f64 = std::f64::consts::FRAC_2_SQRT_PI;
@@ -92,11 +95,23 @@ impl Unary {
                 (y, p * u.powf(p - 1.0), p * (p - 1.0) * u.powf(p - 2.0))
             }
             Unary::Scale(a) => (a * x, a, 0.0),
+            Unary::Clip(lo, hi) => {
+                if x < lo {
+                    (lo, 0.0, 0.0)
+                } else if x > hi {
+                    (hi, 0.0, 0.0)
+                } else {
+                    (x, 1.0, 0.0)
+                }
+            }
         }
     }
 
     /// Whether `f''` is zero everywhere it exists (the R-backward pass skips its second term).
     pub fn is_piecewise_linear(self) -> bool {
-        matches!(self, Unary::Relu | Unary::LeakyRelu(_) | Unary::Scale(_))
+        matches!(
+            self,
+            Unary::Relu | Unary::LeakyRelu(_) | Unary::Scale(_) | Unary::Clip(..)
+        )
     }
 }
