@@ -283,6 +283,12 @@ impl Graph {
             .collect()
     }
 
+    /// Whether some node computes statistics over the batch (batch norm in training mode): the
+    /// samples are then coupled, and the data cannot be streamed in chunks.
+    pub fn has_batch_statistics(&self) -> bool {
+        self.nodes.iter().any(|n| n.op.is_batch_statistic())
+    }
+
     /// The input's declared dimensions after the batch axis, where the model fixes them.
     pub fn input_dims(&self) -> Option<&[Option<usize>]> {
         self.input_dims.as_deref()

@@ -126,6 +126,10 @@ fn batchnorm_train_and_eval_match_pytorch_through_the_library() {
         batchnorm: BnMode::Train,
     };
     check_library_with("bntrain_digits", "ref.json", train);
+    let g = load_onnx_with(&dir("bntrain_digits").join("model.onnx"), train).unwrap();
+    assert!(g.has_batch_statistics());
+    let g = load_onnx(&dir("bntrain_digits").join("model.onnx")).unwrap();
+    assert!(!g.has_batch_statistics());
     check_library_with("bntrain_digits", "ref_eval.json", ImportOptions::default());
     let a = reference_file("bntrain_digits", "ref.json")["loss"]
         .as_f64()
@@ -456,5 +460,33 @@ fn csv_data_that_does_not_fit_gives_one_line_errors() {
             err.starts_with("error: ") && err.contains(contains),
             "{err}"
         );
+    }
+}
+
+/// Every byte of the new models flipped in turn (a sample of positions): the importer, the
+/// shape folding (which runs the partial graph) and the first forward pass return errors or
+/// graphs, never panic.
+#[test]
+fn mutated_models_give_errors_not_panics() {
+    for name in ["catslice_digits", "view_digits", "bntrain_digits"] {
+        let bytes = std::fs::read(dir(name).join("model.onnx")).unwrap();
+        let data = GraphData::load(&dir(name).join("data.safetensors")).unwrap();
+        let step = (bytes.len() / 300).max(1);
+        for i in (0..bytes.len()).step_by(step) {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut b = bytes.clone();
+                b[i] ^= flip;
+                for options in [
+                    ImportOptions::default(),
+                    ImportOptions {
+                        batchnorm: BnMode::Train,
+                    },
+                ] {
+                    if let Ok(g) = critpt::graph::onnx_from_bytes_with(&b, options) {
+                        let _ = GraphLoss::new(&g, &data, LossKind::CrossEntropy);
+                    }
+                }
+            }
+        }
     }
 }

@@ -141,6 +141,19 @@ impl Op {
         }
     }
 
+    /// Whether the op reduces over every axis but one including the batch axis: batch
+    /// normalization's statistics in training mode, which couple the samples, so the loss is
+    /// that of the whole data set at once and cannot be summed over chunks of it.
+    pub fn is_batch_statistic(&self) -> bool {
+        matches!(
+            self,
+            Op::Reduce(Reduce {
+                axes: shape::Axes::Except(a),
+                ..
+            }) if *a != 0
+        )
+    }
+
     /// Number of inputs the op takes.
     pub fn arity(&self) -> usize {
         match self {

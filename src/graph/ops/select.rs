@@ -22,6 +22,9 @@ pub struct Slice {
 
 /// The positions `start, start + step, ...` of one axis of size `d` that ONNX's `Slice` keeps.
 fn slice_positions(d: usize, start: i64, end: i64, step: i64) -> Vec<usize> {
+    if d == 0 || step == 0 {
+        return Vec::new();
+    }
     let d = d as i128;
     let (start, end, step) = (i128::from(start), i128::from(end), i128::from(step));
     let fix = |v: i128| if v < 0 { v + d } else { v };
@@ -221,6 +224,7 @@ mod tests {
         assert_eq!(slice_positions(5, -1, i64::MIN, -1), [4, 3, 2, 1, 0]);
         assert_eq!(slice_positions(5, 10, 2, -2), [4]);
         assert_eq!(slice_positions(5, 3, 1, 1), Vec::<usize>::new());
+        assert_eq!(slice_positions(0, -1, i64::MIN, -1), Vec::<usize>::new());
     }
 
     #[test]
