@@ -201,6 +201,17 @@ fn unary_ops_match_central_differences() {
         Unary::Exp,
         Unary::Scale(-1.5),
         Unary::Clip(-0.5, 0.25),
+        Unary::Abs,
+        Unary::HardSwish,
+        Unary::Softplus,
+        Unary::Elu {
+            alpha: 0.7,
+            gamma: 1.2,
+        },
+        Unary::HardSigmoid {
+            alpha: 0.6,
+            beta: 0.5,
+        },
     ] {
         check_all(Op::Unary(u), &[&[3, 4]], false);
     }

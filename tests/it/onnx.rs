@@ -111,6 +111,12 @@ fn concat_and_slices_match_pytorch_through_the_library() {
     check_library("catslice_digits");
 }
 
+/// Softplus, ELU, SELU, HardSigmoid, HardSwish and Abs on slices of one layer, concatenated.
+#[test]
+fn activations_match_pytorch_through_the_library() {
+    check_library("activations_digits");
+}
+
 /// `x.view(x.size(0), -1)`: Shape, Gather, Unsqueeze, Concat folded into a Reshape.
 #[test]
 fn view_by_batch_size_matches_pytorch_through_the_library() {
@@ -354,7 +360,7 @@ fn malformed_onnx_input_gives_one_line_errors() {
     assert!(e.contains("not a valid ONNX file"), "{e}");
     let e = one_line_error(&path_str("bad", "unsupported_op.onnx"), &data);
     assert!(
-        e.contains("unsupported op 'Cos'") && e.contains("supported: Add"),
+        e.contains("unsupported op 'Cos'") && e.contains("supported: Abs, Add"),
         "{e}"
     );
     assert!(e.contains("Concat") && e.contains("Slice"), "{e}");

@@ -11,6 +11,7 @@ use std::path::Path;
 
 /// The ONNX ops the importer maps, for error messages and documentation.
 pub const SUPPORTED_OPS: &[&str] = &[
+    "Abs",
     "Add",
     "AveragePool",
     "BatchNormalization",
@@ -21,6 +22,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Conv",
     "Div",
     "Dropout",
+    "Elu",
     "Erf",
     "Exp",
     "Flatten",
@@ -28,12 +30,15 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Gelu",
     "Gemm",
     "GlobalAveragePool",
+    "HardSigmoid",
+    "HardSwish",
     "Identity",
     "LayerNormalization",
     "LeakyRelu",
     "Log",
     "MatMul",
     "MaxPool",
+    "Mean",
     "Mul",
     "Neg",
     "Pow",
@@ -42,14 +47,17 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "ReduceSum",
     "Relu",
     "Reshape",
+    "Selu",
     "Shape",
     "Sigmoid",
     "Slice",
     "Softmax",
+    "Softplus",
     "Split",
     "Sqrt",
     "Squeeze",
     "Sub",
+    "Sum",
     "Tanh",
     "Transpose",
     "Unsqueeze",
@@ -745,8 +753,32 @@ impl Importer {
                 self.known.insert(out, k);
             }
             "Relu" | "Tanh" | "Sigmoid" | "Erf" | "Exp" | "Log" | "Sqrt" | "Reciprocal" | "Neg"
-            | "LeakyRelu" | "Gelu" => {
+            | "LeakyRelu" | "Gelu" | "Abs" | "Softplus" | "Elu" | "Selu" | "HardSigmoid"
+            | "HardSwish" => {
                 let u = match n.op_type.as_str() {
+                    "Abs" => Unary::Abs,
+                    "Softplus" => Unary::Softplus,
+                    "Elu" => Unary::Elu {
+                        alpha: attr_f(n, "alpha", 1.0),
+                        gamma: 1.0,
+                    },
+                    // Without attributes, torch's float64 constants (ONNX's defaults are their
+                    // float32 roundings).
+                    "Selu" => Unary::Elu {
+                        alpha: n
+                            .attr("alpha")
+                            .and_then(|a| a.f)
+                            .map_or(1.673_263_242_354_377_3, f64::from),
+                        gamma: n
+                            .attr("gamma")
+                            .and_then(|a| a.f)
+                            .map_or(1.050_700_987_355_480_5, f64::from),
+                    },
+                    "HardSigmoid" => Unary::HardSigmoid {
+                        alpha: attr_f(n, "alpha", 0.2),
+                        beta: attr_f(n, "beta", 0.5),
+                    },
+                    "HardSwish" => Unary::HardSwish,
                     "Relu" => Unary::Relu,
                     "Tanh" => Unary::Tanh,
                     "Sigmoid" => Unary::Sigmoid,
@@ -777,6 +809,28 @@ impl Importer {
                 let p = self.scalar_of(arg(1)?)?;
                 let x = self.value(arg(0)?)?;
                 self.add(n, unary(Unary::Pow { p, shift: 0.0 }), &[x], o)?;
+            }
+            "Sum" | "Mean" => {
+                let ins = n
+                    .inputs
+                    .iter()
+                    .map(|name| self.value(name))
+                    .collect::<Result<Vec<_>>>()?;
+                let Some((&first, rest)) = ins.split_first() else {
+                    return Err(Error::Data(format!("{} without inputs", n.op_type)));
+                };
+                let mean = n.op_type == "Mean" && ins.len() > 1;
+                let mut acc = first;
+                for (i, &v) in rest.iter().enumerate() {
+                    let last = i + 1 == rest.len() && !mean;
+                    acc = self.add(n, Op::Add, &[acc, v], last.then_some(out.as_str()))?;
+                }
+                if mean {
+                    let s = Unary::Scale(1.0 / ins.len() as f64);
+                    self.add(n, unary(s), &[acc], o)?;
+                } else if rest.is_empty() {
+                    self.add(n, Op::Reshape(Reshape::Identity), &[acc], o)?;
+                }
             }
             "Add" | "Sub" | "Mul" => {
                 let op = match n.op_type.as_str() {
