@@ -37,7 +37,7 @@ use std::process::ExitCode;
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
     /// The model: .safetensors (PyTorch nn.Sequential state_dict layout) or .onnx (any graph
-    /// of the supported ops; then --data is a .safetensors file with x and y).
+    /// of the supported ops; then --data is a .safetensors file with x and y, or a CSV).
     #[arg(long)]
     pub model: PathBuf,
     /// A CSV file or a generator name (as `critpt train`). Default: the data the model file

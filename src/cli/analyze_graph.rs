@@ -1,5 +1,7 @@
 //! `critpt analyze --model m.onnx --data d.safetensors`: the curvature of an ONNX graph's loss,
-//! by the same methods as the MLP path (`dense`, `lanczos`, `--trace`, `--density`).
+//! by the same methods as the MLP path (`dense`, `lanczos`, `--trace`, `--density`); the data
+//! may also be a CSV file reshaped into the model's input (`--target` as for MLPs), and batch
+//! norm may use the data's own statistics (`--batchnorm-mode train`).
 
 use super::analyze::{escape_json, print_fit, AnalyzeArgs, Extras};
 use super::common::print_json;
@@ -7,19 +9,17 @@ use super::out::outln;
 use anyhow::{bail, Result};
 use critpt::critical::{classify_extremes, classify_point, Tolerances};
 use critpt::curvature::{Lanczos, Which};
-use critpt::graph::{load_onnx, GraphData, GraphLoss};
+use critpt::graph::{load_onnx_with, GraphData, GraphLoss, ImportOptions};
 use critpt::nn::curvature::DENSE_LIMIT;
-use critpt::nn::LossKind;
+use critpt::nn::{BnMode, LossKind};
 use critpt::objective::Gradient;
 use serde_json::json;
-use std::path::Path;
 use std::process::ExitCode;
 
 /// Runs `critpt analyze` on an ONNX model.
 pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
     for (given, flag) in [
         (a.activation.is_some(), "--activation"),
-        (a.target.is_some(), "--target"),
         (a.standardize, "--standardize"),
     ] {
         if given {
@@ -28,12 +28,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
             );
         }
     }
-    if a.batchnorm_mode != "eval" {
-        bail!(
-            "--batchnorm-mode {} is not supported for ONNX models: batch norm uses the file's running statistics",
-            a.batchnorm_mode
-        );
-    }
+    let batchnorm: BnMode = a.batchnorm_mode.parse()?;
     if let Some(m) = a.method.as_deref() {
         if m != "dense" && m != "lanczos" {
             bail!("unknown --method '{m}'; known: dense, lanczos");
@@ -46,20 +41,19 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
         Some(l) => l.parse()?,
         None => LossKind::CrossEntropy,
     };
-    let graph = load_onnx(&a.model)?;
+    let graph = load_onnx_with(&a.model, ImportOptions { batchnorm })?;
     let Some(data_arg) = a.data.as_deref() else {
         bail!(
-            "ONNX models record no training data: give --data D.safetensors with x [N, ...] and y"
+            "ONNX models record no training data: give --data D.safetensors with x [N, ...] and y, or a CSV file"
         );
     };
-    let data_path = Path::new(data_arg);
-    if !data_path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
-    {
-        bail!("--data {data_arg}: ONNX models take a .safetensors file with x [N, ...] and y");
+    let target = super::train::targets(&a.target);
+    let data = GraphData::load_for(&graph, data_arg, target.as_deref(), kind, a.seed)?;
+    if batchnorm == BnMode::Train && data.n_samples() < 2 {
+        bail!(
+            "--batchnorm-mode train needs at least 2 samples (the batch statistics of {data_arg} are those of 1 sample)"
+        );
     }
-    let data = GraphData::load(data_path)?;
     let obj =
         GraphLoss::new(&graph, &data, kind).map_err(|e| anyhow::anyhow!("{data_arg}: {e}"))?;
     let params = graph.initial_params();
@@ -100,7 +94,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
         "samples": data.n_samples(),
         "accuracy": accuracy,
         "loss_kind": kind.name(),
-        "batchnorm_mode": "eval",
+        "batchnorm_mode": batchnorm.name(),
         "method": method,
         "model_format": "onnx",
     });

@@ -1,8 +1,11 @@
 //! Data for graphs with shaped inputs: `x` `[N, ...]` and `y` (int64 labels `[N]`, or float
-//! targets `[N, k]`), from a safetensors file.
+//! targets `[N, k]`), from a safetensors file, or from a CSV file (or a generator) whose feature
+//! columns are reshaped row-major into the model's input shape, its targets read as for MLPs.
 
+use super::graph::Graph;
 use super::tensor::{checked_len, Tensor};
 use crate::error::{Error, Result};
+use crate::nn::{Dataset, LossKind, Targets, Task};
 use safetensors::tensor::Dtype;
 use safetensors::SafeTensors;
 use std::path::Path;
@@ -51,6 +54,101 @@ impl GraphData {
     /// Number of samples.
     pub fn n_samples(&self) -> usize {
         self.x.shape[0]
+    }
+
+    /// The data `spec` names, for `graph` under the loss `kind`: a `.safetensors` file
+    /// ([`GraphData::load`]), else a CSV file or a generator (`moons:200`, seeded by `seed`)
+    /// whose feature columns are reshaped row-major into the model's input shape; the target is
+    /// the last column unless `target` names it, or for MSE the last `k` columns, `k` the
+    /// model's output size (DESIGN.md "Data and models").
+    ///
+    /// # Errors
+    /// As [`GraphData::load`] and [`Dataset::load_for`]; for a CSV, a model whose input shape is
+    /// not fixed, a feature count other than the input's size, labels out of range for the
+    /// output width; `target` with a safetensors file.
+    pub fn load_for(
+        graph: &Graph,
+        spec: &str,
+        target: Option<&[String]>,
+        kind: LossKind,
+        seed: u64,
+    ) -> Result<GraphData> {
+        let path = Path::new(spec);
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
+        {
+            if target.is_some() {
+                return Err(Error::invalid(
+                    "--target",
+                    format!("{spec} is a safetensors file, whose targets are its y"),
+                ));
+            }
+            return GraphData::load(path);
+        }
+        let dims = graph.input_dims().unwrap_or(&[]);
+        let fixed: Option<Vec<usize>> = dims.iter().copied().collect();
+        let shown = |d: &[Option<usize>]| {
+            let v: Vec<String> = d
+                .iter()
+                .map(|x| x.map_or("?".into(), |x| x.to_string()))
+                .collect();
+            format!("[N, {}]", v.join(", "))
+        };
+        let fixed = match fixed {
+            Some(f) if !f.is_empty() => f,
+            _ => {
+                return Err(Error::Data(format!(
+                    "{spec}: a CSV's features are reshaped into the model's input shape, but the model's input is {} (not fixed); give a .safetensors file with x [N, ...]",
+                    if dims.is_empty() {
+                        "[N, ...]".to_string()
+                    } else {
+                        shown(dims)
+                    }
+                )))
+            }
+        };
+        let n_inputs = checked_len(&fixed)?;
+        let mut probe_shape = vec![1];
+        probe_shape.extend_from_slice(&fixed);
+        let fw = graph.forward(graph.initial_params(), &Tensor::zeros(&probe_shape)?)?;
+        let out_shape = fw.output(graph).shape.clone();
+        let width: usize = out_shape[1.min(out_shape.len())..].iter().product();
+        let (d, _) = Dataset::load_for(
+            spec,
+            target,
+            Task::for_loss(kind, width),
+            seed,
+            Some(n_inputs),
+        )
+        .map_err(|e| match e {
+            Error::Data(m) if m.contains("inputs") => Error::Data(format!(
+                "{m}; the model's input is {} ({n_inputs} values per sample)",
+                shown(dims)
+            )),
+            e => e,
+        })?;
+        let n = d.n_samples();
+        let mut xs = Vec::with_capacity(checked_len(&[n, n_inputs])?);
+        for r in 0..n {
+            xs.extend(d.x.row(r).iter());
+        }
+        let mut x_shape = vec![n];
+        x_shape.extend_from_slice(&fixed);
+        let x = Tensor::new(x_shape, xs)?;
+        let y = match d.targets {
+            Targets::Labels(l) => GraphTargets::Labels(l),
+            Targets::Values(v) => {
+                let mut shape = vec![n];
+                shape.extend_from_slice(&out_shape[1.min(out_shape.len())..]);
+                let mut data = Vec::with_capacity(v.len());
+                for r in 0..n {
+                    data.extend(v.row(r).iter());
+                }
+                GraphTargets::Values(Tensor::new(shape, data)?)
+            }
+        };
+        GraphData::new(x, y).map_err(|e| Error::Data(format!("{spec}: {e}")))
     }
 
     /// Reads `x` and `y` from a safetensors file.

@@ -170,6 +170,34 @@ impl GraphBuilder {
         Ok(id)
     }
 
+    /// The input's declared dimensions after the batch axis, as given to [`GraphBuilder::input`].
+    pub(crate) fn input_dims_so_far(&self) -> Option<Vec<Option<usize>>> {
+        self.input_dims.clone()
+    }
+
+    /// The shape of value `id` when the graph built so far runs on the data `x`: shape
+    /// inference for importers, whose models compute shapes from tensors.
+    ///
+    /// # Errors
+    /// An op that fails on `x`'s shape.
+    pub(crate) fn shape_of(&self, id: usize, x: &Tensor) -> Result<Vec<usize>> {
+        let g = Graph {
+            n_params: self.initial.len(),
+            values: self.values.clone(),
+            nodes: self.nodes.clone(),
+            params: self.params.clone(),
+            output: id,
+            input_dims: None,
+            needs_grad: vec![false; self.values.len()],
+            initial: self.initial.clone(),
+        };
+        let fw = g.forward(&g.initial, x)?;
+        fw.vals
+            .get(id)
+            .map(|t| t.shape.clone())
+            .ok_or_else(|| Error::Data(format!("value {id} is not defined")))
+    }
+
     /// The graph with `output` as its result.
     ///
     /// # Errors
@@ -253,6 +281,12 @@ impl Graph {
             .filter(|v| matches!(v.source, Source::Const { buffer: true, .. }))
             .map(|v| v.name.as_str())
             .collect()
+    }
+
+    /// Whether some node computes statistics over the batch (batch norm in training mode): the
+    /// samples are then coupled, and the data cannot be streamed in chunks.
+    pub fn has_batch_statistics(&self) -> bool {
+        self.nodes.iter().any(|n| n.op.is_batch_statistic())
     }
 
     /// The input's declared dimensions after the batch axis, where the model fixes them.

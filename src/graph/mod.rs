@@ -20,7 +20,7 @@ pub mod tensor;
 pub use data::{GraphData, GraphTargets};
 pub use graph::{Graph, GraphBuilder, ParamSpec};
 pub use objective::GraphLoss;
-pub use onnx::{load_onnx, onnx_from_bytes};
+pub use onnx::{load_onnx, load_onnx_with, onnx_from_bytes, onnx_from_bytes_with, ImportOptions};
 pub use ops::Op;
 pub use tensor::Tensor;
 

@@ -3,7 +3,7 @@
 //! against central differences of the exact gradient.
 
 use super::data::{GraphData, GraphTargets};
-use super::ops::{Axes, Conv2d, MatMul, Op, Pool2d, Reduce, Reshape, Unary};
+use super::ops::{Axes, Conv2d, Gather, MatMul, Op, Pool2d, Reduce, Reshape, Slice, Unary};
 use super::tensor::Tensor;
 use super::{GraphBuilder, GraphLoss};
 use crate::derivatives::FiniteDiffGrad;
@@ -200,6 +200,18 @@ fn unary_ops_match_central_differences() {
         Unary::Gelu,
         Unary::Exp,
         Unary::Scale(-1.5),
+        Unary::Clip(-0.5, 0.25),
+        Unary::Abs,
+        Unary::HardSwish,
+        Unary::Softplus,
+        Unary::Elu {
+            alpha: 0.7,
+            gamma: 1.2,
+        },
+        Unary::HardSigmoid {
+            alpha: 0.6,
+            beta: 0.5,
+        },
     ] {
         check_all(Op::Unary(u), &[&[3, 4]], false);
     }
@@ -337,6 +349,8 @@ fn shape_ops_and_reductions_match_central_differences() {
         (Axes::List(vec![-1, 0]), false, false),
         (Axes::List(vec![]), false, true),
         (Axes::From(1), true, true),
+        (Axes::Except(1), true, true),
+        (Axes::Except(-1), false, false),
     ] {
         check_all(
             Op::Reduce(Reduce {
@@ -348,6 +362,62 @@ fn shape_ops_and_reductions_match_central_differences() {
             false,
         );
     }
+}
+
+#[test]
+fn slices_gathers_and_concatenations_match_central_differences() {
+    check_all(
+        Op::Slice(Slice {
+            starts: vec![1, 0],
+            ends: vec![i64::MAX, 4],
+            axes: vec![1, -1],
+            steps: vec![1, 2],
+        }),
+        &[&[2, 3, 5]],
+        false,
+    );
+    check_all(
+        Op::Slice(Slice {
+            starts: vec![-1],
+            ends: vec![i64::MIN],
+            axes: vec![0],
+            steps: vec![-2],
+        }),
+        &[&[5, 2]],
+        false,
+    );
+    // A repeated index: the adjoint adds both reads.
+    check_all(
+        Op::Gather(Gather {
+            axis: 1,
+            indices: vec![2, 0, 2, -3],
+            index_shape: vec![2, 2],
+        }),
+        &[&[2, 3, 2]],
+        false,
+    );
+    check_all(
+        Op::Gather(Gather {
+            axis: 0,
+            indices: vec![1],
+            index_shape: vec![],
+        }),
+        &[&[3, 4]],
+        false,
+    );
+    check_all(
+        Op::Concat { axis: 1, inputs: 3 },
+        &[&[2, 3, 2], &[2, 1, 2], &[2, 2, 2]],
+        false,
+    );
+    check_all(
+        Op::Concat {
+            axis: -1,
+            inputs: 2,
+        },
+        &[&[2, 3], &[2, 4]],
+        false,
+    );
 }
 
 /// A tiny CNN: Conv(pad 1)+bias → Tanh → MaxPool → Flatten → Gemm+bias, and its data.

@@ -4,8 +4,8 @@
 
 use crate::util::{critpt, critpt_json, nums};
 use critpt::curvature::{symmetric_eigen, EigenBackend};
-use critpt::graph::{load_onnx, GraphData, GraphLoss};
-use critpt::nn::LossKind;
+use critpt::graph::{load_onnx, load_onnx_with, GraphData, GraphLoss, GraphTargets, ImportOptions};
+use critpt::nn::{BnMode, LossKind};
 use critpt::objective::{Gradient, Hessian};
 use std::path::{Path, PathBuf};
 
@@ -16,13 +16,21 @@ fn dir(name: &str) -> PathBuf {
 }
 
 fn reference(name: &str) -> serde_json::Value {
-    let text = std::fs::read_to_string(dir(name).join("ref.json")).unwrap();
+    reference_file(name, "ref.json")
+}
+
+fn reference_file(name: &str, file: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir(name).join(file)).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
 fn check_library(name: &str) {
-    let r = reference(name);
-    let g = load_onnx(&dir(name).join("model.onnx")).unwrap();
+    check_library_with(name, "ref.json", ImportOptions::default());
+}
+
+fn check_library_with(name: &str, ref_file: &str, options: ImportOptions) {
+    let r = reference_file(name, ref_file);
+    let g = load_onnx_with(&dir(name).join("model.onnx"), options).unwrap();
     let names: Vec<&str> = g.params().iter().map(|p| p.name.as_str()).collect();
     let want: Vec<&str> = r["parameter_names"]
         .as_array()
@@ -96,6 +104,71 @@ fn conv_batchnorm_mse_matches_pytorch_through_the_library() {
     assert_eq!(g.buffer_names(), ["bn.running_mean", "bn.running_var"]);
 }
 
+/// Two convolution branches joined by torch.cat, then slices (steps, a negative start), a
+/// split, integer indexing and ReLU6: Concat, Slice, Split, Gather, Clip (generate.py).
+#[test]
+fn concat_and_slices_match_pytorch_through_the_library() {
+    check_library("catslice_digits");
+}
+
+/// Softplus, ELU, SELU, HardSigmoid, HardSwish and Abs on slices of one layer, concatenated.
+#[test]
+fn activations_match_pytorch_through_the_library() {
+    check_library("activations_digits");
+}
+
+/// `x.view(x.size(0), -1)`: Shape, Gather, Unsqueeze, Concat folded into a Reshape.
+#[test]
+fn view_by_batch_size_matches_pytorch_through_the_library() {
+    check_library("view_digits");
+}
+
+/// BatchNorm2d in training mode (the statistics of the whole data set, exact through mean and
+/// variance) against torch's train-mode float64 reference; in evaluation mode against the
+/// running statistics' reference.
+#[test]
+fn batchnorm_train_and_eval_match_pytorch_through_the_library() {
+    let train = ImportOptions {
+        batchnorm: BnMode::Train,
+    };
+    check_library_with("bntrain_digits", "ref.json", train);
+    let g = load_onnx_with(&dir("bntrain_digits").join("model.onnx"), train).unwrap();
+    assert!(g.has_batch_statistics());
+    let g = load_onnx(&dir("bntrain_digits").join("model.onnx")).unwrap();
+    assert!(!g.has_batch_statistics());
+    check_library_with("bntrain_digits", "ref_eval.json", ImportOptions::default());
+    let a = reference_file("bntrain_digits", "ref.json")["loss"]
+        .as_f64()
+        .unwrap();
+    let b = reference_file("bntrain_digits", "ref_eval.json")["loss"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (a - b).abs() > 1e-3,
+        "the two modes must differ: {a} vs {b}"
+    );
+}
+
+/// A CSV's 64 pixel columns reshaped row-major into [N, 1, 8, 8] are the safetensors file's x,
+/// and its label column is y.
+#[test]
+fn csv_features_are_reshaped_into_the_input_shape() {
+    let g = load_onnx(&dir("view_digits").join("model.onnx")).unwrap();
+    let st = GraphData::load(&dir("view_digits").join("data.safetensors")).unwrap();
+    let csv = GraphData::load_for(
+        &g,
+        &path_str("view_digits", "data.csv"),
+        None,
+        LossKind::CrossEntropy,
+        0,
+    )
+    .unwrap();
+    assert_eq!(csv.x.shape, [120, 1, 8, 8]);
+    assert_eq!(csv.x, st.x);
+    assert_eq!(csv.y, st.y);
+    assert!(matches!(csv.y, GraphTargets::Labels(_)));
+}
+
 fn path_str(name: &str, file: &str) -> String {
     dir(name).join(file).display().to_string()
 }
@@ -134,6 +207,62 @@ fn lenet_matches_pytorch_through_the_cli() {
     assert_eq!(
         v["parameter_names"][4]["shape"],
         serde_json::json!([10, 32])
+    );
+}
+
+/// `analyze` on each model through the CLI: loss, gradient norm and every eigenvalue.
+fn check_cli(name: &str, ref_file: &str, data: &str, extra: &[&str]) {
+    let r = reference_file(name, ref_file);
+    let model = path_str(name, "model.onnx");
+    let data = path_str(name, data);
+    let mut args = vec![
+        "analyze", "--model", &model, "--data", &data, "--method", "dense",
+    ];
+    args.extend_from_slice(extra);
+    let v = critpt_json(&args);
+    assert!(
+        (v["loss"].as_f64().unwrap() - r["loss"].as_f64().unwrap()).abs() <= 1e-10,
+        "{name}: loss {} vs {}",
+        v["loss"],
+        r["loss"]
+    );
+    let gn = r["gradient_norm"].as_f64().unwrap();
+    assert!((v["gradient_norm"].as_f64().unwrap() - gn).abs() <= 1e-7 * gn);
+    let ev = nums(&v["eigenvalues"]);
+    let want = nums(&r["eigenvalues"]);
+    let lmax = want.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    assert_eq!(ev.len(), want.len());
+    for (a, b) in ev.iter().zip(&want) {
+        assert!((a - b).abs() <= 1e-8 * lmax, "{name}: {a} vs {b}");
+    }
+}
+
+#[test]
+fn new_ops_match_pytorch_through_the_cli() {
+    check_cli("catslice_digits", "ref.json", "data.safetensors", &[]);
+    // The same samples from a CSV, reshaped into the input.
+    check_cli("view_digits", "ref.json", "data.csv", &[]);
+    check_cli(
+        "bntrain_digits",
+        "ref.json",
+        "data.safetensors",
+        &["--batchnorm-mode", "train"],
+    );
+    let v = critpt_json(&[
+        "analyze",
+        "--model",
+        &path_str("bntrain_digits", "model.onnx"),
+        "--data",
+        &path_str("bntrain_digits", "data.safetensors"),
+        "--batchnorm-mode",
+        "train",
+        "--top",
+        "1",
+    ]);
+    assert_eq!(v["batchnorm_mode"], "train");
+    assert_eq!(
+        v["buffers"],
+        serde_json::json!(["bn.running_mean", "bn.running_var"])
     );
 }
 
@@ -231,14 +360,26 @@ fn malformed_onnx_input_gives_one_line_errors() {
     assert!(e.contains("not a valid ONNX file"), "{e}");
     let e = one_line_error(&path_str("bad", "unsupported_op.onnx"), &data);
     assert!(
-        e.contains("unsupported op 'Cos'") && e.contains("supported: Add"),
+        e.contains("unsupported op 'Cos'") && e.contains("supported: Abs, Add"),
         "{e}"
     );
+    assert!(e.contains("Concat") && e.contains("Slice"), "{e}");
     let e = one_line_error(
         &path_str("bad", "runtime_shape.onnx"),
         &path_str("resblock_digits", "data.safetensors"),
     );
-    assert!(e.contains("unsupported op 'Shape'"), "{e}");
+    assert!(
+        e.contains("node 'shape'") && e.contains("computed at run time") && e.contains("[N, ?]"),
+        "{e}"
+    );
+    let e = one_line_error(
+        &path_str("bad", "batch_moved.onnx"),
+        &path_str("resblock_digits", "data.safetensors"),
+    );
+    assert!(
+        e.contains("node 'reshape'") && e.contains("batch size at axis 1"),
+        "{e}"
+    );
     let e = one_line_error(
         &path_str("bad", "shape_mismatch.onnx"),
         &path_str("resblock_digits", "data.safetensors"),
@@ -278,4 +419,80 @@ fn malformed_onnx_input_gives_one_line_errors() {
         &scratch("not_safetensors.safetensors", b"hello"),
     );
     assert!(e.contains("not a safetensors file"), "{e}");
+}
+
+/// A CSV that does not fit the model's input or output, and flags that do not fit the data.
+#[test]
+fn csv_data_that_does_not_fit_gives_one_line_errors() {
+    let model = path_str("view_digits", "model.onnx");
+    let header: Vec<String> = (0..63).map(|i| format!("p{i}")).collect();
+    let row = vec!["0.5"; 63].join(",");
+    let short = format!("{},label\n{row},1\n{row},2\n", header.join(","));
+    let e = one_line_error(&model, &scratch("short.csv", short.as_bytes()));
+    assert!(
+        e.contains("63 feature columns") && e.contains("64 inputs") && e.contains("[N, 1, 8, 8]"),
+        "{e}"
+    );
+    let header: Vec<String> = (0..64).map(|i| format!("p{i}")).collect();
+    let row = vec!["0.5"; 64].join(",");
+    let wide = format!("{},label\n{row},1\n{row},10\n", header.join(","));
+    let e = one_line_error(&model, &scratch("label10.csv", wide.as_bytes()));
+    assert!(
+        e.contains("class label 10 is out of range for 10 classes"),
+        "{e}"
+    );
+    let text = format!("{},label\n{row},1\n{row},x\n", header.join(","));
+    let e = one_line_error(&model, &scratch("nonnumber.csv", text.as_bytes()));
+    assert!(e.contains("line 3"), "{e}");
+    // A model whose input dimensions are not fixed cannot take a CSV.
+    let e = one_line_error(
+        &path_str("bad", "dynamic_input.onnx"),
+        &path_str("view_digits", "data.csv"),
+    );
+    assert!(e.contains("[N, ?] (not fixed)"), "{e}");
+    for (flags, contains) in [
+        (&["--batchnorm-mode", "bogus"][..], "bogus"),
+        (&["--target", "label"][..], "safetensors file"),
+    ] {
+        let mut args = vec!["analyze", "--model", &model, "--data"];
+        let data = path_str("view_digits", "data.safetensors");
+        args.push(&data);
+        args.extend_from_slice(flags);
+        let out = critpt(&args);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(contains),
+            "{err}"
+        );
+    }
+}
+
+/// Every byte of the new models flipped in turn (a sample of positions): the importer, the
+/// shape folding (which runs the partial graph) and the first forward pass return errors or
+/// graphs, never panic.
+#[test]
+fn mutated_models_give_errors_not_panics() {
+    for name in ["catslice_digits", "view_digits", "bntrain_digits"] {
+        let bytes = std::fs::read(dir(name).join("model.onnx")).unwrap();
+        let data = GraphData::load(&dir(name).join("data.safetensors")).unwrap();
+        let step = (bytes.len() / 300).max(1);
+        for i in (0..bytes.len()).step_by(step) {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut b = bytes.clone();
+                b[i] ^= flip;
+                for options in [
+                    ImportOptions::default(),
+                    ImportOptions {
+                        batchnorm: BnMode::Train,
+                    },
+                ] {
+                    if let Ok(g) = critpt::graph::onnx_from_bytes_with(&b, options) {
+                        let _ = GraphLoss::new(&g, &data, LossKind::CrossEntropy);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -2,33 +2,43 @@
 
 use super::proto::{ModelProto, NodeProto, TensorProto};
 use crate::error::{Error, Result};
-use crate::graph::ops::{Axes, Conv2d, MatMul, Op, Pool2d, Reduce, Reshape, Unary};
+use crate::graph::ops::{Axes, Conv2d, Gather, MatMul, Op, Pool2d, Reduce, Reshape, Slice, Unary};
 use crate::graph::tensor::{checked_len, Tensor};
 use crate::graph::{Graph, GraphBuilder};
+use crate::nn::BnMode;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 /// The ONNX ops the importer maps, for error messages and documentation.
 pub const SUPPORTED_OPS: &[&str] = &[
+    "Abs",
     "Add",
     "AveragePool",
     "BatchNormalization",
+    "Cast",
+    "Clip",
+    "Concat",
     "Constant",
     "Conv",
     "Div",
     "Dropout",
+    "Elu",
     "Erf",
     "Exp",
     "Flatten",
+    "Gather",
     "Gelu",
     "Gemm",
     "GlobalAveragePool",
+    "HardSigmoid",
+    "HardSwish",
     "Identity",
     "LayerNormalization",
     "LeakyRelu",
     "Log",
     "MatMul",
     "MaxPool",
+    "Mean",
     "Mul",
     "Neg",
     "Pow",
@@ -37,37 +47,81 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "ReduceSum",
     "Relu",
     "Reshape",
+    "Selu",
+    "Shape",
     "Sigmoid",
+    "Slice",
     "Softmax",
+    "Softplus",
+    "Split",
     "Sqrt",
     "Squeeze",
     "Sub",
+    "Sum",
     "Tanh",
     "Transpose",
     "Unsqueeze",
 ];
 
-/// Reads an ONNX model file into a graph (parameters initialized from its weights).
+/// How a model is read: choices the file itself does not make.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Which statistics `BatchNormalization` uses: the file's running statistics (`Eval`) or
+    /// those of the whole data set the graph runs on (`Train`, exact through the mean and the
+    /// variance, as the MLP engine's `--batchnorm-mode train`).
+    pub batchnorm: BnMode,
+}
+
+/// Reads an ONNX model file into a graph (parameters initialized from its weights), batch
+/// norm in evaluation mode.
 ///
 /// # Errors
 /// An unreadable or malformed file, an unsupported op or attribute, external data, or
 /// initializers whose data do not fill their shape.
 pub fn load_onnx(path: &Path) -> Result<Graph> {
+    load_onnx_with(path, ImportOptions::default())
+}
+
+/// [`load_onnx`] with explicit [`ImportOptions`].
+///
+/// # Errors
+/// As [`load_onnx`].
+pub fn load_onnx_with(path: &Path, options: ImportOptions) -> Result<Graph> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    onnx_from_bytes(&bytes).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
+    onnx_from_bytes_with(&bytes, options)
+        .map_err(|e| Error::Data(format!("{}: {e}", path.display())))
 }
 
 /// [`load_onnx`] from the file's bytes.
 pub fn onnx_from_bytes(bytes: &[u8]) -> Result<Graph> {
+    onnx_from_bytes_with(bytes, ImportOptions::default())
+}
+
+/// [`load_onnx_with`] from the file's bytes.
+pub fn onnx_from_bytes_with(bytes: &[u8], options: ImportOptions) -> Result<Graph> {
     let model = ModelProto::parse(bytes)?;
-    Importer::new(model)?.run()
+    Importer::new(model, options)?.run()
 }
 
 /// A constant known at import time.
 #[derive(Debug, Clone)]
 enum Known {
     Float(Tensor),
-    Int(Vec<i64>),
+    /// Integers (shapes, axes, indices) and their dimensions; `None` stands for the batch size,
+    /// which a shape computed from a tensor (`x.view(x.size(0), -1)`) carries.
+    Int {
+        dims: Vec<usize>,
+        vals: Vec<Option<i64>>,
+    },
+}
+
+impl Known {
+    fn ints(dims: Vec<usize>, vals: Vec<i64>) -> Known {
+        Known::Int {
+            dims,
+            vals: vals.into_iter().map(Some).collect(),
+        }
+    }
 }
 
 fn tensor_of(t: &TensorProto, what: &str) -> Result<Known> {
@@ -143,7 +197,7 @@ fn tensor_of(t: &TensorProto, what: &str) -> Result<Known> {
             if data.len() != n {
                 return Err(short(data.len()));
             }
-            Ok(Known::Int(data))
+            Ok(Known::ints(dims, data))
         }
         dt => Err(Error::Unsupported(format!(
             "{what}: tensor data type {dt} is not supported (float, double, int32, int64)"
@@ -153,6 +207,7 @@ fn tensor_of(t: &TensorProto, what: &str) -> Result<Known> {
 
 struct Importer {
     model: ModelProto,
+    options: ImportOptions,
     b: GraphBuilder,
     /// Value ids by ONNX name.
     ids: HashMap<String, usize>,
@@ -163,9 +218,10 @@ struct Importer {
 }
 
 impl Importer {
-    fn new(model: ModelProto) -> Result<Importer> {
+    fn new(model: ModelProto, options: ImportOptions) -> Result<Importer> {
         Ok(Importer {
             model,
+            options,
             b: GraphBuilder::new(),
             ids: HashMap::new(),
             known: HashMap::new(),
@@ -267,7 +323,7 @@ impl Importer {
                 self.ids.insert(name.to_string(), id);
                 Ok(id)
             }
-            Some(Known::Int(_)) => Err(Error::Unsupported(format!(
+            Some(Known::Int { .. }) => Err(Error::Unsupported(format!(
                 "integer tensor '{name}' used as data"
             ))),
             None => Err(Error::Data(format!(
@@ -278,21 +334,201 @@ impl Importer {
 
     fn ints_of(&self, name: &str) -> Result<Vec<i64>> {
         match self.known.get(name) {
-            Some(Known::Int(v)) => Ok(v.clone()),
+            Some(Known::Int { vals, .. }) => vals
+                .iter()
+                .map(|v| {
+                    v.ok_or_else(|| {
+                        Error::Unsupported(format!(
+                            "'{name}' depends on the batch size, which is not known when the model is read"
+                        ))
+                    })
+                })
+                .collect(),
             _ => Err(Error::Unsupported(format!(
                 "'{name}' must be a constant integer tensor (shapes computed at run time are not supported)"
             ))),
         }
     }
 
+    /// A constant integer tensor, possibly holding the batch size, with its dimensions.
+    fn sym_of(&self, name: &str) -> Option<(Vec<usize>, Vec<Option<i64>>)> {
+        match self.known.get(name) {
+            Some(Known::Int { dims, vals }) => Some((dims.clone(), vals.clone())),
+            _ => None,
+        }
+    }
+
     fn scalar_of(&self, name: &str) -> Result<f64> {
         match self.known.get(name) {
             Some(Known::Float(t)) if t.len() == 1 => Ok(t.data[0]),
-            Some(Known::Int(v)) if v.len() == 1 => Ok(v[0] as f64),
+            Some(Known::Int { vals, .. }) if vals.len() == 1 && vals[0].is_some() => {
+                Ok(vals[0].unwrap_or(0) as f64)
+            }
             _ => Err(Error::Unsupported(format!(
                 "'{name}' must be a constant scalar"
             ))),
         }
+    }
+
+    /// The shape of the value `name` with `None` for the batch size: read off the model's
+    /// input, a constant, or the graph built so far run on inputs of two batch sizes.
+    fn shape_of(&mut self, name: &str) -> Result<Vec<Option<i64>>> {
+        if let Some(Known::Float(t)) = self.known.get(name) {
+            return Ok(t.shape.iter().map(|&d| Some(d as i64)).collect());
+        }
+        if let Some((dims, _)) = self.sym_of(name) {
+            return Ok(dims.iter().map(|&d| Some(d as i64)).collect());
+        }
+        let id = self.value(name)?;
+        let dims = self.b.input_dims_so_far();
+        let fixed: Option<Vec<usize>> = dims.as_ref().and_then(|d| d.iter().copied().collect());
+        let Some(fixed) = fixed else {
+            let shown = dims.map_or("[N, ...]".to_string(), |d| {
+                let v: Vec<String> = d
+                    .iter()
+                    .map(|x| x.map_or("?".into(), |x| x.to_string()))
+                    .collect();
+                format!("[N, {}]", v.join(", "))
+            });
+            return Err(Error::Unsupported(format!(
+                "the shape of '{name}' is computed at run time and the model's input is {shown}: critpt folds such shapes only when the input's dimensions after the batch are fixed"
+            )));
+        };
+        let at = |b: &GraphBuilder, n: usize| -> Result<Vec<usize>> {
+            let mut shape = vec![n];
+            shape.extend_from_slice(&fixed);
+            b.shape_of(id, &Tensor::zeros(&shape)?)
+        };
+        let (s2, s3) = (at(&self.b, 2)?, at(&self.b, 3)?);
+        if s2.len() != s3.len() {
+            return Err(Error::Unsupported(format!(
+                "the rank of '{name}' depends on the batch size"
+            )));
+        }
+        s2.iter()
+            .zip(&s3)
+            .map(|(&a, &b)| match (a, b) {
+                (a, b) if a == b => Ok(Some(a as i64)),
+                (2, 3) => Ok(None),
+                _ => Err(Error::Unsupported(format!(
+                    "the shape of '{name}' depends on the batch size in a way that cannot be folded ({s2:?} for 2 samples, {s3:?} for 3)"
+                ))),
+            })
+            .collect()
+    }
+
+    /// Integer ops on constants, folded at import: shape computations (`Shape`, `Gather`,
+    /// `Unsqueeze`, `Squeeze`, `Concat`, `Slice`, `Cast`, `Identity` on integers). Returns
+    /// whether the node was folded.
+    fn fold(&mut self, n: &NodeProto, out: &str) -> Result<bool> {
+        let first = n.inputs.first().map(String::as_str).unwrap_or("");
+        let Some((dims, vals)) = self.sym_of(first) else {
+            return Ok(false);
+        };
+        let folded = match n.op_type.as_str() {
+            "Identity" => (dims, vals),
+            "Cast" => match attr_i(n, "to", 0) {
+                6 | 7 => (dims, vals),
+                1 | 11 => {
+                    let v = self.ints_of(first)?;
+                    let t = Tensor::new(dims, v.iter().map(|&x| x as f64).collect())?;
+                    self.known.insert(out.to_string(), Known::Float(t));
+                    return Ok(true);
+                }
+                to => {
+                    return Err(Error::Unsupported(format!(
+                        "Cast of integers to data type {to}"
+                    )))
+                }
+            },
+            "Unsqueeze" | "Squeeze" => {
+                let axes = match (n.attr("axes"), n.inputs.get(1).filter(|s| !s.is_empty())) {
+                    (Some(a), _) => a.ints.clone(),
+                    (None, Some(name)) => self.ints_of(name)?,
+                    (None, None) => vec![],
+                };
+                let r = if n.op_type == "Squeeze" {
+                    Reshape::Squeeze(axes)
+                } else {
+                    Reshape::Unsqueeze(axes)
+                };
+                (r.out_shape(&dims)?, vals)
+            }
+            "Gather" => {
+                let iname = n.inputs.get(1).map(String::as_str).unwrap_or("");
+                let (idims, _) = self.sym_of(iname).ok_or_else(|| {
+                    Error::Unsupported("Gather on integers needs constant indices".into())
+                })?;
+                let g = Gather {
+                    axis: attr_i(n, "axis", 0),
+                    indices: self.ints_of(iname)?,
+                    index_shape: idims,
+                };
+                let (shape, idx) = g.index(&dims)?;
+                (shape, idx.iter().map(|&i| vals[i]).collect())
+            }
+            "Slice" => {
+                let s = self.slice_spec(n, dims.len())?;
+                let (shape, idx) = s.index(&dims)?;
+                (shape, idx.iter().map(|&i| vals[i]).collect())
+            }
+            "Concat" => {
+                let mut all = Vec::new();
+                for name in &n.inputs {
+                    let (d, v) = self.sym_of(name).ok_or_else(|| {
+                        Error::Unsupported(format!(
+                            "Concat joins the integer tensor '{first}' with '{name}', which is not a constant"
+                        ))
+                    })?;
+                    if d.len() > 1 {
+                        return Err(Error::Unsupported(format!(
+                            "Concat of integer tensors of rank {}",
+                            d.len()
+                        )));
+                    }
+                    all.extend(v);
+                }
+                (vec![all.len()], all)
+            }
+            _ => return Ok(false),
+        };
+        let (dims, vals) = folded;
+        self.known
+            .insert(out.to_string(), Known::Int { dims, vals });
+        Ok(true)
+    }
+
+    /// `Slice`'s bounds: inputs 1–4 (opset 10 and later) or attributes (earlier).
+    fn slice_spec(&self, n: &NodeProto, rank: usize) -> Result<Slice> {
+        let input = |i: usize| {
+            n.inputs
+                .get(i)
+                .map(String::as_str)
+                .filter(|s| !s.is_empty())
+        };
+        let (starts, ends, axes, steps) = if let Some(st) = input(1) {
+            let starts = self.ints_of(st)?;
+            let ends = self.ints_of(
+                input(2).ok_or_else(|| Error::Data("Slice: missing input 3 (ends)".into()))?,
+            )?;
+            let axes = input(3).map(|a| self.ints_of(a)).transpose()?;
+            let steps = input(4).map(|a| self.ints_of(a)).transpose()?;
+            (starts, ends, axes, steps)
+        } else {
+            let get = |k: &str| n.attr(k).map(|a| a.ints.clone());
+            let starts = get("starts").ok_or_else(|| Error::Data("Slice: no starts".into()))?;
+            let ends = get("ends").ok_or_else(|| Error::Data("Slice: no ends".into()))?;
+            (starts, ends, get("axes"), None)
+        };
+        let m = starts.len();
+        let axes = axes.unwrap_or_else(|| (0..m.min(rank) as i64).collect());
+        let steps = steps.unwrap_or_else(|| vec![1; m]);
+        Ok(Slice {
+            starts,
+            ends,
+            axes,
+            steps,
+        })
     }
 
     fn tmp(&mut self, base: &str) -> String {
@@ -327,7 +563,11 @@ impl Importer {
             .first()
             .cloned()
             .ok_or_else(|| Error::Data("the node has no output".into()))?;
-        if n.outputs.iter().skip(1).any(|o| !o.is_empty()) && n.op_type != "Dropout" {
+        let multi = matches!(
+            n.op_type.as_str(),
+            "Dropout" | "Split" | "BatchNormalization"
+        );
+        if n.outputs.iter().skip(1).any(|o| !o.is_empty()) && !multi {
             return Err(Error::Unsupported(format!(
                 "only the first output is supported, the model uses {}",
                 n.outputs.len()
@@ -348,7 +588,149 @@ impl Importer {
         };
         let o = Some(out.as_str());
         let unary = |u: Unary| Op::Unary(u);
+        if self.fold(n, &out)? {
+            return Ok(());
+        }
         match n.op_type.as_str() {
+            "Shape" => {
+                let mut s = self.shape_of(arg(0)?)?;
+                let r = s.len() as i64;
+                let clamp = |v: i64| (if v < 0 { v + r } else { v }).clamp(0, r) as usize;
+                let start = clamp(attr_i(n, "start", 0));
+                let end = clamp(attr_i(n, "end", r)).max(start);
+                s = s[start..end].to_vec();
+                self.known.insert(
+                    out,
+                    Known::Int {
+                        dims: vec![s.len()],
+                        vals: s,
+                    },
+                );
+            }
+            "Cast" => {
+                // Floats stay f64; a cast of data to integers has no derivative.
+                let to = attr_i(n, "to", 0);
+                if let Some(Known::Float(t)) = self.known.get(arg(0)?) {
+                    let k = match to {
+                        1 | 10 | 11 | 16 => Known::Float(t.clone()),
+                        6 | 7 => Known::ints(
+                            t.shape.clone(),
+                            t.data.iter().map(|&v| v.trunc() as i64).collect(),
+                        ),
+                        to => {
+                            return Err(Error::Unsupported(format!(
+                                "Cast of a constant to data type {to}"
+                            )))
+                        }
+                    };
+                    self.known.insert(out, k);
+                    return Ok(());
+                }
+                match to {
+                    1 | 10 | 11 | 16 => {
+                        let x = self.value(arg(0)?)?;
+                        self.add(n, Op::Reshape(Reshape::Identity), &[x], o)?;
+                    }
+                    to => {
+                        return Err(Error::Unsupported(format!(
+                            "Cast of float data to data type {to} (only float types are differentiable)"
+                        )))
+                    }
+                }
+            }
+            "Clip" => {
+                let bound = |s: &Self, i: usize, attr: &str, default: f64| -> Result<f64> {
+                    match n.inputs.get(i).filter(|v| !v.is_empty()) {
+                        Some(name) => s.scalar_of(name),
+                        None => Ok(attr_f(n, attr, default)),
+                    }
+                };
+                let lo = bound(self, 1, "min", f64::NEG_INFINITY)?;
+                let hi = bound(self, 2, "max", f64::INFINITY)?;
+                let x = self.value(arg(0)?)?;
+                self.add(n, unary(Unary::Clip(lo, hi)), &[x], o)?;
+            }
+            "Concat" => {
+                let axis = n
+                    .attr("axis")
+                    .and_then(|a| a.i)
+                    .ok_or_else(|| Error::Data("Concat without axis".into()))?;
+                let ins = n
+                    .inputs
+                    .iter()
+                    .map(|name| self.value(name))
+                    .collect::<Result<Vec<_>>>()?;
+                if ins.is_empty() {
+                    return Err(Error::Data("Concat without inputs".into()));
+                }
+                let op = Op::Concat {
+                    axis,
+                    inputs: ins.len(),
+                };
+                self.add(n, op, &ins, o)?;
+            }
+            "Slice" => {
+                let x = self.value(arg(0)?)?;
+                let spec = self.slice_spec(n, usize::MAX)?;
+                self.add(n, Op::Slice(spec), &[x], o)?;
+            }
+            "Gather" => {
+                let iname = arg(1)?;
+                let (idims, _) = self.sym_of(iname).ok_or_else(|| {
+                    Error::Unsupported(format!(
+                        "Gather needs constant indices, '{iname}' is computed"
+                    ))
+                })?;
+                let g = Gather {
+                    axis: attr_i(n, "axis", 0),
+                    indices: self.ints_of(iname)?,
+                    index_shape: idims,
+                };
+                let x = self.value(arg(0)?)?;
+                self.add(n, Op::Gather(g), &[x], o)?;
+            }
+            "Split" => {
+                let axis = attr_i(n, "axis", 0);
+                let outs: Vec<&String> = n.outputs.iter().collect();
+                let sizes = match (n.attr("split"), opt(1)) {
+                    (Some(a), _) => Some(a.ints.clone()),
+                    (None, Some(name)) => Some(self.ints_of(name)?),
+                    (None, None) => None,
+                };
+                let sizes = match sizes {
+                    Some(s) => s,
+                    None => {
+                        let shape = self.shape_of(arg(0)?)?;
+                        let ax = crate::graph::ops::shape::axis("Split", axis, shape.len())?;
+                        let d = shape[ax].ok_or_else(|| {
+                            Error::Unsupported("Split along the batch axis".into())
+                        })?;
+                        let parts = outs.len() as i64;
+                        let each = (d + parts - 1) / parts.max(1);
+                        (0..parts).map(|i| each.min(d - i * each).max(0)).collect()
+                    }
+                };
+                if sizes.len() != outs.len() || sizes.iter().any(|&v| v < 0) {
+                    return Err(Error::Data(format!(
+                        "Split: sizes {sizes:?} for {} outputs",
+                        outs.len()
+                    )));
+                }
+                let x = self.value(arg(0)?)?;
+                let mut start = 0i64;
+                for (name, &len) in outs.iter().zip(&sizes) {
+                    let spec = Slice {
+                        starts: vec![start],
+                        ends: vec![start + len],
+                        axes: vec![axis],
+                        steps: vec![1],
+                    };
+                    start += len;
+                    if !name.is_empty() {
+                        self.add(n, Op::Slice(spec), &[x], Some(name.as_str()))?;
+                    }
+                }
+            }
             "Constant" => {
                 let k = if let Some(t) = n.attr("value").and_then(|a| a.t.as_ref()) {
                     tensor_of(t, "Constant value")?
@@ -360,9 +742,9 @@ impl Importer {
                         a.floats.iter().map(|&v| v as f64).collect(),
                     )?)
                 } else if let Some(i) = n.attr("value_int").and_then(|a| a.i) {
-                    Known::Int(vec![i])
+                    Known::ints(vec![], vec![i])
                 } else if let Some(a) = n.attr("value_ints") {
-                    Known::Int(a.ints.clone())
+                    Known::ints(vec![a.ints.len()], a.ints.clone())
                 } else {
                     return Err(Error::Unsupported(
                         "Constant without a tensor, float(s) or int(s) value".into(),
@@ -371,8 +753,32 @@ impl Importer {
                 self.known.insert(out, k);
             }
             "Relu" | "Tanh" | "Sigmoid" | "Erf" | "Exp" | "Log" | "Sqrt" | "Reciprocal" | "Neg"
-            | "LeakyRelu" | "Gelu" => {
+            | "LeakyRelu" | "Gelu" | "Abs" | "Softplus" | "Elu" | "Selu" | "HardSigmoid"
+            | "HardSwish" => {
                 let u = match n.op_type.as_str() {
+                    "Abs" => Unary::Abs,
+                    "Softplus" => Unary::Softplus,
+                    "Elu" => Unary::Elu {
+                        alpha: attr_f(n, "alpha", 1.0),
+                        gamma: 1.0,
+                    },
+                    // Without attributes, torch's float64 constants (ONNX's defaults are their
+                    // float32 roundings).
+                    "Selu" => Unary::Elu {
+                        alpha: n
+                            .attr("alpha")
+                            .and_then(|a| a.f)
+                            .map_or(1.673_263_242_354_377_3, f64::from),
+                        gamma: n
+                            .attr("gamma")
+                            .and_then(|a| a.f)
+                            .map_or(1.050_700_987_355_480_5, f64::from),
+                    },
+                    "HardSigmoid" => Unary::HardSigmoid {
+                        alpha: attr_f(n, "alpha", 0.2),
+                        beta: attr_f(n, "beta", 0.5),
+                    },
+                    "HardSwish" => Unary::HardSwish,
                     "Relu" => Unary::Relu,
                     "Tanh" => Unary::Tanh,
                     "Sigmoid" => Unary::Sigmoid,
@@ -403,6 +809,28 @@ impl Importer {
                 let p = self.scalar_of(arg(1)?)?;
                 let x = self.value(arg(0)?)?;
                 self.add(n, unary(Unary::Pow { p, shift: 0.0 }), &[x], o)?;
+            }
+            "Sum" | "Mean" => {
+                let ins = n
+                    .inputs
+                    .iter()
+                    .map(|name| self.value(name))
+                    .collect::<Result<Vec<_>>>()?;
+                let Some((&first, rest)) = ins.split_first() else {
+                    return Err(Error::Data(format!("{} without inputs", n.op_type)));
+                };
+                let mean = n.op_type == "Mean" && ins.len() > 1;
+                let mut acc = first;
+                for (i, &v) in rest.iter().enumerate() {
+                    let last = i + 1 == rest.len() && !mean;
+                    acc = self.add(n, Op::Add, &[acc, v], last.then_some(out.as_str()))?;
+                }
+                if mean {
+                    let s = Unary::Scale(1.0 / ins.len() as f64);
+                    self.add(n, unary(s), &[acc], o)?;
+                } else if rest.is_empty() {
+                    self.add(n, Op::Reshape(Reshape::Identity), &[acc], o)?;
+                }
             }
             "Add" | "Sub" | "Mul" => {
                 let op = match n.op_type.as_str() {
@@ -564,7 +992,7 @@ impl Importer {
                         if attr_i(n, "allowzero", 0) != 0 {
                             return Err(Error::Unsupported("Reshape with allowzero = 1".into()));
                         }
-                        Reshape::To(self.ints_of(arg(1)?)?)
+                        Reshape::To(self.reshape_target(arg(0)?, arg(1)?)?)
                     }
                     "Squeeze" | "Unsqueeze" => {
                         let axes = match (n.attr("axes"), opt(1)) {
@@ -652,9 +1080,10 @@ impl Importer {
                 }
             }
             "BatchNormalization" => {
-                if attr_i(n, "training_mode", 0) != 0 {
+                let train = self.options.batchnorm == BnMode::Train;
+                if attr_i(n, "training_mode", 0) != 0 && !train {
                     return Err(Error::Unsupported(
-                        "BatchNormalization in training mode (export with training=EVAL)".into(),
+                        "BatchNormalization in training mode (export with training=EVAL, or analyse with --batchnorm-mode train)".into(),
                     ));
                 }
                 let eps = attr_f(n, "epsilon", 1e-5);
@@ -664,6 +1093,35 @@ impl Importer {
                 };
                 let scale = self.value(arg(1)?)?;
                 let bias = self.value(arg(2)?)?;
+                if train {
+                    // The statistics of the batch, over every axis but the channel's; the
+                    // variance is the biased one, as torch normalizes with.
+                    let stat = || {
+                        Op::Reduce(Reduce {
+                            axes: Axes::Except(1),
+                            keepdims: true,
+                            mean: true,
+                        })
+                    };
+                    let mu = self.add(n, stat(), &[x], None)?;
+                    let d = self.add(n, Op::Sub, &[x, mu], None)?;
+                    let sq = self.add(n, Op::Mul, &[d, d], None)?;
+                    let var = self.add(n, stat(), &[sq], None)?;
+                    let inv = self.add(
+                        n,
+                        unary(Unary::Pow {
+                            p: -0.5,
+                            shift: eps,
+                        }),
+                        &[var],
+                        None,
+                    )?;
+                    let (scale, bias) = (ch(self, scale)?, ch(self, bias)?);
+                    let xn = self.add(n, Op::Mul, &[d, inv], None)?;
+                    let y = self.add(n, Op::Mul, &[xn, scale], None)?;
+                    self.add(n, Op::Add, &[y, bias], o)?;
+                    return Ok(());
+                }
                 let mean = self.value(arg(3)?)?;
                 let var = self.value(arg(4)?)?;
                 let inv = self.add(
@@ -689,6 +1147,30 @@ impl Importer {
             _ => return Err(unsupported(n)),
         }
         Ok(())
+    }
+}
+
+impl Importer {
+    /// `Reshape`'s target; the batch size in a folded shape (`x.view(x.size(0), -1)`) becomes
+    /// `0` (copy the input's dimension) where the input has the batch size at the same axis.
+    fn reshape_target(&mut self, x: &str, target: &str) -> Result<Vec<i64>> {
+        let Some((_, vals)) = self.sym_of(target) else {
+            return self.ints_of(target);
+        };
+        if vals.iter().all(Option::is_some) {
+            return self.ints_of(target);
+        }
+        let in_shape = self.shape_of(x)?;
+        vals.iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Some(v) => Ok(*v),
+                None if in_shape.get(i) == Some(&None) => Ok(0),
+                None => Err(Error::Unsupported(format!(
+                    "Reshape: the target shape puts the batch size at axis {i}, the input ('{x}') does not have it there; shapes computed at run time are folded only when the batch axis stays in place"
+                ))),
+            })
+            .collect()
     }
 }
 

@@ -6,12 +6,14 @@
 //! element-wise functions ([`Unary`]: `f`, `f'`, `f''`), sums (`Add`, `Sub` with broadcasting),
 //! linear maps of one tensor (reshapes, transposes, reductions, pooling: the map and its
 //! transpose) and bilinear maps (`Mul`, [`MatMul`], [`Conv2d`]: the product and its two
-//! adjoints, `R{ā} = ∂ₐᵀ(R{ḡ}, b) + ∂ₐᵀ(ḡ, R{b})`). Inputs that carry no direction (data,
+//! adjoints, `R{ā} = ∂ₐᵀ(R{ḡ}, b) + ∂ₐᵀ(ḡ, R{b})`); `Concat` is linear in all its inputs
+//! together (its adjoint splits). Inputs that carry no direction (data,
 //! constants, buffers) have tangent `None` and cost nothing.
 
 pub mod conv;
 pub mod matmul;
 pub mod pool;
+pub mod select;
 pub mod shape;
 pub mod softmax;
 pub mod sparse;
@@ -20,6 +22,7 @@ pub mod unary;
 pub use conv::Conv2d;
 pub use matmul::MatMul;
 pub use pool::Pool2d;
+pub use select::{Gather, Slice};
 pub use shape::{Axes, Reduce, Reshape};
 pub use unary::Unary;
 
@@ -54,6 +57,17 @@ pub enum Op {
     Reduce(Reduce),
     /// Softmax along an axis.
     Softmax(i64),
+    /// Entries of a box of the input, with steps (ONNX `Slice` with constant bounds).
+    Slice(Slice),
+    /// Entries at constant indices along an axis (ONNX `Gather`).
+    Gather(Gather),
+    /// `inputs` tensors side by side along `axis` (negative from the end).
+    Concat {
+        /// The axis joined.
+        axis: i64,
+        /// How many inputs.
+        inputs: usize,
+    },
 }
 
 /// What a forward pass keeps for the derivative passes of its node.
@@ -64,6 +78,8 @@ pub enum Aux {
     None,
     /// The pooling map and the output shape.
     Map(SparseMap, Vec<usize>),
+    /// The input index each output entry reads, and the output shape (`Slice`, `Gather`).
+    Index(Vec<usize>, Vec<usize>),
 }
 
 /// The kind of an op, which fixes how its R passes are formed.
@@ -73,6 +89,7 @@ enum Kind {
     Linear,
     Bilinear,
     Softmax(i64),
+    Concat(i64),
 }
 
 /// `[k, shape...]`.
@@ -118,7 +135,23 @@ impl Op {
             Op::Transpose(_) => "Transpose",
             Op::Reduce(_) => "Reduce",
             Op::Softmax(_) => "Softmax",
+            Op::Slice(_) => "Slice",
+            Op::Gather(_) => "Gather",
+            Op::Concat { .. } => "Concat",
         }
+    }
+
+    /// Whether the op reduces over every axis but one including the batch axis: batch
+    /// normalization's statistics in training mode, which couple the samples, so the loss is
+    /// that of the whole data set at once and cannot be summed over chunks of it.
+    pub fn is_batch_statistic(&self) -> bool {
+        matches!(
+            self,
+            Op::Reduce(Reduce {
+                axes: shape::Axes::Except(a),
+                ..
+            }) if *a != 0
+        )
     }
 
     /// Number of inputs the op takes.
@@ -126,6 +159,7 @@ impl Op {
         match self {
             Op::Add | Op::Sub | Op::Mul | Op::MatMul(_) | Op::Conv(_) => 2,
             Op::Reshape(Reshape::Channel { .. }) => 2,
+            Op::Concat { inputs, .. } => *inputs,
             _ => 1,
         }
     }
@@ -137,6 +171,7 @@ impl Op {
             Op::Sub => Kind::Sum(-1.0),
             Op::Mul | Op::MatMul(_) | Op::Conv(_) => Kind::Bilinear,
             Op::Softmax(a) => Kind::Softmax(*a),
+            Op::Concat { axis, .. } => Kind::Concat(*axis),
             _ => Kind::Linear,
         }
     }
@@ -174,6 +209,22 @@ impl Op {
                 let (y, map) = p.average(ins[0])?;
                 let shape = y.shape.clone();
                 return Ok((y, Aux::Map(map, shape)));
+            }
+            Op::Slice(_) | Op::Gather(_) => {
+                let x = ins[0];
+                let (shape, idx) = match self {
+                    Op::Slice(s) => s.index(&x.shape)?,
+                    Op::Gather(g) => g.index(&x.shape)?,
+                    _ => unreachable!("a selection"),
+                };
+                let y = select::gather(&x.data, &idx, &shape)?;
+                return Ok((y, Aux::Index(idx, shape)));
+            }
+            Op::Concat { axis, .. } => {
+                let a = concat_axis(*axis, ins)?;
+                let parts: Vec<(&[f64], &[usize])> =
+                    ins.iter().map(|t| (&t.data[..], &t.shape[..])).collect();
+                select::concat(&parts, a)?
             }
             Op::Mul | Op::MatMul(_) | Op::Conv(_) => self.bil(ins[0], ins[1])?,
             Op::Softmax(a) => softmax::forward(ins[0], *a)?,
@@ -219,6 +270,15 @@ impl Op {
             Kind::Linear => {
                 if need[0] {
                     out[0] = Some(self.lin_t(g, ins, aux)?);
+                }
+            }
+            Kind::Concat(axis) => {
+                let a = concat_axis(axis, ins)?;
+                let shapes: Vec<&[usize]> = ins.iter().map(|t| &t.shape[..]).collect();
+                for (i, o) in out.iter_mut().enumerate() {
+                    if need[i] {
+                        *o = Some(select::split(&g.data, &shapes, a, i)?);
+                    }
                 }
             }
             Kind::Softmax(ax) => {
@@ -291,6 +351,27 @@ impl Op {
                 // Only the first input is mapped; the others give shapes.
                 let Some(rx) = rins[0] else { return Ok(None) };
                 per_direction(rx, k, |x| self.lin(x, ins, aux))?
+            }
+            Kind::Concat(axis) => {
+                let a = concat_axis(axis, ins)?;
+                let shapes: Vec<Vec<usize>> =
+                    ins.iter().map(|t| block_shape(k, &t.shape)).collect();
+                let zeros: Vec<Option<Vec<f64>>> = rins
+                    .iter()
+                    .zip(ins)
+                    .map(|(r, t)| r.is_none().then(|| vec![0.0; k * t.len()]))
+                    .collect();
+                let parts: Vec<(&[f64], &[usize])> = rins
+                    .iter()
+                    .zip(&zeros)
+                    .zip(&shapes)
+                    .map(|((r, z), s)| match (r, z) {
+                        (Some(r), _) => (&r.data[..], &s[..]),
+                        (None, Some(z)) => (&z[..], &s[..]),
+                        (None, None) => unreachable!("a tangent or zeros"),
+                    })
+                    .collect();
+                select::concat(&parts, a + 1)?
             }
             Kind::Softmax(ax) => {
                 let rx = rins[0].expect("a tangent");
@@ -381,6 +462,19 @@ impl Op {
             Kind::Linear => {
                 if let (Some(rg), true) = (rg, need[0]) {
                     out[0] = Some(per_direction(rg, k, |gd| self.lin_t(gd, ins, aux))?);
+                }
+            }
+            Kind::Concat(axis) => {
+                if let Some(rg) = rg {
+                    let a = concat_axis(axis, ins)?;
+                    let shapes: Vec<Vec<usize>> =
+                        ins.iter().map(|t| block_shape(k, &t.shape)).collect();
+                    let refs: Vec<&[usize]> = shapes.iter().map(|s| &s[..]).collect();
+                    for (i, o) in out.iter_mut().enumerate() {
+                        if need[i] {
+                            *o = Some(select::split(&rg.data, &refs, a + 1, i)?);
+                        }
+                    }
                 }
             }
             Kind::Softmax(ax) => {
@@ -528,6 +622,9 @@ impl Op {
             (Op::MaxPool(_) | Op::AvgPool(_), Aux::Map(m, shape)) => {
                 Tensor::new(shape.clone(), m.apply(&x.data))
             }
+            (Op::Slice(_) | Op::Gather(_), Aux::Index(idx, shape)) => {
+                select::gather(&x.data, idx, shape)
+            }
             _ => unreachable!("not linear"),
         }
     }
@@ -540,6 +637,9 @@ impl Op {
             (Op::Reduce(r), _) => r.apply_t(g, in_shape),
             (Op::MaxPool(_) | Op::AvgPool(_), Aux::Map(m, _)) => {
                 Tensor::new(in_shape.clone(), m.apply_t(&g.data))
+            }
+            (Op::Slice(_) | Op::Gather(_), Aux::Index(idx, _)) => {
+                select::scatter(&g.data, idx, in_shape)
             }
             _ => unreachable!("not linear"),
         }
@@ -554,6 +654,12 @@ impl Op {
             r => r.out_shape(s),
         }
     }
+}
+
+/// `Concat`'s axis resolved against its first input's rank.
+fn concat_axis(axis: i64, ins: &[&Tensor]) -> Result<usize> {
+    let rank = ins.first().map_or(0, |t| t.rank());
+    shape::axis("Concat", axis, rank)
 }
 
 /// `a + s·b` with broadcasting (`b` absent: `a`).

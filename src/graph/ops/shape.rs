@@ -186,6 +186,8 @@ pub enum Axes {
     List(Vec<i64>),
     /// From this axis to the last (layer normalization).
     From(i64),
+    /// Every axis but this one (batch normalization's statistics over all but the channel).
+    Except(i64),
 }
 
 /// `ReduceSum` or `ReduceMean`.
@@ -214,6 +216,12 @@ impl Reduce {
             Axes::From(a) => {
                 for v in red.iter_mut().skip(axis("Reduce", *a, r)?) {
                     *v = true;
+                }
+            }
+            Axes::Except(a) => {
+                let keep = axis("Reduce", *a, r)?;
+                for (i, v) in red.iter_mut().enumerate() {
+                    *v = i != keep;
                 }
             }
         }
