@@ -9,6 +9,8 @@
 //! [`trace`] (Hutchinson and Hutch++), [`density`] (stochastic Lanczos quadrature);
 //! [`landscape`] evaluates the loss on lines and planes (random, filter-normalized or PCA
 //! directions).
+//! [`operator`] names the curvature matrices beyond the Hessian ([`Curvature`]) and wraps any
+//! operator as a principal submatrix ([`Restricted`]) or a sum over chunks of data ([`Chunked`]).
 //! [`QuadraticForm`] is a dense quadratic with a chosen spectrum, for tests and teaching.
 
 pub mod dense;
@@ -16,6 +18,7 @@ pub mod density;
 pub mod inertia;
 pub mod lanczos;
 pub mod landscape;
+pub mod operator;
 pub mod power;
 pub mod trace;
 
@@ -31,6 +34,10 @@ pub use lanczos::{
 pub use landscape::{
     checkpoint_pca, filter_normalize, interpolation_slice, random_direction, slice_1d, slice_2d,
     CheckpointPca, RandomDirection, Slice2d,
+};
+pub use operator::{
+    dense_from_products, select_tensors, tensor_indices, wildcard_match, Chunk, Chunked, Curvature,
+    CurvatureOperator, ParamTensor, Restricted,
 };
 pub use power::{power_extremes, PowerIteration, PowerResult};
 pub use trace::{hutch_plus_plus, hutchinson, TraceEstimate};

@@ -5,6 +5,7 @@
 //! - [`layers`]: [`Layer`], [`Activation`], [`LossKind`], [`BnMode`], [`BatchNormState`].
 //! - [`model`]: [`Mlp`] (layers + flat parameters, PyTorch initialization, forward passes).
 //! - [`objective`]: [`NetLoss`], the loss over a data set as a function of the parameters.
+//! - [`gauss_newton`]: [`NetGaussNewton`], the Gauss–Newton matrix and the empirical Fisher.
 //! - [`data`]: [`Dataset`] (CSV, generators, standardization), [`shuffled_batches`].
 //! - [`safetensors_io`]: [`load_model`], [`save_model`].
 //! - [`train`]: [`train()`], mini-batch training with the optimizers of [`crate::optim`].
@@ -13,6 +14,7 @@
 
 pub mod curvature;
 pub mod data;
+pub mod gauss_newton;
 pub mod layers;
 pub(crate) mod mat;
 pub mod model;
@@ -22,6 +24,7 @@ pub mod safetensors_io;
 pub mod train;
 
 pub use data::{shuffled_batches, DataOrigin, Dataset, Standardization, Targets, Task};
+pub use gauss_newton::{net_operator, NetGaussNewton};
 pub use layers::{Activation, BatchNormState, BnMode, Layer, LossKind};
 pub use model::{accuracy_of, Mlp};
 pub use objective::NetLoss;
