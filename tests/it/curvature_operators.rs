@@ -525,3 +525,34 @@ fn operator_flags_reject_bad_input() {
     args.extend_from_slice(&["--params", "conv3.*"]);
     fails_with(&args, "known: conv1.weight, conv1.bias");
 }
+
+/// Figure 15: the GGN is positive semi-definite (no eigenvalue below −1e-8·λmax), the Hessian
+/// of the same trained model has negative eigenvalues, the ten outliers agree within 20%, the Hessian's
+/// spectrum is figure 12's, and the file is the same bytes as the plot of the computed data.
+#[test]
+fn figure_15_hessian_vs_ggn() {
+    use critpt::gallery::{gauss_newton as fig, hessian_spectrum as hs};
+    let d = fig::compute().unwrap();
+    assert_eq!(d.hessian.len(), 1210);
+    assert_eq!(d.ggn_negatives(), 0);
+    let gmax = d.ggn[d.ggn.len() - 1];
+    assert!(d.ggn[0] >= -1e-8 * gmax, "ggn λmin {}", d.ggn[0]);
+    assert!(d.hessian_negatives() > 0);
+    assert!(d.outlier_gap() < 0.2, "outlier gap {}", d.outlier_gap());
+    let h12 = hs::compute().unwrap().eigenvalues;
+    let hmax = h12[h12.len() - 1];
+    assert!(h12
+        .iter()
+        .zip(&d.hessian)
+        .all(|(a, b)| (a - b).abs() <= 1e-10 * hmax));
+    let dir = std::env::temp_dir().join(format!("critpt-fig15-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b) = (dir.join("a.png"), dir.join("b.png"));
+    let out = fig::render(&a).unwrap();
+    critpt::plot::save(&fig::plot(&d).unwrap(), &b, critpt::gallery::WIDE_SIZE).unwrap();
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    assert!(out
+        .caption
+        .contains(&format!("{} negative", d.hessian_negatives())));
+    let _ = std::fs::remove_dir_all(&dir);
+}
