@@ -2,14 +2,19 @@
 //! largest eigenvalues by block Lanczos at relative residual 1e-8 (as `analyze --method lanczos
 //! --which largest --top 5`, whose products are counted per sample), one Hessian-vector product
 //! alone, 5 and 16 in one blocked call, and a 1-D filter-normalized loss slice (21 points).
+//! The group `curvature_operators` times 5 products in one blocked call with each of the
+//! Hessian, the Gauss–Newton matrix and the empirical Fisher (benches/compare/
+//! curvature_operators.py times curvlinops' on the same weights).
 //! `CRITPT_BENCH_MODEL=M.safetensors` benches a trained model (benches/compare/anchors.sh sets
 //! it), so the figures can be set beside PyHessian, JAX and curvlinops on the same weights.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use critpt::curvature::{Lanczos, Which};
+use critpt::curvature::{Curvature, Lanczos, Which};
 use critpt::landscape::slice_1d;
 use critpt::nn::curvature::filter_normalized_direction;
-use critpt::nn::{load_model, Activation, BnMode, Dataset, LossKind, Mlp, NetLoss, Task};
+use critpt::nn::{
+    load_model, Activation, BnMode, Dataset, LossKind, Mlp, NetGaussNewton, NetLoss, Task,
+};
 use critpt::objective::Hvp;
 use std::hint::black_box;
 use std::path::Path;
@@ -103,5 +108,35 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// Five products in one call with each operator: the per-product cost of the Hessian's R pass
+/// against the GGN's and the empirical Fisher's first-order passes.
+fn operators(c: &mut Criterion) {
+    let (model, data) = setup();
+    let obj = NetLoss::new(&model, &data, LossKind::CrossEntropy, BnMode::Eval).expect("loss");
+    let ggn = NetGaussNewton::new(&obj, Curvature::GaussNewton).expect("ggn");
+    let ef = NetGaussNewton::new(&obj, Curvature::EmpiricalFisher).expect("ef");
+    let n = model.params.len();
+    let vs: Vec<f64> = (0..5 * n)
+        .map(|i| ((i * 7919) % 1000) as f64 / 1000.0 - 0.5)
+        .collect();
+    let mut out = vec![0.0; 5 * n];
+    let mut g = c.benchmark_group("curvature_operators");
+    g.sample_size(10);
+    let ops: [(&str, &dyn Hvp); 3] = [
+        ("hessian_5", &obj),
+        ("ggn_5", &ggn),
+        ("empirical_fisher_5", &ef),
+    ];
+    for (name, op) in ops {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                op.hvp_many(&model.params, black_box(&vs), 5, &mut out)
+                    .expect("product")
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, operators);
 criterion_main!(benches);

@@ -16,6 +16,13 @@
 //! `--trace` gives Hutch++ (`--hvps` products) with its standard error (the dense trace is
 //! exact); `--density` the SLQ spectral density (grid, values, moments, and every run's nodes
 //! and weights).
+//!
+//! `--curvature ggn|empirical-fisher` takes the Gauss–Newton matrix or the empirical Fisher
+//! instead of the Hessian, `--params` its principal submatrix on some parameter tensors, and
+//! `--batch-size` streams the data in chunks (the same numbers, memory bounded by a chunk).
+//! The verdict (`kind`, `index`, `minimum_ratio`) is a property of the whole Hessian: for the
+//! other matrices (positive semi-definite by construction) and for blocks it is null, with
+//! `kind_note` saying why, and `--escape` is refused.
 
 use super::common::{print_json, warn_default_mse_targets};
 use super::out::{errln, outln, Spinner};
@@ -25,9 +32,12 @@ use critpt::critical::{
     classify_extremes, classify_point_eigenvalues, classify_point_inertia, escape_saddle,
     EscapeOptions, Tolerances,
 };
-use critpt::curvature::{hutch_plus_plus, slq_density, EigenBackend, Lanczos, Slq, Which};
+use critpt::curvature::{
+    hutch_plus_plus, select_tensors, slq_density, tensor_indices, Curvature, CurvatureOperator,
+    EigenBackend, Lanczos, ParamTensor, Restricted, Slq, Which,
+};
 use critpt::nn::curvature::DENSE_LIMIT;
-use critpt::nn::{load_model, Activation, BnMode, Dataset, LossKind, NetLoss, Task};
+use critpt::nn::{load_model, net_operator, Activation, BnMode, Dataset, LossKind, NetLoss, Task};
 use critpt::objective::{Gradient, Hessian};
 use serde_json::json;
 use std::path::PathBuf;
@@ -121,6 +131,19 @@ pub struct AnalyzeArgs {
     /// `--features lapack`). Default: the fastest in this build (lapack when built in).
     #[arg(long)]
     pub backend: Option<String>,
+    /// The matrix: hessian, ggn (the Gauss–Newton matrix Jᵀ(∂²L/∂z²)J, for cross-entropy the
+    /// Fisher) or empirical-fisher ((1/N) Σ ∇ℓ_n∇ℓ_nᵀ). Kind, index and minimum ratio are the
+    /// Hessian's: null for the other two.
+    #[arg(long, default_value = "hessian")]
+    pub curvature: String,
+    /// Only these parameter tensors (state_dict names, comma-separated, `*` a wildcard): the
+    /// principal submatrix on them.
+    #[arg(long)]
+    pub params: Option<String>,
+    /// Stream the data in chunks of B samples for every loss, gradient and product: the same
+    /// result, memory bounded by one chunk (default: the whole data set at once).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
     /// Print one JSON object instead of a summary.
     #[arg(long)]
     pub json: bool,
@@ -136,6 +159,99 @@ fn dense_backend(a: &AnalyzeArgs, default: EigenBackend) -> Result<EigenBackend>
         bail!("--backend {name} needs critpt built with `--features {name}`");
     }
     Ok(b)
+}
+
+/// What `--curvature`, `--params` and `--batch-size` chose: the JSON's `curvature`,
+/// `parameter_names`, `selected_parameters`, `batch_size`, and whether the verdict applies.
+pub(super) struct Scope {
+    pub(super) curvature: Curvature,
+    tensors: Vec<ParamTensor>,
+    pub(super) selected: Option<Vec<ParamTensor>>,
+    batch_size: Option<usize>,
+}
+
+impl Scope {
+    /// Parses the three flags against the model's tensors.
+    pub(super) fn new(a: &AnalyzeArgs, tensors: Vec<ParamTensor>) -> Result<Scope> {
+        let curvature: Curvature = a.curvature.parse()?;
+        if a.batch_size == Some(0) {
+            bail!("--batch-size must be at least 1, got 0");
+        }
+        let selected = a
+            .params
+            .as_deref()
+            .map(|spec| select_tensors(&tensors, spec))
+            .transpose()?;
+        let scope = Scope {
+            curvature,
+            tensors,
+            selected,
+            batch_size: a.batch_size,
+        };
+        if a.escape {
+            if let Some(why) = scope.no_verdict() {
+                bail!("--escape needs the whole Hessian: {why}");
+            }
+        }
+        Ok(scope)
+    }
+
+    /// The selected flat indices (all parameters without `--params`).
+    pub(super) fn indices(&self) -> Option<Vec<usize>> {
+        self.selected.as_deref().map(tensor_indices)
+    }
+
+    /// Why the second-order verdict does not apply, if it does not.
+    pub(super) fn no_verdict(&self) -> Option<String> {
+        if self.curvature != Curvature::Hessian {
+            Some(format!(
+                "the {} is positive semi-definite by construction; kind, index and minimum ratio are properties of the Hessian (use --curvature hessian)",
+                self.curvature.name()
+            ))
+        } else if self.selected.is_some() {
+            Some("a block's spectrum is not the Hessian's (it only bounds it by interlacing); kind, index and minimum ratio are reported for the whole Hessian (drop --params)".into())
+        } else {
+            None
+        }
+    }
+
+    /// Adds the scope to the JSON, and nulls the verdict where it does not apply.
+    pub(super) fn add_to(&self, v: &mut serde_json::Value) {
+        v["curvature"] = json!(self.curvature.name());
+        v["parameter_names"] = json!(self.tensors);
+        v["batch_size"] = json!(self.batch_size);
+        if let Some(sel) = &self.selected {
+            v["selected_parameters"] = json!(sel);
+            v["selected_count"] = json!(sel.iter().map(ParamTensor::len).sum::<usize>());
+        }
+        if let Some(why) = self.no_verdict() {
+            for key in ["kind", "index", "index_at_least", "minimum_ratio"] {
+                v[key] = serde_json::Value::Null;
+            }
+            v["kind_note"] = json!(why);
+        }
+    }
+
+    /// The summary line of the scope (nothing for the default).
+    pub(super) fn print(&self) -> Result<()> {
+        let mut parts = vec![format!("curvature {}", self.curvature.name())];
+        if let Some(sel) = &self.selected {
+            let names: Vec<&str> = sel.iter().map(|t| t.name.as_str()).collect();
+            parts.push(format!(
+                "block {} ({} parameters)",
+                names.join(","),
+                sel.iter().map(ParamTensor::len).sum::<usize>()
+            ));
+        }
+        if let Some(b) = self.batch_size {
+            parts.push(format!("chunks of {b} samples"));
+        }
+        outln!("{}", parts.join(", "))?;
+        if let Some(why) = self.no_verdict() {
+            outln!("note           {why}")?;
+        }
+        Ok(())
+    }
 }
 
 /// Where the model comes from: an ONNX graph, or an MLP in safetensors.
@@ -223,10 +339,26 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
         }
         data.apply_standardization(st);
     }
-    let obj = NetLoss::new(&model, &data, kind, mode)?;
+    let scope = Scope::new(a, model.param_tensors())?;
+    let parts = match a.batch_size {
+        Some(b) => NetLoss::chunks(&model, &data, kind, mode, b)?,
+        None => vec![NetLoss::new(&model, &data, kind, mode)?],
+    };
+    let full = net_operator(&parts, scope.curvature)?;
+    let restricted;
+    let (obj, point): (&dyn CurvatureOperator, Vec<f64>) = match scope.indices() {
+        Some(idx) => {
+            restricted = Restricted::new(&*full, &model.params, idx)?;
+            let p = restricted.point();
+            (&restricted, p)
+        }
+        None => (&*full, model.params.clone()),
+    };
+    let point = point.as_slice();
+    let dim = point.len();
     let method = match a.method.as_deref() {
         Some(m) => m,
-        None if model.n_params() > DENSE_LIMIT => "lanczos",
+        None if dim > DENSE_LIMIT => "lanczos",
         None => "dense",
     };
     let mut tol = Tolerances::dual();
@@ -237,25 +369,33 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
         tol = tol.with_eig(e)?;
     }
     if method != "lanczos" {
-        critpt::limits::check_dense_params(model.n_params())?;
+        critpt::limits::check_dense_params(dim)?;
     }
     if a.density {
         critpt::limits::check_density_grid(a.density_grid)?;
     }
     let spinner = Spinner::start(format!(
-        "{method} curvature of {} parameters",
-        model.n_params()
+        "{method} {} of {dim} parameters",
+        scope.curvature.name()
     ));
-    let extras = Extras::compute(a, &obj, &model.params, method != "lanczos")?;
+    let extras = Extras::compute(a, obj, point, method != "lanczos")?;
+    let net = Net {
+        model: &model,
+        data: &data,
+        kind,
+        mode,
+        scope: &scope,
+        full: &*full,
+    };
     if method == "lanczos" {
-        return run_lanczos(a, &model, &data, &obj, kind, mode, &tol, extras, spinner);
+        return run_lanczos(a, &net, obj, point, &tol, extras, spinner);
     }
     if method == "inertia" {
-        return run_inertia(a, &model, &data, &obj, kind, mode, &tol, extras, spinner);
+        return run_inertia(a, &net, obj, point, &tol, extras, spinner);
     }
     let backend = dense_backend(a, EigenBackend::fastest_eigenvalues())?;
     let start = std::time::Instant::now();
-    let cp = classify_point_eigenvalues(&obj, &model.params, &tol, backend)?;
+    let cp = classify_point_eigenvalues(obj, point, &tol, backend)?;
     let seconds = start.elapsed().as_secs_f64();
     let ev = &cp.eigenvalues;
     let c = cp.classification;
@@ -268,10 +408,10 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
         Some(l) if kind.is_classification() => Some(model.accuracy(&data.x, l, mode)?),
         _ => None,
     };
-    let escape = escape_json(a, &obj, &model.params, &tol);
+    let escape = escape_json(a, obj, point, &tol);
     drop(spinner);
     if a.json {
-        let v = json!({
+        let mut v = json!({
             "parameters": model.n_params(),
             "samples": data.n_samples(),
             "loss": cp.value,
@@ -292,6 +432,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
             "batchnorm_mode": mode.name(),
             "seconds": seconds,
         });
+        net.add_fit(&mut v)?;
         print_report(a, v, escape, &extras)?;
     } else {
         outln!(
@@ -308,7 +449,8 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
             kind.name(),
             mode.name()
         )?;
-        print_fit(cp.value, accuracy, cp.gradient_norm)?;
+        scope.print()?;
+        print_fit(cp.value, accuracy, net.gradient_norm(cp.gradient_norm)?)?;
         outln!(
             "eigenvalues    min {:.6e}  max {:.6e}  trace {:.6e}",
             ev.first().copied().unwrap_or(0.0),
@@ -322,13 +464,15 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
             .map(|l| format!("{l:.4e}"))
             .collect();
         outln!("largest        {}", top.join(", "))?;
-        outln!(
-            "kind {}   index {}   minimum ratio {:.4}   ({seconds:.2} s, dense, {})",
-            c.kind,
-            c.index,
-            c.minimum_ratio,
-            backend.name()
-        )?;
+        if scope.no_verdict().is_none() {
+            outln!(
+                "kind {}   index {}   minimum ratio {:.4}   ({seconds:.2} s, dense, {})",
+                c.kind,
+                c.index,
+                c.minimum_ratio,
+                backend.name()
+            )?;
+        }
         print_escape(&escape)?;
         extras.print()?;
     }
@@ -401,25 +545,30 @@ fn print_escape(escape: &Option<serde_json::Value>) -> Result<()> {
 
 /// `--method inertia`: exact counts from two `LBLᵀ` factorizations, the extremes by block
 /// Lanczos on the dense Hessian.
-#[allow(clippy::too_many_arguments)]
 fn run_inertia(
     a: &AnalyzeArgs,
-    model: &critpt::nn::Mlp,
-    data: &Dataset,
-    obj: &NetLoss,
-    kind: LossKind,
-    mode: BnMode,
+    net: &Net<'_>,
+    obj: &dyn CurvatureOperator,
+    point: &[f64],
     tol: &Tolerances,
     extras: Extras,
     spinner: Spinner,
 ) -> Result<ExitCode> {
+    let Net {
+        model,
+        data,
+        kind,
+        mode,
+        scope,
+        ..
+    } = *net;
     let backend = dense_backend(a, EigenBackend::fastest_factorization())?;
     let start = std::time::Instant::now();
-    let p = classify_point_inertia(obj, &model.params, tol, a.seed, backend)?;
+    let p = classify_point_inertia(obj, point, tol, a.seed, backend)?;
     let seconds = start.elapsed().as_secs_f64();
     let c = p.classification;
     let ext = &p.inertia.extremes;
-    let n = model.n_params();
+    let n = point.len();
     let (extremes, residuals) = if n == 1 {
         (vec![ext.smallest.value], vec![ext.smallest.residual])
     } else {
@@ -432,12 +581,12 @@ fn run_inertia(
         Some(l) if kind.is_classification() => Some(model.accuracy(&data.x, l, mode)?),
         _ => None,
     };
-    let escape = escape_json(a, obj, &model.params, tol);
+    let escape = escape_json(a, obj, point, tol);
     drop(spinner);
     let counts = p.inertia.counts;
     if a.json {
-        let v = json!({
-            "parameters": n,
+        let mut v = json!({
+            "parameters": model.n_params(),
             "samples": data.n_samples(),
             "loss": p.value,
             "accuracy": accuracy,
@@ -460,6 +609,7 @@ fn run_inertia(
             "batchnorm_mode": mode.name(),
             "seconds": seconds,
         });
+        net.add_fit(&mut v)?;
         print_report(a, v, escape, &extras)?;
     } else {
         outln!(
@@ -469,7 +619,8 @@ fn run_inertia(
             kind.name(),
             mode.name()
         )?;
-        print_fit(p.value, accuracy, p.gradient_norm)?;
+        scope.print()?;
+        print_fit(p.value, accuracy, net.gradient_norm(p.gradient_norm)?)?;
         outln!(
             "eigenvalues    min {:.6e} (residual {:.1e})  max {:.6e} (residual {:.1e})  trace {:.6e}",
             ext.smallest.value,
@@ -485,13 +636,15 @@ fn run_inertia(
             p.inertia.tau,
             counts.positive
         )?;
-        outln!(
-            "kind {}   index {}   minimum ratio {:.4}   ({seconds:.2} s, inertia, {})",
-            c.kind,
-            c.index,
-            c.minimum_ratio,
-            backend.name()
-        )?;
+        if scope.no_verdict().is_none() {
+            outln!(
+                "kind {}   index {}   minimum ratio {:.4}   ({seconds:.2} s, inertia, {})",
+                c.kind,
+                c.index,
+                c.minimum_ratio,
+                backend.name()
+            )?;
+        }
         print_escape(&escape)?;
         extras.print()?;
     }
@@ -587,25 +740,30 @@ impl Extras {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn run_lanczos(
     a: &AnalyzeArgs,
-    model: &critpt::nn::Mlp,
-    data: &Dataset,
-    obj: &NetLoss,
-    kind: LossKind,
-    mode: BnMode,
+    net: &Net<'_>,
+    obj: &dyn CurvatureOperator,
+    point: &[f64],
     tol: &Tolerances,
     extras: Extras,
     spinner: Spinner,
 ) -> Result<ExitCode> {
+    let Net {
+        model,
+        data,
+        kind,
+        mode,
+        scope,
+        ..
+    } = *net;
     if a.escape {
         bail!("--escape needs the dense Hessian; use --method dense");
     }
     let k = a.top.unwrap_or(5);
     let start = std::time::Instant::now();
-    let mut grad = vec![0.0; model.n_params()];
-    let loss = obj.loss_and_gradient(&model.params, &mut grad)?;
+    let mut grad = vec![0.0; point.len()];
+    let loss = obj.loss_and_gradient(point, &mut grad)?;
     let gradient_norm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
     drop(grad);
     let which: Which = a.which.parse()?;
@@ -620,10 +778,10 @@ fn run_lanczos(
         .with_tol(a.lanczos_tol)?
         .with_max_iters(a.max_iters)?
         .with_seed(a.seed)
-        .run(obj, &model.params)?;
+        .run(obj, point)?;
     let seconds = start.elapsed().as_secs_f64();
     let ev = &r.spectrum.eigenvalues;
-    let n = model.n_params();
+    let n = point.len();
     let verdict = classify_extremes(&r, which, k, n, gradient_norm, loss, tol);
     let kind_name = verdict.kind.map(|k| k.name());
     let index = verdict.index;
@@ -634,8 +792,8 @@ fn run_lanczos(
         _ => None,
     };
     if a.json {
-        let v = json!({
-            "parameters": n,
+        let mut v = json!({
+            "parameters": model.n_params(),
             "samples": data.n_samples(),
             "loss": loss,
             "accuracy": accuracy,
@@ -666,6 +824,7 @@ fn run_lanczos(
             "batchnorm_mode": mode.name(),
             "seconds": seconds,
         });
+        net.add_fit(&mut v)?;
         print_report(a, v, None, &extras)?;
     } else {
         outln!(
@@ -675,7 +834,8 @@ fn run_lanczos(
             kind.name(),
             mode.name()
         )?;
-        print_fit(loss, accuracy, gradient_norm)?;
+        scope.print()?;
+        print_fit(loss, accuracy, net.gradient_norm(gradient_norm)?)?;
         for (l, res) in ev.iter().zip(&r.residuals) {
             outln!("eigenvalue     {l:>14.6e}   residual {res:.1e}")?;
         }
@@ -689,4 +849,37 @@ fn run_lanczos(
         extras.print()?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The MLP, its data and the chosen operator, as the methods report them.
+struct Net<'a> {
+    model: &'a critpt::nn::Mlp,
+    data: &'a Dataset,
+    kind: LossKind,
+    mode: BnMode,
+    scope: &'a Scope,
+    /// The operator over all parameters (the gradient norm of a block's report is the whole
+    /// gradient's).
+    full: &'a dyn CurvatureOperator,
+}
+
+impl Net<'_> {
+    /// The whole gradient's norm: `block_norm` itself without `--params`, else one more
+    /// gradient over all parameters.
+    fn gradient_norm(&self, block_norm: f64) -> Result<f64> {
+        if self.scope.selected.is_none() {
+            return Ok(block_norm);
+        }
+        let g = critpt::objective::gradient_vec(self.full, &self.model.params)?;
+        Ok(critpt::objective::norm(&g))
+    }
+
+    /// The scope's fields, the whole gradient's norm, and the null verdict where it applies.
+    fn add_fit(&self, v: &mut serde_json::Value) -> Result<()> {
+        if self.scope.selected.is_some() {
+            v["gradient_norm"] = json!(self.gradient_norm(0.0)?);
+        }
+        self.scope.add_to(v);
+        Ok(())
+    }
 }

@@ -1,18 +1,20 @@
 //! `critpt analyze --model m.onnx --data d.safetensors`: the curvature of an ONNX graph's loss,
-//! by the same methods as the MLP path (`dense`, `lanczos`, `--trace`, `--density`); the data
-//! may also be a CSV file reshaped into the model's input (`--target` as for MLPs), and batch
-//! norm may use the data's own statistics (`--batchnorm-mode train`).
+//! by the same methods as the MLP path (`dense`, `lanczos`, `--trace`, `--density`), with the
+//! same `--curvature`, `--params` and `--batch-size`; the data may also be a CSV file reshaped
+//! into the model's input (`--target` as for MLPs), and batch norm may use the data's own
+//! statistics (`--batchnorm-mode train`).
 
-use super::analyze::{escape_json, print_fit, AnalyzeArgs, Extras};
+use super::analyze::{escape_json, print_fit, AnalyzeArgs, Extras, Scope};
 use super::common::print_json;
 use super::out::outln;
 use anyhow::{bail, Result};
 use critpt::critical::{classify_extremes, classify_point, Tolerances};
-use critpt::curvature::{Lanczos, Which};
-use critpt::graph::{load_onnx_with, GraphData, GraphLoss, ImportOptions};
+use critpt::curvature::{CurvatureOperator, Lanczos, Restricted, Which};
+use critpt::graph::{
+    data_chunks, graph_operator, load_onnx_with, GraphData, GraphLoss, ImportOptions,
+};
 use critpt::nn::curvature::DENSE_LIMIT;
 use critpt::nn::{BnMode, LossKind};
-use critpt::objective::Gradient;
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -54,10 +56,41 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
             "--batchnorm-mode train needs at least 2 samples (the batch statistics of {data_arg} are those of 1 sample)"
         );
     }
-    let obj =
+    let scope = Scope::new(a, graph.param_tensors())?;
+    if a.batch_size.is_some() && graph.has_batch_statistics() {
+        bail!(
+            "--batch-size cannot be used with --batchnorm-mode train: batch statistics couple every sample, so the loss does not split into chunks"
+        );
+    }
+    let whole =
         GraphLoss::new(&graph, &data, kind).map_err(|e| anyhow::anyhow!("{data_arg}: {e}"))?;
-    let params = graph.initial_params();
-    let n = graph.n_params();
+    let chunk_data = match a.batch_size {
+        Some(b) => data_chunks(&data, b)?,
+        None => Vec::new(),
+    };
+    let mut parts = Vec::with_capacity(chunk_data.len());
+    for d in &chunk_data {
+        parts.push(GraphLoss::new(&graph, d, kind)?);
+    }
+    let full = graph_operator(
+        if parts.is_empty() {
+            std::slice::from_ref(&whole)
+        } else {
+            &parts
+        },
+        scope.curvature,
+    )?;
+    let restricted;
+    let (obj, point): (&dyn CurvatureOperator, Vec<f64>) = match scope.indices() {
+        Some(idx) => {
+            restricted = Restricted::new(&*full, graph.initial_params(), idx)?;
+            let p = restricted.point();
+            (&restricted, p)
+        }
+        None => (&*full, graph.initial_params().to_vec()),
+    };
+    let params = point.as_slice();
+    let n = params.len();
     let method = match a.method.as_deref() {
         Some(m) => m,
         None if n > DENSE_LIMIT => "lanczos",
@@ -79,17 +112,23 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
     if method == "lanczos" && a.escape {
         bail!("--escape needs the dense Hessian; use --method dense");
     }
-    let extras = Extras::compute(a, &obj, params, method == "dense")?;
-    let accuracy = obj.accuracy(params)?;
-    let names: Vec<_> = graph
-        .params()
-        .iter()
-        .map(|p| json!({"name": p.name, "shape": p.shape}))
-        .collect();
+    let extras = Extras::compute(a, obj, params, method == "dense")?;
+    // Chunk by chunk with --batch-size, so no pass holds every sample.
+    let accuracy = if parts.is_empty() {
+        whole.accuracy(graph.initial_params())?
+    } else {
+        let mut hits = Some(0.0);
+        for p in &parts {
+            let acc = p.accuracy(graph.initial_params())?;
+            hits = hits
+                .zip(acc)
+                .map(|(h, a)| h + a * p.data().n_samples() as f64);
+        }
+        hits.map(|h| h / data.n_samples() as f64)
+    };
     let start = std::time::Instant::now();
     let mut v = json!({
-        "parameters": n,
-        "parameter_names": names,
+        "parameters": graph.n_params(),
         "buffers": graph.buffer_names(),
         "samples": data.n_samples(),
         "accuracy": accuracy,
@@ -99,7 +138,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
         "model_format": "onnx",
     });
     if method == "dense" {
-        let cp = classify_point(&obj, params, &tol)?;
+        let cp = classify_point(obj, params, &tol)?;
         let ev = &cp.spectrum.eigenvalues;
         let reported: &[f64] = match a.top {
             Some(k) => &ev[ev.len().saturating_sub(k)..],
@@ -116,7 +155,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
         v["trace"] = json!(ev.iter().sum::<f64>());
         v["trace_std_error"] = json!(0.0);
         if a.escape {
-            v["escape"] = escape_json(a, &obj, params, &tol).unwrap_or(serde_json::Value::Null);
+            v["escape"] = escape_json(a, obj, params, &tol).unwrap_or(serde_json::Value::Null);
         }
     } else {
         let k = a.top.unwrap_or(5);
@@ -135,7 +174,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
             .with_tol(a.lanczos_tol)?
             .with_max_iters(a.max_iters)?
             .with_seed(a.seed)
-            .run(&obj, params)?;
+            .run(obj, params)?;
         let ev = &r.spectrum.eigenvalues;
         let verdict = classify_extremes(&r, which, k, n, gradient_norm, loss, &tol);
         v["loss"] = json!(loss);
@@ -163,6 +202,11 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
         v["seed"] = json!(r.seed);
     }
     v["seconds"] = json!(start.elapsed().as_secs_f64());
+    if scope.selected.is_some() {
+        let g = critpt::objective::gradient_vec(&*full, graph.initial_params())?;
+        v["gradient_norm"] = json!(critpt::objective::norm(&g));
+    }
+    scope.add_to(&mut v);
     extras.add_to(&mut v);
     if a.json {
         print_json(&v)?;
@@ -175,6 +219,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
         data.n_samples(),
         kind.name()
     )?;
+    scope.print()?;
     print_fit(
         v["loss"].as_f64().unwrap_or(f64::NAN),
         accuracy,
@@ -202,7 +247,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
         show("minimum_ratio"),
         v["seconds"].as_f64().unwrap_or(0.0)
     )?;
-    if let Some(note) = v.get("kind_note") {
+    if let (Some(note), None) = (v.get("kind_note"), scope.no_verdict()) {
         outln!("note           {}", note.as_str().unwrap_or(""))?;
     }
     extras.print()?;

@@ -60,6 +60,14 @@ const HINTS: &[(&str, &str)] = &[
         "raise --max-rounds or --starts",
     ),
     ("use a smaller basis size", "use a smaller --basis-size"),
+    (
+        "data in chunks with batch norm in train mode",
+        "--batch-size with --batchnorm-mode train",
+    ),
+    (
+        "use evaluation-mode batch norm or the whole batch",
+        "use --batchnorm-mode eval or the full batch",
+    ),
 ];
 
 /// `message` with each `invalid NAME:` of a library parameter written as its flag, and the

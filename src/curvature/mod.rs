@@ -7,11 +7,14 @@
 //! The matrix-free methods work on any [`crate::objective::Hvp`] and never build the Hessian:
 //! [`lanczos`] (extreme eigenpairs, by sign), [`power`] (the power-iteration baseline),
 //! [`trace`] (Hutchinson and Hutch++), [`density`] (stochastic Lanczos quadrature).
+//! [`operator`] names the curvature matrices beyond the Hessian ([`Curvature`]) and wraps any
+//! operator as a principal submatrix ([`Restricted`]) or a sum over chunks of data ([`Chunked`]).
 
 pub mod dense;
 pub mod density;
 pub mod inertia;
 pub mod lanczos;
+pub mod operator;
 pub mod power;
 pub mod trace;
 
@@ -39,5 +42,9 @@ pub(crate) fn largest_entry_sign<'a>(v: impl IntoIterator<Item = &'a f64>) -> f6
     }
 }
 
+pub use operator::{
+    dense_from_products, select_tensors, tensor_indices, wildcard_match, Chunk, Chunked, Curvature,
+    CurvatureOperator, ParamTensor, Restricted,
+};
 pub use power::{power_extremes, PowerIteration, PowerResult};
 pub use trace::{hutch_plus_plus, hutchinson, TraceEstimate};

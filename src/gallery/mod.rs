@@ -18,6 +18,7 @@ pub mod adaptive;
 pub mod batch_size;
 pub mod batchnorm;
 pub mod critical_points;
+pub mod gauss_newton;
 pub mod hessian_spectrum;
 pub mod loss_landscape;
 pub mod minimum_ratio;
@@ -175,6 +176,12 @@ pub const FIGURES: &[FigureSpec] = &[
         name: "sharpness",
         title: "Sharpness: λmax vs batch size; λmax vs 2/η under full-batch GD",
         render: sharpness::render,
+    },
+    FigureSpec {
+        number: 15,
+        name: "hessian-vs-ggn",
+        title: "Hessian vs Gauss–Newton spectra: shared outliers, negatives only in the Hessian",
+        render: gauss_newton::render,
     },
 ];
 

@@ -264,6 +264,18 @@ impl Graph {
         &self.params
     }
 
+    /// The parameter tensors as `--params` selects them and the JSON lists them.
+    pub fn param_tensors(&self) -> Vec<crate::curvature::ParamTensor> {
+        self.params
+            .iter()
+            .map(|p| crate::curvature::ParamTensor {
+                name: p.name.clone(),
+                shape: p.shape.clone(),
+                offset: p.offset,
+            })
+            .collect()
+    }
+
     /// The parameter values the graph was built with.
     pub fn initial_params(&self) -> &[f64] {
         &self.initial

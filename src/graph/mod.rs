@@ -6,10 +6,13 @@
 //! - [`graph`](mod@graph): [`Graph`], [`GraphBuilder`]: values, parameters, buffers, nodes in
 //!   topological order, the passes over all nodes.
 //! - [`objective`]: [`GraphLoss`], the loss over a data set as a [`crate::objective`] objective.
+//! - [`gauss_newton`]: [`GraphGaussNewton`], the Gauss–Newton matrix and the empirical Fisher;
+//!   [`data_chunks`] for streaming the data.
 //! - [`data`]: [`GraphData`], shaped inputs and targets from safetensors.
 //! - [`onnx`]: [`load_onnx`], a dependency-free reader of ONNX model files into a [`Graph`].
 
 pub mod data;
+pub mod gauss_newton;
 #[allow(clippy::module_inception)]
 pub mod graph;
 pub mod objective;
@@ -18,6 +21,7 @@ pub mod ops;
 pub mod tensor;
 
 pub use data::{GraphData, GraphTargets};
+pub use gauss_newton::{data_chunks, graph_operator, GraphGaussNewton};
 pub use graph::{Graph, GraphBuilder, ParamSpec};
 pub use objective::GraphLoss;
 pub use onnx::{load_onnx, load_onnx_with, onnx_from_bytes, onnx_from_bytes_with, ImportOptions};

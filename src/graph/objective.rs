@@ -38,9 +38,9 @@ struct Primal {
 
 /// The loss value, the output's adjoint, and what the output's second-order term needs.
 #[derive(Debug)]
-struct Head {
-    loss: f64,
-    grad: Tensor,
+pub(crate) struct Head {
+    pub(crate) loss: f64,
+    pub(crate) grad: Tensor,
     /// Softmax probabilities (cross-entropy).
     probs: Option<Vec<f64>>,
 }
@@ -378,5 +378,49 @@ impl Hessian for GraphLoss<'_> {
         m += t;
         m *= 0.5;
         Ok(m)
+    }
+}
+
+/// What the Gauss–Newton operators and the chunked loss need from a [`GraphLoss`].
+impl GraphLoss<'_> {
+    /// The forward pass, the loss head and the adjoints at `params` (not cached).
+    pub(crate) fn first_order_pass(
+        &self,
+        params: &[f64],
+    ) -> Result<(Forward, Head, Vec<Option<Tensor>>)> {
+        let (fw, head) = self.pass(params)?;
+        let adj = self.graph.backward(&fw, head.grad.clone())?;
+        Ok((fw, head, adj))
+    }
+
+    /// `(∂²L/∂z²)·R{z}` for a block of `k` output tangents `[k, N, ...]`.
+    pub(crate) fn output_curvature(
+        &self,
+        z: &Tensor,
+        head: &Head,
+        rz: &Tensor,
+        k: usize,
+    ) -> Tensor {
+        self.head_r(z, head, Some(rz), k)
+    }
+
+    /// The data.
+    pub fn data(&self) -> &GraphData {
+        self.data
+    }
+
+    /// Drops the primal passes cached for the last point of a Hessian-vector product, so the
+    /// memory they held (every value of every sample) is returned.
+    pub fn forget_point(&self) {
+        *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+impl crate::curvature::Chunk for GraphLoss<'_> {
+    fn n_samples(&self) -> usize {
+        self.data.n_samples()
+    }
+    fn forget_point(&self) {
+        GraphLoss::forget_point(self)
     }
 }

@@ -5,6 +5,7 @@
 //! - [`layers`]: [`Layer`], [`Activation`], [`LossKind`], [`BnMode`], [`BatchNormState`].
 //! - [`model`]: [`Mlp`] (layers + flat parameters, PyTorch initialization, forward passes).
 //! - [`objective`]: [`NetLoss`], the loss over a data set as a function of the parameters.
+//! - [`gauss_newton`]: [`NetGaussNewton`], the Gauss–Newton matrix and the empirical Fisher.
 //! - [`data`]: [`Dataset`] (CSV, generators, standardization); [`shuffled_batches`] (the
 //!   executor's shuffler) is re-exported here for training loops written by hand.
 //! - [`safetensors_io`]: [`load_model`], [`save_model`].
@@ -14,6 +15,7 @@
 
 pub mod curvature;
 pub mod data;
+pub mod gauss_newton;
 pub mod layers;
 pub(crate) mod mat;
 pub mod model;
@@ -24,6 +26,7 @@ pub mod train;
 
 pub use crate::optim::shuffled_batches;
 pub use data::{DataOrigin, Dataset, Standardization, Targets, Task};
+pub use gauss_newton::{net_operator, NetGaussNewton};
 pub use layers::{Activation, BatchNormState, BnMode, Layer, LossKind};
 pub use model::{accuracy_of, Mlp};
 pub use objective::NetLoss;

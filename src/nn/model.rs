@@ -205,6 +205,33 @@ impl Mlp {
         names
     }
 
+    /// The parameter tensors in state_dict order (`0.weight` `[out, in]`, `0.bias`, a batch
+    /// norm's `i.weight` and `i.bias`), with their places in the flat vector: what `--params`
+    /// selects from and the JSON's `parameter_names`.
+    pub fn param_tensors(&self) -> Vec<crate::curvature::ParamTensor> {
+        let mut out = Vec::new();
+        let mut offset = 0;
+        for (i, l) in self.layers.iter().enumerate() {
+            let shapes: Vec<(&str, Vec<usize>)> = match l {
+                Layer::Linear { n_in, n_out } => {
+                    vec![("weight", vec![*n_out, *n_in]), ("bias", vec![*n_out])]
+                }
+                Layer::BatchNorm { n, .. } => vec![("weight", vec![*n]), ("bias", vec![*n])],
+                Layer::Activation(_) => vec![],
+            };
+            for (what, shape) in shapes {
+                let len: usize = shape.iter().product();
+                out.push(crate::curvature::ParamTensor {
+                    name: format!("{i}.{what}"),
+                    shape,
+                    offset,
+                });
+                offset += len;
+            }
+        }
+        out
+    }
+
     /// The network's outputs (logits) for the rows of `x` (`N x inputs`), batch norm in `mode`
     /// (running statistics untouched).
     ///

@@ -413,3 +413,76 @@ impl Hessian for NetLoss {
         Ok(hm)
     }
 }
+
+/// What the Gauss–Newton operators and the chunked loss need from a [`NetLoss`].
+impl NetLoss {
+    /// The layers.
+    pub(crate) fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    /// Offsets of each layer's parameters in the flat vector.
+    pub(crate) fn layer_offsets(&self) -> &[usize] {
+        &self.offsets
+    }
+
+    /// The first-order forward pass and the loss head at `params` (no `f''`, no backward).
+    pub(crate) fn first_order_pass(
+        &self,
+        params: &[f64],
+    ) -> Result<(passes::Forward, passes::Head)> {
+        check_params(self, params)?;
+        let fwd = self.forward(params, false)?;
+        let head = passes::head(fwd.output(), &self.targets, self.kind)?;
+        Ok((fwd, head))
+    }
+
+    /// Drops the passes cached for the last point of a Hessian-vector product, so the memory
+    /// they held (activations of every sample) is returned.
+    pub fn forget_point(&self) {
+        if let Ok(mut c) = self.point.0.lock() {
+            *c = None;
+        }
+    }
+
+    /// The loss of `model` on `data` as consecutive chunks of at most `batch_size` samples,
+    /// for [`crate::curvature::Chunked`], which sums them to the whole batch's loss.
+    ///
+    /// # Errors
+    /// A zero batch size; training-mode batch norm (its statistics couple all samples, so a
+    /// chunk's loss is not a part of the whole batch's); otherwise as [`NetLoss::new`].
+    pub fn chunks(
+        model: &Mlp,
+        data: &Dataset,
+        kind: LossKind,
+        mode: BnMode,
+        batch_size: usize,
+    ) -> Result<Vec<NetLoss>> {
+        if batch_size == 0 {
+            return Err(Error::invalid("--batch-size", "must be at least 1, got 0"));
+        }
+        if mode == BnMode::Train && model.has_batchnorm() {
+            return Err(Error::Unsupported(
+                "data in chunks with batch norm in train mode: the batch statistics couple every sample, so the loss does not split into chunks; use evaluation-mode batch norm or the whole batch".into(),
+            ));
+        }
+        let n = data.n_samples();
+        (0..n)
+            .step_by(batch_size)
+            .map(|start| {
+                let idx: Vec<usize> = (start..(start + batch_size).min(n)).collect();
+                let (x, t) = data.select(&idx);
+                NetLoss::from_parts(model, x, t, kind, mode)
+            })
+            .collect()
+    }
+}
+
+impl crate::curvature::Chunk for NetLoss {
+    fn n_samples(&self) -> usize {
+        self.x.nrows()
+    }
+    fn forget_point(&self) {
+        NetLoss::forget_point(self)
+    }
+}

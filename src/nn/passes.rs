@@ -61,6 +61,21 @@ impl Forward {
     pub(crate) fn into_output(mut self) -> DMatrix<f64> {
         self.acts.pop().expect("a forward pass has an input")
     }
+    /// The input of layer `i` (`N x width`).
+    pub(crate) fn input_of(&self, i: usize) -> &DMatrix<f64> {
+        &self.acts[i]
+    }
+    /// `f'` at activation layer `i`'s inputs (`None` for other layers).
+    pub(crate) fn slope_of(&self, i: usize) -> Option<&DMatrix<f64>> {
+        self.dact[i].as_ref().map(|d| &d.0)
+    }
+    /// Batch-norm layer `i`'s normalized inputs `x̂`, `1/√(σ² + eps)` per feature, and whether
+    /// batch statistics were used (`None` for other layers).
+    pub(crate) fn batch_norm_of(&self, i: usize) -> Option<(&DMatrix<f64>, &[f64], bool)> {
+        self.bn[i]
+            .as_ref()
+            .map(|b| (&b.xhat, b.s.as_slice(), b.train))
+    }
     /// Batch statistics (mean, biased variance) of each train-mode batch-norm layer.
     pub(crate) fn batch_stats(&self) -> BatchStats {
         self.bn
@@ -177,6 +192,13 @@ pub(crate) struct Head {
     pub(crate) grad: DMatrix<f64>,
     /// Softmax probabilities (cross-entropy only).
     probs: Option<DMatrix<f64>>,
+}
+
+impl Head {
+    /// Softmax probabilities (cross-entropy only).
+    pub(crate) fn probs(&self) -> Option<&DMatrix<f64>> {
+        self.probs.as_ref()
+    }
 }
 
 /// Loss and output gradient for `targets`.

@@ -4,6 +4,7 @@ mod cli_errors;
 mod cli_hardening;
 mod core;
 mod curvature;
+mod curvature_operators;
 mod eigen_props;
 mod expr_hostile;
 mod find;
