@@ -128,7 +128,7 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Dense methods: the eigenvalue and LDLᵀ backend, faer or lapack (a build with
-    /// `--features lapack`). Default: the fastest in this build (lapack when built in).
+    /// `--features lapack`). Default: the fastest measured (faer).
     #[arg(long)]
     pub backend: Option<String>,
     /// The matrix: hessian, ggn (the Gauss–Newton matrix Jᵀ(∂²L/∂z²)J, for cross-entropy the

@@ -68,7 +68,8 @@ pub enum EigenBackend {
     Faer,
     /// nalgebra's own `SymmetricEigen`.
     Nalgebra,
-    /// LAPACK `dsyev` via nalgebra-lapack (only with the `lapack` feature).
+    /// LAPACK through OpenBLAS (only with the `lapack` feature): `dsyev` via nalgebra-lapack,
+    /// `dsyevd` for eigenvalues alone, `dsytrf` for the inertia.
     Lapack,
 }
 
@@ -220,33 +221,38 @@ pub fn symmetric_eigenvalues(a: &DMatrix<f64>, backend: EigenBackend) -> Result<
 }
 
 impl EigenBackend {
-    /// The backend [`symmetric_eigenvalues`] uses by default in this build: LAPACK's `dsyevd`
-    /// with `JOBZ = 'N'` (what numpy's `eigvalsh` calls) when the `lapack` feature is on, faer
-    /// otherwise.
+    /// The backend [`symmetric_eigenvalues`] uses by default: faer, with or without the
+    /// `lapack` feature, because LAPACK's `dsyevd` (`JOBZ = 'N'`, what numpy's `eigvalsh`
+    /// calls; Debian's OpenBLAS 0.3.21) lost every paired run against it here.
     ///
     /// Both reduce to tridiagonal form (`dsytrd`-style, half of it symmetric matrix-vector
     /// products that read the trailing matrix once per column, so beyond the cache, n ≳ 2000
     /// here, every backend is bound by memory bandwidth) and then solve the tridiagonal
-    /// eigenvalue problem in `O(n²)`. Quiet 2-core machine (AMD EPYC Zen 4 VM), n = 5059:
-    /// faer 13.5 s, numpy's `eigvalsh` (OpenBLAS 0.3.31) 6.3 s. Under load 11–16 from other
-    /// builds the order flips (n = 3000, digits MLP Hessian, paired runs in one minute: faer
-    /// 18.7 and 21.9 s, Debian's OpenBLAS 0.3.21 `dsyevd` 24.7 and 27.2 s): OpenBLAS's threads
-    /// wait by spinning, which an oversubscribed machine punishes (whole `analyze --method
-    /// dense` at n = 5059, load 14–20: faer 143.5 s, LAPACK 177.8 s, JAX + numpy 237.3 s).
-    /// Quietly LAPACK's `dsyevd` is expected near numpy's 6.3 s. `critpt analyze --backend`
-    /// overrides the choice; `cargo bench --bench dense --features lapack` compares them.
+    /// eigenvalue problem in `O(n²)`. On the 2-core development machine (AMD EPYC Zen 4 VM),
+    /// shared with other builds, paired runs in one sitting:
+    ///
+    /// | what | load | faer | lapack |
+    /// |---|---|---|---|
+    /// | digits MLP Hessian, n = 1500 (criterion, `benches/dense.rs`) | 3–12 | 0.98 s | 1.21 s |
+    /// | digits MLP Hessian, n = 3000 | 11–16 | 18.7, 21.9 s | 24.7, 27.2 s |
+    /// | whole `analyze --method dense`, n = 5059 | 14–20 | 143.5 s | 177.8 s |
+    /// | whole `analyze --method dense`, n = 5059 | 4–15 | 112.4 s | 178.2 s |
+    ///
+    /// (JAX's Hessian plus numpy's `eigvalsh` took 237.3 s and 169.1 s in the last two.)
+    /// OpenBLAS's threads wait by spinning, which a loaded machine punishes; on a quiet one
+    /// faer took 13.5 s at n = 5059 and numpy's `eigvalsh` (OpenBLAS 0.3.31) 6.3 s, so
+    /// `critpt analyze --backend lapack` and `cargo bench --bench dense --features lapack`
+    /// let a quiet machine decide again.
     pub fn fastest_eigenvalues() -> EigenBackend {
-        if cfg!(feature = "lapack") {
-            EigenBackend::Lapack
-        } else {
-            EigenBackend::Faer
-        }
+        EigenBackend::Faer
     }
 
-    /// The backend [`crate::curvature::inertia`] factors with by default in this build:
-    /// LAPACK's Bunch–Kaufman `dsytrf` when the `lapack` feature is on, faer's `LBLᵀ` otherwise.
+    /// The backend [`crate::curvature::inertia`] factors with by default: faer's `LBLᵀ`, with
+    /// or without the `lapack` feature. Two factorizations at n = 1500 (criterion, load 3–12):
+    /// faer 98 ms, LAPACK's `dsytrf` 169 ms; whole `analyze --method inertia` at n = 5059:
+    /// 64.5 s against 65.6 s (load 14–20), 55.7 s against 66.0 s (load 4–15).
     pub fn fastest_factorization() -> EigenBackend {
-        Self::fastest_eigenvalues()
+        EigenBackend::Faer
     }
 }
 

@@ -3,8 +3,9 @@
 //! Sylvester's law of inertia: `A − σI = P L D Lᵀ Pᵀ` with `L` unit lower triangular and `D`
 //! block diagonal (1×1 and 2×2 blocks) is a congruence, so `A − σI` and `D` have the same
 //! numbers of negative, zero and positive eigenvalues, and those of `D` are read off its blocks.
-//! [`inertia_at`] factors `A − σI` once (Bunch–Kaufman `LBLᵀ`: faer's, or LAPACK's `dsytrf`
-//! with the `lapack` feature; [`EigenBackend::fastest_factorization`] picks);
+//! [`inertia_at`] factors `A − σI` once (Bunch–Kaufman `LBLᵀ`: faer's by default, LAPACK's
+//! `dsytrf` with the `lapack` feature through [`inertia_at_with`]; timings in
+//! [`EigenBackend::fastest_factorization`]);
 //! [`inertia`] factors `A − τI` and `A + τI` (in one reused buffer) and counts the eigenvalues below `−τ`, inside
 //! `[−τ, τ]` and above `τ`: the classifier's verdict for a zero threshold `τ` without the
 //! spectrum. [`inertia_with_threshold`] also finds the extreme eigenpairs, whose largest
