@@ -467,7 +467,8 @@ impl Lanczos {
         self
     }
 
-    /// Whether to compute `‖Hv − λv‖` explicitly at the end (one product per pair).
+    /// Whether to compute `‖Hv − λv‖` at the end: from the stored products of the basis when
+    /// they are kept (see [`LanczosResult::residuals`]), otherwise one product per pair.
     pub fn with_true_residuals(mut self, on: bool) -> Self {
         self.true_residuals = on;
         self
