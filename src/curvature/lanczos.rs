@@ -12,6 +12,7 @@
 use crate::curvature::dense::{symmetric_eigen, EigenBackend, Spectrum};
 use crate::error::{ensure_finite, Error, Result};
 use crate::objective::{check_params, Hvp};
+use faer::{Accum, MatMut, MatRef, Par};
 use nalgebra::DMatrix;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -274,9 +275,10 @@ pub struct LanczosResult {
     /// The wanted Ritz pairs, eigenvalues ascending, unit eigenvectors as columns (sign fixed so
     /// that the largest-magnitude entry is positive, as [`symmetric_eigen`] does).
     pub spectrum: Spectrum,
-    /// `‖H v − λ v‖` for each pair, same order as the spectrum (computed with one extra product
-    /// per pair when [`Lanczos::with_true_residuals`] is on, the default; otherwise the Lanczos
-    /// estimate).
+    /// `‖H v − λ v‖` for each pair, same order as the spectrum, when
+    /// [`Lanczos::with_true_residuals`] is on (the default): from the products `H V` of the
+    /// basis, kept beside it when both fit in [`BASIS_BYTES`] (`H v = (H V) y` by linearity, so
+    /// no product more), otherwise with one extra product per pair. Off, the Lanczos estimate.
     pub residuals: Vec<f64>,
     /// Whether each pair met the tolerance (`residual ≤ tol · ‖H‖_est`).
     pub converged: Vec<bool>,
@@ -331,8 +333,10 @@ pub struct LanczosResult {
 /// `2k ≥ n` every eigenvalue appears once.
 ///
 /// # Cost
-/// `b` products per block step (in one [`Hvp::hvp_many`] call) plus one per wanted pair for the
-/// true residuals; `O(n·m)` memory for `m` = `basis_size` vectors; `O(n·m²)` flops per restart
+/// `b` products per block step (in one [`Hvp::hvp_many`] call); the true residuals come from
+/// the basis' stored products when basis and products fit in [`BASIS_BYTES`], otherwise from one
+/// product per wanted pair; `O(n·m)` memory for `m` = `basis_size` vectors (twice that with the
+/// stored products); `O(n·m²)` flops per restart
 /// cycle for the orthogonalization; a dense `m×m` eigenproblem per step.
 ///
 /// # Limitations
@@ -462,7 +466,8 @@ impl Lanczos {
         self
     }
 
-    /// Whether to compute `‖Hv − λv‖` explicitly at the end (one product per pair).
+    /// Whether to compute `‖Hv − λv‖` at the end: from the stored products of the basis when
+    /// they are kept (see [`LanczosResult::residuals`]), otherwise one product per pair.
     pub fn with_true_residuals(mut self, on: bool) -> Self {
         self.true_residuals = on;
         self
@@ -533,11 +538,12 @@ impl Lanczos {
             "the Lanczos basis keeps this many vectors; use a smaller basis size",
         )?;
         let mut rng = StdRng::seed_from_u64(self.seed);
-        let mut kr = BlockKrylov::new(n, m + b);
-        kr.extend_block(
-            (0..b).map(|_| gaussian_vec(n, &mut rng)).collect(),
-            &mut rng,
-        );
+        // The products are kept beside the basis when both fit in BASIS_BYTES: the true
+        // residuals then cost no product.
+        let keep_products = 2 * (m + b) * n * std::mem::size_of::<f64>() <= BASIS_BYTES;
+        let mut kr = BlockKrylov::new(n, m + b, keep_products);
+        let mut start: Vec<f64> = (0..b).flat_map(|_| gaussian_vec(n, &mut rng)).collect();
+        kr.extend_block(&mut start, b, None, None, &mut rng);
         let mut iterations = 0;
         let mut restarts = 0;
         let mut basis_size = 0;
@@ -603,19 +609,33 @@ impl Lanczos {
                     / norm_est.max(f64::MIN_POSITIVE),
             });
         }
-        let mut vectors = DMatrix::zeros(n, idx.len());
         let values: Vec<f64> = idx.iter().map(|&i| ritz.eigenvalues[i]).collect();
-        for (col, &i) in idx.iter().enumerate() {
-            let mut x = kr.combine(ritz, i);
-            let nrm = dot(&x, &x).sqrt();
-            let s = super::largest_entry_sign(&x) / nrm;
+        let mut vectors = DMatrix::from_vec(n, idx.len(), kr.combine(ritz, &idx));
+        let mut scales = Vec::with_capacity(idx.len());
+        for x in vectors.as_mut_slice().chunks_exact_mut(n) {
+            let nrm = dot(x, x).sqrt();
+            let s = super::largest_entry_sign(x.iter()) / nrm;
             x.iter_mut().for_each(|e| *e *= s);
-            vectors.set_column(col, &nalgebra::DVector::from_vec(x));
+            scales.push(s);
         }
         let residuals = if self.true_residuals {
             let k = idx.len();
-            let mut hx = vec![0.0; n * k];
-            op.apply_many(vectors.as_slice(), k, &mut hx)?;
+            // `H x` from the stored products `H V` when they are kept (`(H V) y`, by linearity),
+            // otherwise by one product per pair.
+            let mut hx = match kr.combine_products(ritz, &idx) {
+                Some(mut hx) => {
+                    // The vectors were normalized and signed after the combination.
+                    for (h, &s) in hx.chunks_exact_mut(n).zip(&scales) {
+                        h.iter_mut().for_each(|e| *e *= s);
+                    }
+                    hx
+                }
+                None => {
+                    let mut hx = vec![0.0; n * k];
+                    op.apply_many(vectors.as_slice(), k, &mut hx)?;
+                    hx
+                }
+            };
             (0..k)
                 .map(|c| {
                     let h = &mut hx[c * n..(c + 1) * n];
@@ -646,11 +666,15 @@ impl Lanczos {
 }
 
 /// The block Krylov relation $H V_a = V_a T_{aa} + Q\,S$ with full reorthogonalization:
-/// `basis` holds the `applied` vectors $V_a$ (whose products are known) followed by the
-/// pending block $Q$ (orthonormal to them, products not yet taken); `t` holds $T = V^\top H V$
-/// on the applied vectors and the coupling $S = Q^\top H V_a$ in the pending rows.
+/// `v` holds the `applied` vectors $V_a$ (whose products are known) followed by the pending
+/// block $Q$ (orthonormal to them, products not yet taken), one `n`-vector per column of a
+/// column-major matrix, so that projections onto the basis are GEMMs; `t` holds
+/// $T = V^\top H V$ on the applied vectors and the coupling $S = Q^\top H V_a$ in the pending
+/// rows.
 struct BlockKrylov {
-    basis: Vec<Vec<f64>>,
+    n: usize,
+    /// The basis, column-major `n x len`.
+    v: Vec<f64>,
     applied: usize,
     /// Symmetric, indexed by basis position; capacity `cap × cap`.
     t: DMatrix<f64>,
@@ -658,22 +682,48 @@ struct BlockKrylov {
     block: usize,
     /// Largest `|T_ij|` and `‖H q‖` seen: a lower estimate of `‖H‖`.
     scale: f64,
+    /// The buffer of the block's products.
+    work: Vec<f64>,
+    /// The products `H V_a` of the applied vectors (column-major `n x applied`), when kept:
+    /// the true residuals `‖H x − θ x‖` of the Ritz pairs then follow from `(H V_a) y` without
+    /// another product.
+    hv: Option<Vec<f64>>,
+}
+
+/// Multiply-adds above which a projection onto the basis runs on rayon's threads.
+const PARALLEL_GEMM: usize = 1 << 18;
+
+/// `dst = alpha·a·b` (or `dst += alpha·a·b` when `add`), on all threads when large.
+fn gemm(dst: MatMut<'_, f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64, add: bool) {
+    let acc = if add { Accum::Add } else { Accum::Replace };
+    let work = a.nrows() * a.ncols() * b.ncols();
+    let par = if work >= PARALLEL_GEMM {
+        Par::rayon(0)
+    } else {
+        Par::Seq
+    };
+    faer::linalg::matmul::matmul(dst, acc, a, b, alpha, par);
 }
 
 impl BlockKrylov {
-    fn new(n: usize, cap: usize) -> Self {
+    /// A basis of at most `cap` vectors of length `n`, keeping their products when
+    /// `keep_products`.
+    fn new(n: usize, cap: usize, keep_products: bool) -> Self {
         let cap = cap.min(n).max(1);
         BlockKrylov {
-            basis: Vec::with_capacity(cap),
+            hv: keep_products.then(Vec::new),
+            n,
+            v: Vec::new(),
             applied: 0,
             t: DMatrix::zeros(cap, cap),
             block: 0,
             scale: 0.0,
+            work: Vec::new(),
         }
     }
 
     fn len(&self) -> usize {
-        self.basis.len()
+        self.v.len() / self.n.max(1)
     }
 
     fn applied(&self) -> usize {
@@ -681,7 +731,7 @@ impl BlockKrylov {
     }
 
     fn pending(&self) -> usize {
-        self.basis.len() - self.applied
+        self.len() - self.applied
     }
 
     fn set_t(&mut self, i: usize, j: usize, v: f64) {
@@ -689,43 +739,106 @@ impl BlockKrylov {
         self.t[(j, i)] = v;
     }
 
-    /// Orthonormalizes the candidates `ws` (the residuals of the last applied block, whose
-    /// columns start at `from`; or the start block when `from` is `None`) into the next pending
-    /// block, recording the coupling. A candidate that is (numerically) in the span of the basis
-    /// is replaced by a seeded random direction with zero coupling; none is added when the basis
-    /// already spans every direction.
-    fn extend_block(&mut self, ws: Vec<Vec<f64>>, rng: &mut StdRng) {
-        let n = ws.first().map_or(0, |w| w.len());
-        if self.block == 0 {
-            self.block = ws.len();
+    /// Block classical Gram-Schmidt, done twice ("twice is enough", Kahan-Parlett): removes
+    /// from the `q` columns of `w` their components along the whole basis, two GEMMs per pass,
+    /// and returns the total coefficients (`len x q`).
+    fn project_out(&self, w: &mut [f64], q: usize) -> DMatrix<f64> {
+        let (n, len) = (self.n, self.len());
+        let mut total = DMatrix::zeros(len, q);
+        if len == 0 || q == 0 {
+            return total;
         }
-        let first_new = self.basis.len();
-        let from = self.applied.checked_sub(ws.len()).filter(|_| first_new > 0);
+        let basis = MatRef::from_column_major_slice(&self.v, n, len);
+        let mut c = DMatrix::zeros(len, q);
+        for _ in 0..2 {
+            {
+                let cm = MatMut::from_column_major_slice_mut(c.as_mut_slice(), len, q);
+                let wm = MatRef::from_column_major_slice(w, n, q);
+                gemm(cm, basis.transpose(), wm, 1.0, false);
+            }
+            let cr = MatRef::from_column_major_slice(c.as_slice(), len, q);
+            gemm(
+                MatMut::from_column_major_slice_mut(w, n, q),
+                basis,
+                cr,
+                -1.0,
+                true,
+            );
+            total += &c;
+        }
+        total
+    }
+
+    /// Orthonormalizes the candidates `w` (`q` columns: the residuals of the applied block
+    /// whose first column is at `from`, already projected off the basis; or the start block
+    /// when `from` is `None`) into the next pending block, recording the coupling. A candidate
+    /// that is (numerically) in the span of the basis is replaced by a seeded random direction
+    /// with zero coupling; none is added when the basis already spans every direction.
+    /// `norms` are the candidates' norms before any projection (the products' norms): a
+    /// candidate that lost more than two digits to the projections is projected once more
+    /// against the whole basis, so that it stays orthogonal to it however severe the
+    /// cancellation (Daniel, Gragg, Kaufman & Stewart 1976).
+    fn extend_block(
+        &mut self,
+        w: &mut [f64],
+        q: usize,
+        from: Option<usize>,
+        norms: Option<&[f64]>,
+        rng: &mut StdRng,
+    ) {
+        let n = self.n;
+        if self.block == 0 {
+            self.block = q;
+        }
+        if from.is_none() {
+            self.project_out(w, q);
+        }
+        let first_new = self.len();
         let threshold = 1e2 * f64::EPSILON * (n as f64).sqrt() * self.scale.max(f64::MIN_POSITIVE);
-        for (c, mut w) in ws.into_iter().enumerate() {
-            if self.basis.len() >= n || self.basis.len() >= self.t.nrows() {
+        for (c, wc) in w.chunks_exact_mut(n.max(1)).take(q).enumerate() {
+            let len = self.len();
+            if len >= n || len >= self.t.nrows() {
                 break;
             }
-            let before = dot(&w, &w).sqrt();
-            let coeffs = orthogonalize(&self.basis, &mut w);
-            let r = dot(&w, &w).sqrt();
+            let before = dot(wc, wc).sqrt();
+            // Against the vectors of this block accepted so far, twice.
+            let mut coeffs = vec![0.0; len - first_new];
+            for _ in 0..2 {
+                for (p, cf) in (first_new..len).zip(coeffs.iter_mut()) {
+                    let vp = &self.v[p * n..(p + 1) * n];
+                    let d = dot(vp, wc);
+                    axpy(-d, vp, wc);
+                    *cf += d;
+                }
+            }
+            let mut r = dot(wc, wc).sqrt();
             let col = from.map(|f| f + c);
+            let reference = norms.map_or(before, |h| h[c]);
+            if r <= 1e-2 * reference {
+                let extra = self.project_out(wc, 1);
+                for (i, &e) in extra.as_slice().iter().enumerate() {
+                    if i >= first_new {
+                        coeffs[i - first_new] += e;
+                    } else if let Some(col) = col {
+                        let old = self.t[(i, col)];
+                        self.set_t(i, col, old + e);
+                    }
+                }
+                r = dot(wc, wc).sqrt();
+            }
             if let Some(col) = col {
-                for (i, ci) in coeffs.iter().enumerate() {
-                    let old = if i < first_new { self.t[(i, col)] } else { 0.0 };
-                    self.set_t(i, col, old + ci);
+                for (p, &cf) in (first_new..len).zip(&coeffs) {
+                    self.set_t(p, col, cf);
                 }
             }
             let keep = match col {
                 Some(_) => r > threshold,
                 None => r > 1e-8 * before,
             };
-            let new = self.basis.len();
             if keep {
-                w.iter_mut().for_each(|x| *x /= r);
-                self.basis.push(w);
+                self.v.extend(wc.iter().map(|x| x / r));
                 if let Some(col) = col {
-                    self.set_t(new, col, r);
+                    self.set_t(len, col, r);
                 }
                 continue;
             }
@@ -733,13 +846,12 @@ impl BlockKrylov {
             for _ in 0..3 {
                 let mut g = gaussian_vec(n, rng);
                 let g0 = dot(&g, &g).sqrt();
-                orthogonalize(&self.basis, &mut g);
+                self.project_out(&mut g, 1);
                 let g1 = dot(&g, &g).sqrt();
                 if g1 > 1e-8 * g0 {
-                    g.iter_mut().for_each(|x| *x /= g1);
-                    self.basis.push(g);
+                    self.v.extend(g.iter().map(|x| x / g1));
                     if let Some(col) = col {
-                        self.set_t(new, col, 0.0);
+                        self.set_t(len, col, 0.0);
                     }
                     break;
                 }
@@ -754,31 +866,36 @@ impl BlockKrylov {
         op: &mut HvpOperator<'_, O>,
         rng: &mut StdRng,
     ) -> Result<()> {
-        let n = op.dim();
+        let n = self.n;
         let q0 = self.applied;
         let q = self.pending();
-        let mut packed = Vec::with_capacity(n * q);
-        for v in &self.basis[q0..] {
-            packed.extend_from_slice(v);
+        // The products' buffer is kept from step to step: a fresh one costs page faults.
+        let mut hq = std::mem::take(&mut self.work);
+        hq.resize(n * q, 0.0);
+        op.apply_many(&self.v[q0 * n..], q, &mut hq)?;
+        let norms: Vec<f64> = hq
+            .chunks_exact(n.max(1))
+            .map(|w| dot(w, w).sqrt())
+            .collect();
+        for &h in &norms {
+            self.scale = self.scale.max(h);
         }
-        let mut hq = vec![0.0; n * q];
-        op.apply_many(&packed, q, &mut hq)?;
-        drop(packed);
-        let mut ws = Vec::with_capacity(q);
+        if let Some(hv) = &mut self.hv {
+            hv.extend_from_slice(&hq);
+        }
+        let coeffs = self.project_out(&mut hq, q);
         for c in 0..q {
-            let mut w = hq[c * n..(c + 1) * n].to_vec();
-            self.scale = self.scale.max(dot(&w, &w).sqrt());
-            let coeffs = orthogonalize(&self.basis, &mut w);
-            for (i, ci) in coeffs.iter().enumerate() {
+            for i in 0..coeffs.nrows() {
                 // Within the block, the later column's coefficient overwrites the earlier one's
                 // mirror image; both estimate the same entry of the symmetric T.
-                self.set_t(i, q0 + c, *ci);
+                let ci = coeffs[(i, c)];
+                self.set_t(i, q0 + c, ci);
                 self.scale = self.scale.max(ci.abs());
             }
-            ws.push(w);
         }
-        self.applied = self.basis.len();
-        self.extend_block(ws, rng);
+        self.applied = self.len();
+        self.extend_block(&mut hq, q, Some(q0), Some(&norms), rng);
+        self.work = hq;
         Ok(())
     }
 
@@ -808,20 +925,43 @@ impl BlockKrylov {
             .collect()
     }
 
-    /// The Ritz vector `V_a y_i` in the full space.
-    fn combine(&self, ritz: &Spectrum, i: usize) -> Vec<f64> {
-        let n = self.basis[0].len();
-        let mut x = vec![0.0; n];
-        for (r, v) in self.basis.iter().take(self.applied).enumerate() {
-            axpy(ritz.eigenvectors[(r, i)], v, &mut x);
-        }
+    /// The Ritz vectors `V_a y_i` for `i` in `idx`, in the full space (column-major
+    /// `n x idx.len()`): one GEMM.
+    fn combine(&self, ritz: &Spectrum, idx: &[usize]) -> Vec<f64> {
+        let (n, j, p) = (self.n, self.applied, idx.len());
+        let y = DMatrix::from_fn(j, p, |r, c| ritz.eigenvectors[(r, idx[c])]);
+        let mut x = vec![0.0; n * p];
+        gemm(
+            MatMut::from_column_major_slice_mut(&mut x, n, p),
+            MatRef::from_column_major_slice(&self.v[..n * j], n, j),
+            MatRef::from_column_major_slice(y.as_slice(), j, p),
+            1.0,
+            false,
+        );
         x
+    }
+
+    /// The products `H V_a y_i` for `i` in `idx` (column-major `n x idx.len()`) from the
+    /// stored products, when they are kept.
+    fn combine_products(&self, ritz: &Spectrum, idx: &[usize]) -> Option<Vec<f64>> {
+        let hv = self.hv.as_ref()?;
+        let (n, j, p) = (self.n, self.applied, idx.len());
+        let y = DMatrix::from_fn(j, p, |r, c| ritz.eigenvectors[(r, idx[c])]);
+        let mut x = vec![0.0; n * p];
+        gemm(
+            MatMut::from_column_major_slice_mut(&mut x, n, p),
+            MatRef::from_column_major_slice(&hv[..n * j], n, j),
+            MatRef::from_column_major_slice(y.as_slice(), j, p),
+            1.0,
+            false,
+        );
+        Some(x)
     }
 
     /// Thick restart: keeps the Ritz vectors `keep` (with `T` diagonal on them) and the pending
     /// block (its coupling to them is `S y_i`).
     fn restart(&mut self, ritz: &Spectrum, keep: &[usize]) {
-        let (j, q) = (self.applied, self.pending());
+        let (n, j, q) = (self.n, self.applied, self.pending());
         let coupling: Vec<Vec<f64>> = (0..q)
             .map(|r| {
                 keep.iter()
@@ -833,10 +973,12 @@ impl BlockKrylov {
                     .collect()
             })
             .collect();
-        let kept: Vec<Vec<f64>> = keep.iter().map(|&i| self.combine(ritz, i)).collect();
-        let pending: Vec<Vec<f64>> = self.basis.drain(j..).collect();
-        self.basis = kept;
-        self.basis.extend(pending);
+        let mut kept = self.combine(ritz, keep);
+        kept.extend_from_slice(&self.v[j * n..]);
+        self.v = kept;
+        if let Some(products) = self.combine_products(ritz, keep) {
+            self.hv = Some(products);
+        }
         let p = keep.len();
         self.t.fill(0.0);
         for (c, &i) in keep.iter().enumerate() {

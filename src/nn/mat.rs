@@ -53,8 +53,23 @@ pub(crate) fn gemm(dst: MatMut<'_, f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>,
 /// Column sums of an `r x c` column-major slice, added into `out` (length `c`).
 pub(crate) fn add_col_sums(s: &[f64], r: usize, out: &mut [f64]) {
     for (o, col) in out.iter_mut().zip(s.chunks_exact(r.max(1))) {
-        *o += col.iter().sum::<f64>();
+        *o += sum(col);
     }
+}
+
+/// The sum of `v` in eight interleaved partial sums, combined in a fixed order: a plain
+/// left-to-right float sum is one dependent add per element (the compiler may not reorder it),
+/// eight independent ones vectorize.
+pub(crate) fn sum(v: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let chunks = v.chunks_exact(8);
+    let tail: f64 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for (a, x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
 thread_local! {
@@ -70,36 +85,65 @@ const POOL_MAX: usize = 24;
 /// after a burst of large R passes must stay small.
 const POOL_BYTES: usize = 64 << 20;
 
+/// The smallest pooled buffer that holds `len` values, taken out of the pool: best fit, so
+/// that small matrices do not take the buffers the large ones need.
+fn take_pooled(len: usize) -> Option<Vec<f64>> {
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        let pos = p
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.capacity() >= len)
+            .min_by_key(|(_, v)| v.capacity())
+            .map(|(i, _)| i);
+        pos.map(|i| p.swap_remove(i))
+    })
+}
+
+/// A fresh zero `r x c` matrix whose buffer has room for 1/16 more: the parts of a data set
+/// differ by a row, and their matrices then share the pooled buffers.
+fn fresh(r: usize, c: usize) -> DMatrix<f64> {
+    let len = r * c;
+    let mut v = Vec::with_capacity(len + len / 16);
+    v.resize(len, 0.0);
+    DMatrix::from_vec(r, c, v)
+}
+
 /// A zero `r x c` matrix, reusing a pooled buffer when one is large enough.
 pub(crate) fn pooled_zeros(r: usize, c: usize) -> DMatrix<f64> {
     let len = r * c;
-    let buf = POOL.with(|p| {
-        let mut p = p.borrow_mut();
-        let pos = p.iter().position(|v| v.capacity() >= len);
-        pos.map(|i| p.swap_remove(i))
-    });
+    let buf = take_pooled(len);
     match buf {
         Some(mut v) => {
             v.clear();
             v.resize(len, 0.0);
             DMatrix::from_vec(r, c, v)
         }
-        None => DMatrix::zeros(r, c),
+        None => fresh(r, c),
     }
 }
 
-/// Returns a matrix's buffer to the pool.
+/// Returns a matrix's buffer to the pool. A full pool drops its smallest buffers first: the
+/// large ones are the expensive ones to allocate again.
 pub(crate) fn recycle(m: DMatrix<f64>) {
     let v: Vec<f64> = m.data.into();
-    if v.capacity() < 4096 {
+    let bytes = |b: &Vec<f64>| b.capacity() * std::mem::size_of::<f64>();
+    if v.capacity() < 4096 || bytes(&v) > POOL_BYTES {
         return;
     }
     POOL.with(|p| {
         let mut p = p.borrow_mut();
-        let held: usize =
-            p.iter().map(|b| b.capacity()).sum::<usize>() * std::mem::size_of::<f64>();
-        if p.len() < POOL_MAX && held + v.capacity() * std::mem::size_of::<f64>() <= POOL_BYTES {
-            p.push(v);
+        p.push(v);
+        while p.len() > POOL_MAX || p.iter().map(bytes).sum::<usize>() > POOL_BYTES {
+            let smallest = p
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, b)| b.capacity())
+                .map(|(i, _)| i);
+            match smallest {
+                Some(i) => drop(p.swap_remove(i)),
+                None => break,
+            }
         }
     });
 }
@@ -108,11 +152,7 @@ pub(crate) fn recycle(m: DMatrix<f64>) {
 /// are overwritten entirely (a GEMM without accumulation, an element-wise map).
 pub(crate) fn pooled_scratch(r: usize, c: usize) -> DMatrix<f64> {
     let len = r * c;
-    let buf = POOL.with(|p| {
-        let mut p = p.borrow_mut();
-        let pos = p.iter().position(|v| v.capacity() >= len);
-        pos.map(|i| p.swap_remove(i))
-    });
+    let buf = take_pooled(len);
     match buf {
         Some(mut v) => {
             if v.len() >= len {
@@ -122,7 +162,7 @@ pub(crate) fn pooled_scratch(r: usize, c: usize) -> DMatrix<f64> {
             }
             DMatrix::from_vec(r, c, v)
         }
-        None => DMatrix::zeros(r, c),
+        None => fresh(r, c),
     }
 }
 

@@ -7,6 +7,7 @@
 
 use super::data::{Dataset, Targets};
 use super::layers::{BnMode, Layer, LossKind};
+use super::mat::{pooled_zeros, recycle};
 use super::model::Mlp;
 use super::passes::{self, Dirs, RContext};
 use crate::error::{Error, Result};
@@ -21,6 +22,14 @@ const BLOCK: usize = 16;
 /// Largest `k·N x width` matrix, in bytes, a block of [`Hvp::hvp_many`] may allocate: the R pass
 /// holds a few such matrices per layer and per thread, so this bounds its memory whatever `k`.
 const BLOCK_BYTES: usize = 8 << 20;
+
+/// Fewest samples in a part: below twice this the products run on the whole data at once (a
+/// part must keep the GEMMs large enough to be efficient).
+const MIN_PART_ROWS: usize = 512;
+
+/// Samples per part at most: products split the data into an even number of parts of at most
+/// this many samples, whose R passes run in parallel and are summed.
+const PART_ROWS: usize = 4096;
 
 /// The mean training loss of a fixed architecture on fixed data, as a function of the
 /// parameters (state_dict order, row-major).
@@ -40,9 +49,16 @@ pub struct NetLoss {
     point: PointCache,
 }
 
-/// The forward and backward passes at one point, kept for the R passes that follow there.
+/// The forward and backward passes at one point, kept for the R passes that follow there: of
+/// the whole data, or of consecutive parts of it, each weighted as its share of the mean, so
+/// that the parts' products sum to the whole data's.
 struct Prepared {
     params: Vec<f64>,
+    parts: Vec<Part>,
+}
+
+/// The passes over one part of the samples.
+struct Part {
     fwd: passes::Forward,
     head: passes::Head,
     gouts: Vec<DMatrix<f64>>,
@@ -223,19 +239,40 @@ impl NetLoss {
         Ok(out)
     }
 
-    /// The forward and backward passes at `params`, from the cache when it holds that point.
-    fn prepared(&self, params: &[f64]) -> Result<Arc<Prepared>> {
-        let cached = self
-            .point
-            .0
-            .lock()
-            .ok()
-            .and_then(|c| c.as_ref().filter(|p| p.params == params).cloned());
-        if let Some(p) = cached {
-            return Ok(p);
+    /// How many parts the products split the samples into: one when the data is small or
+    /// train-mode batch norm couples the samples; otherwise an even number (two threads share
+    /// them evenly) of at most [`PART_ROWS`] samples each. A function of the data alone, so the
+    /// products' rounding does not depend on the machine.
+    fn n_parts(&self) -> usize {
+        let n = self.x.nrows();
+        let coupled = self.mode == BnMode::Train
+            && self
+                .layers
+                .iter()
+                .any(|l| matches!(l, Layer::BatchNorm { .. }));
+        if coupled || n < 2 * MIN_PART_ROWS {
+            1
+        } else {
+            2 * n.div_ceil(2 * PART_ROWS)
         }
-        let fwd = self.forward(params, true)?;
-        let head = passes::head(fwd.output(), &self.targets, self.kind)?;
+    }
+
+    /// The passes over the samples `rows`, weighted as their share of the whole data's mean.
+    fn prepare_part(&self, params: &[f64], rows: std::ops::Range<usize>) -> Result<Part> {
+        let n = self.x.nrows();
+        let whole = rows.len() == n;
+        let part_x;
+        let part_t;
+        let (x, targets) = if whole {
+            (&self.x, &self.targets)
+        } else {
+            part_x = self.x.rows(rows.start, rows.len()).into_owned();
+            part_t = self.targets.select(&rows.collect::<Vec<_>>());
+            (&part_x, &part_t)
+        };
+        let fwd = passes::forward(&self.layers, &self.offsets, params, x, self.mode, true)?;
+        let mut head = passes::head(fwd.output(), targets, self.kind)?;
+        head.share_of(n);
         let mut g = vec![0.0; self.n_params];
         let gouts = passes::backward(
             &self.layers,
@@ -246,11 +283,28 @@ impl NetLoss {
             &mut g,
             true,
         );
+        Ok(Part { fwd, head, gouts })
+    }
+
+    /// The forward and backward passes at `params`, in `parts` parts (see
+    /// [`NetLoss::n_parts`]), from the cache when it holds that point so split.
+    fn prepared(&self, params: &[f64], parts: usize) -> Result<Arc<Prepared>> {
+        let cached = self.point.0.lock().ok().and_then(|c| {
+            c.as_ref()
+                .filter(|p| p.parts.len() == parts && p.params == params)
+                .cloned()
+        });
+        if let Some(p) = cached {
+            return Ok(p);
+        }
+        let n = self.x.nrows();
+        let parts = (0..parts)
+            .into_par_iter()
+            .map(|i| self.prepare_part(params, i * n / parts..(i + 1) * n / parts))
+            .collect::<Result<Vec<_>>>()?;
         let p = Arc::new(Prepared {
             params: params.to_vec(),
-            fwd,
-            head,
-            gouts,
+            parts,
         });
         if let Ok(mut c) = self.point.0.lock() {
             *c = Some(Arc::clone(&p));
@@ -258,8 +312,8 @@ impl NetLoss {
         Ok(p)
     }
 
-    /// What the R pass reads: the architecture and the passes prepared at `params`.
-    fn r_context<'a>(&'a self, params: &'a [f64], p: &'a Prepared) -> RContext<'a> {
+    /// What the R pass reads: the architecture and the passes of one part at `params`.
+    fn r_context<'a>(&'a self, params: &'a [f64], p: &'a Part) -> RContext<'a> {
         RContext {
             layers: &self.layers,
             offsets: &self.offsets,
@@ -272,13 +326,32 @@ impl NetLoss {
     }
 
     /// `H·V` for `k` directions stored column-major in `v`, written into `out` (zeroed first):
-    /// the R-operator pass over all `k` at once, after the (cached) forward and backward passes.
-    fn r_pass_dense(&self, params: &[f64], v: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
-        let p = self.prepared(params)?;
-        let ctx = self.r_context(params, &p);
+    /// the R-operator pass over all `k` at once on each part, the parts in parallel and
+    /// summed in order.
+    fn r_pass_dense(&self, params: &[f64], p: &Prepared, v: &[f64], k: usize, out: &mut [f64]) {
+        let dirs = Dirs::Dense { v, k };
         out.fill(0.0);
-        passes::r_pass(&ctx, &Dirs::Dense { v, k }, 0, out);
-        Ok(())
+        let (first, rest) = p.parts.split_first().expect("at least one part");
+        if rest.is_empty() {
+            passes::r_pass(&self.r_context(params, first), &dirs, 0, out);
+            return;
+        }
+        let (_, others) = rayon::join(
+            || passes::r_pass(&self.r_context(params, first), &dirs, 0, out),
+            || {
+                rest.par_iter()
+                    .map(|part| {
+                        let mut o = pooled_zeros(v.len(), 1);
+                        passes::r_pass(&self.r_context(params, part), &dirs, 0, o.as_mut_slice());
+                        o
+                    })
+                    .collect::<Vec<_>>()
+            },
+        );
+        for o in others {
+            out.iter_mut().zip(o.as_slice()).for_each(|(d, s)| *d += s);
+            recycle(o);
+        }
     }
 }
 
@@ -316,12 +389,14 @@ impl Hvp for NetLoss {
             ));
         }
         crate::error::ensure_finite("direction", v)?;
-        self.r_pass_dense(params, v, 1, out)
+        let p = self.prepared(params, self.n_parts())?;
+        self.r_pass_dense(params, &p, v, 1, out);
+        Ok(())
     }
 
     /// Blocked R passes of up to 16 directions each (fewer when `N x width` is large, so a
-    /// block's matrices stay under 8 MiB), at least one block per thread, the blocks in
-    /// parallel (rayon).
+    /// block's matrices stay under 8 MiB), on each part of the samples, at least one job per
+    /// thread, the jobs in parallel (rayon).
     fn hvp_many(&self, params: &[f64], vs: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
         check_params(self, params)?;
         let n = self.n_params;
@@ -333,20 +408,24 @@ impl Hvp for NetLoss {
             return Ok(());
         }
         // Prepare once, outside the pool, so the blocks share the cached passes.
-        self.prepared(params)?;
-        // At least one block per thread; at most BLOCK directions, and BLOCK_BYTES per matrix,
-        // per block.
+        let parts = self.n_parts();
+        let p = self.prepared(params, parts)?;
+        // At least one job (block × part) per thread; at most BLOCK directions, and BLOCK_BYTES
+        // per matrix, per block.
         let width = self.layers.iter().fold(self.x.ncols(), |w, l| match l {
             Layer::Linear { n_in, n_out } => w.max(*n_in).max(*n_out),
             _ => w,
         });
-        let bytes_per_dir = (self.x.nrows() * width * std::mem::size_of::<f64>()).max(1);
+        let rows = self.x.nrows().div_ceil(parts);
+        let bytes_per_dir = (rows * width * std::mem::size_of::<f64>()).max(1);
         let cap = (BLOCK_BYTES / bytes_per_dir).clamp(1, BLOCK);
-        let blocks = k.div_ceil(cap).max(rayon::current_num_threads()).min(k);
+        let threads = rayon::current_num_threads().div_ceil(parts);
+        let blocks = k.div_ceil(cap).max(threads).min(k);
         let per = k.div_ceil(blocks);
         vs.par_chunks(n * per)
             .zip(out.par_chunks_mut(n * per))
-            .try_for_each(|(v, o)| self.r_pass_dense(params, v, v.len() / n, o))
+            .for_each(|(v, o)| self.r_pass_dense(params, &p, v, v.len() / n, o));
+        Ok(())
     }
 }
 
@@ -363,8 +442,8 @@ impl Hessian for NetLoss {
     fn hessian(&self, params: &[f64]) -> Result<DMatrix<f64>> {
         check_params(self, params)?;
         let n = self.n_params;
-        let p = self.prepared(params)?;
-        let ctx = self.r_context(params, &p);
+        let p = self.prepared(params, 1)?;
+        let ctx = self.r_context(params, &p.parts[0]);
         // Blocks of consecutive columns, never crossing a layer; each writes its own columns.
         let mut hm = DMatrix::<f64>::zeros(n, n);
         let mut layer_off = vec![0usize; n];

@@ -17,7 +17,7 @@ use super::data::Targets;
 use super::layers::{BnMode, Layer, LossKind};
 use super::mat::{
     add_col_sums, gemm, pooled_scratch, pooled_tile_mul, pooled_zeros, recycle, slice_view,
-    slice_view_mut, view, view_mut,
+    slice_view_mut, sum, view, view_mut,
 };
 use crate::curvature::lanczos::dot;
 use crate::error::{Error, Result};
@@ -192,6 +192,25 @@ pub(crate) struct Head {
     pub(crate) grad: DMatrix<f64>,
     /// Softmax probabilities (cross-entropy only).
     probs: Option<DMatrix<f64>>,
+    /// The weight of one sample in the loss: `1/N` of the mean the loss is part of.
+    weight: f64,
+}
+
+impl Head {
+    /// Makes a head computed on `n_part` samples this part's share of the mean over
+    /// `n_total` samples: the loss, the output gradient and the weight of a sample in the R pass
+    /// are scaled by `n_part / n_total`, so the parts' losses, gradients and products sum to the
+    /// whole data's.
+    pub(crate) fn share_of(&mut self, n_total: usize) {
+        let n_part = self.grad.nrows();
+        if n_total == 0 || n_total == n_part {
+            return;
+        }
+        let f = n_part as f64 / n_total as f64;
+        self.loss *= f;
+        self.grad.scale_mut(f);
+        self.weight = 1.0 / n_total as f64;
+    }
 }
 
 impl Head {
@@ -225,6 +244,7 @@ pub(crate) fn head(z: &DMatrix<f64>, targets: &Targets, kind: LossKind) -> Resul
                 loss: total / n as f64,
                 grad,
                 probs: Some(probs),
+                weight: 1.0 / n as f64,
             }
         }
         (LossKind::Mse, Targets::Values(t)) => {
@@ -239,6 +259,7 @@ pub(crate) fn head(z: &DMatrix<f64>, targets: &Targets, kind: LossKind) -> Resul
                 loss: total / m,
                 grad,
                 probs: None,
+                weight: 1.0 / n as f64,
             }
         }
         _ => {
@@ -408,12 +429,13 @@ impl Dirs<'_> {
     }
 }
 
-/// The activation's R-backward in one pass: `rg ⊙ tile(fp) + tile(gf) ⊙ ri`, where `rg`, `ri`
-/// are `kN x w` and `fp`, `gf = gout ⊙ f''` are `N x w`.
+/// The activation's R-backward in one pass: `rg ⊙ tile(fp) + tile(gout ⊙ fpp) ⊙ ri`, where
+/// `rg`, `ri` are `kN x w` and `fp`, `gout`, `fpp` are `N x w`.
 fn act_back(
     rg: &DMatrix<f64>,
     fp: &DMatrix<f64>,
-    gf: &DMatrix<f64>,
+    gout: &DMatrix<f64>,
+    fpp: &DMatrix<f64>,
     ri: &DMatrix<f64>,
 ) -> DMatrix<f64> {
     let n = fp.nrows();
@@ -421,7 +443,8 @@ fn act_back(
     let mut out = pooled_scratch(kn, rg.ncols());
     for c in 0..rg.ncols() {
         let fc = &fp.as_slice()[c * n..(c + 1) * n];
-        let gc = &gf.as_slice()[c * n..(c + 1) * n];
+        let gc = &gout.as_slice()[c * n..(c + 1) * n];
+        let pc = &fpp.as_slice()[c * n..(c + 1) * n];
         let range = c * kn..(c + 1) * kn;
         let oc = &mut out.as_mut_slice()[range.clone()];
         let rgc = &rg.as_slice()[range.clone()];
@@ -432,7 +455,7 @@ fn act_back(
             .zip(ric.chunks_exact(n))
         {
             for s in 0..n {
-                ob[s] = rb[s] * fc[s] + gc[s] * ib[s];
+                ob[s] = rb[s] * fc[s] + (gc[s] * pc[s]) * ib[s];
             }
         }
     }
@@ -450,6 +473,48 @@ fn bn_project(u: &[f64], xh: &[f64], out: &mut [f64]) {
     for ((o, &ui), &x) in out.iter_mut().zip(u).zip(xh) {
         *o = ui - mu - x * mxu;
     }
+}
+
+/// The weight blocks of `k` dense directions side by side as `n_in x (n_out·k)`, column
+/// `c·k + j` holding column `c` of direction `j`'s `W` (`n_in x n_out`): the right-hand side
+/// that computes `a · W_j` for every `j` in one GEMM on the `N x (n_out·k)` reading of a block.
+fn stack_weights(
+    v: &[f64],
+    np: usize,
+    off: usize,
+    n_in: usize,
+    n_out: usize,
+    k: usize,
+) -> DMatrix<f64> {
+    let mut s = pooled_scratch(n_in, n_out * k);
+    for (q, col) in s.as_mut_slice().chunks_exact_mut(n_in).enumerate() {
+        let (c, j) = (q / k, q % k);
+        let src = j * np + off + c * n_in;
+        col.copy_from_slice(&v[src..src + n_in]);
+    }
+    s
+}
+
+/// The transposed weight blocks of `k` dense directions as `n_out x (n_in·k)`, column `i·k + j`
+/// holding row `i` of direction `j`'s `W`: the right-hand side of `g · W_jᵀ` for every `j` in one
+/// GEMM on the `N x (n_in·k)` reading of a block.
+fn stack_weights_transposed(
+    v: &[f64],
+    np: usize,
+    off: usize,
+    n_in: usize,
+    n_out: usize,
+    k: usize,
+) -> DMatrix<f64> {
+    let mut s = pooled_scratch(n_out, n_in * k);
+    for (q, col) in s.as_mut_slice().chunks_exact_mut(n_out).enumerate() {
+        let (i, j) = (q / k, q % k);
+        let w = &v[j * np + off..j * np + off + n_in * n_out];
+        for (o, d) in col.iter_mut().enumerate() {
+            *d = w[o * n_in + i];
+        }
+    }
+    s
 }
 
 /// The shared inputs of an R pass.
@@ -494,6 +559,31 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
             Layer::Linear { n_in, n_out } if rin.is_some() || touches => {
                 let (n_in, n_out) = (*n_in, *n_out);
                 let nw = n_in * n_out;
+                if let Dirs::Dense { v, .. } = dirs {
+                    // `R z = R a · W + a · V + R b`: the bias first, then both products
+                    // accumulate, the `k` directions' `a · V_j` as one GEMM on `N x (n_out·k)`.
+                    let mut r = pooled_scratch(kn, n_out);
+                    for (c, col) in r.as_mut_slice().chunks_exact_mut(kn).enumerate() {
+                        for (j, cj) in col.chunks_exact_mut(n).enumerate() {
+                            cj.fill(v[j * np + off + nw + c]);
+                        }
+                    }
+                    if let Some(ri) = &rin {
+                        let w = slice_view(&params[off..off + nw], n_in, n_out);
+                        gemm(view_mut(&mut r), view(ri), w, true);
+                    }
+                    let vs = stack_weights(v, np, off, n_in, n_out, k);
+                    gemm(
+                        slice_view_mut(r.as_mut_slice(), n, n_out * k),
+                        view(a),
+                        view(&vs),
+                        true,
+                    );
+                    recycle(vs);
+                    rins[i] = rin.take();
+                    rin = Some(r);
+                    continue;
+                }
                 let mut r = if rin.is_some() {
                     pooled_scratch(kn, n_out)
                 } else {
@@ -580,20 +670,36 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
     let mut rg = pooled_scratch(kn, c_out);
     match kind {
         LossKind::CrossEntropy => {
-            let p = head.probs.as_ref().expect("probabilities");
-            let inv = 1.0 / n as f64;
-            for j in 0..k {
-                for s in 0..n {
-                    let row = j * n + s;
-                    let pr: f64 = (0..c_out).map(|c| p[(s, c)] * rz[(row, c)]).sum();
-                    for c in 0..c_out {
-                        rg[(row, c)] = p[(s, c)] * (rz[(row, c)] - pr) * inv;
+            // `R g = w · p ⊙ (R z − pᵀ R z)` per sample, column by column.
+            let p = head.probs.as_ref().expect("probabilities").as_slice();
+            let inv = head.weight;
+            let mut pr = vec![0.0; kn];
+            for (pc, zc) in p.chunks_exact(n).zip(rz.as_slice().chunks_exact(kn)) {
+                for (prj, zj) in pr.chunks_exact_mut(n).zip(zc.chunks_exact(n)) {
+                    for ((d, &ps), &z) in prj.iter_mut().zip(pc).zip(zj) {
+                        *d += ps * z;
+                    }
+                }
+            }
+            for ((gc, pc), zc) in rg
+                .as_mut_slice()
+                .chunks_exact_mut(kn)
+                .zip(p.chunks_exact(n))
+                .zip(rz.as_slice().chunks_exact(kn))
+            {
+                for ((gj, zj), prj) in gc
+                    .chunks_exact_mut(n)
+                    .zip(zc.chunks_exact(n))
+                    .zip(pr.chunks_exact(n))
+                {
+                    for (((g, &ps), &z), &q) in gj.iter_mut().zip(pc).zip(zj).zip(prj) {
+                        *g = ps * (z - q) * inv;
                     }
                 }
             }
         }
         LossKind::Mse => {
-            let f = 2.0 / (n * c_out) as f64;
+            let f = 2.0 * head.weight / c_out as f64;
             rg.as_mut_slice()
                 .iter_mut()
                 .zip(rz.as_slice())
@@ -612,55 +718,36 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
             Layer::Linear { n_in, n_out } => {
                 let (n_in, n_out) = (*n_in, *n_out);
                 let nw = n_in * n_out;
-                let mut t1 = pooled_scratch(n_in, n_out * k);
-                gemm(
-                    view_mut(&mut t1),
-                    view(a).transpose(),
-                    slice_view(rg.as_slice(), n, n_out * k),
-                    false,
-                );
+                // `R ∂W = aᵀ R g + (R a)ᵀ g` and `R ∂b = Σ R g`, straight into each direction's
+                // rows of `out`.
                 for j in 0..k {
-                    let col = &mut out[j * np + off..j * np + off + nw];
-                    for o in 0..n_out {
-                        let src = &t1.as_slice()[(o * k + j) * n_in..(o * k + j + 1) * n_in];
-                        col[o * n_in..(o + 1) * n_in]
-                            .iter_mut()
-                            .zip(src)
-                            .for_each(|(d, s)| *d += s);
+                    let (dw, db) = out[j * np + off..j * np + off + nw + n_out].split_at_mut(nw);
+                    let rgj = view(&rg).subrows(j * n, n);
+                    let mut dw = slice_view_mut(dw, n_in, n_out);
+                    gemm(dw.as_mut(), view(a).transpose(), rgj, true);
+                    if let Some(ri) = rin_i {
+                        gemm(dw, view(ri).subrows(j * n, n).transpose(), view(gout), true);
                     }
-                }
-                if let Some(ri) = rin_i {
-                    let mut t2 = pooled_scratch(n_out, n_in * k);
-                    gemm(
-                        view_mut(&mut t2),
-                        view(gout).transpose(),
-                        slice_view(ri.as_slice(), n, n_in * k),
-                        false,
-                    );
-                    for j in 0..k {
-                        let col = &mut out[j * np + off..j * np + off + nw];
-                        for ii in 0..n_in {
-                            let src =
-                                &t2.as_slice()[(ii * k + j) * n_out..(ii * k + j + 1) * n_out];
-                            for o in 0..n_out {
-                                col[o * n_in + ii] += src[o];
-                            }
-                        }
-                    }
-                    recycle(t2);
-                }
-                for j in 0..k {
-                    for o in 0..n_out {
-                        let s: f64 = rg.as_slice()[o * kn + j * n..o * kn + j * n + n]
-                            .iter()
-                            .sum();
-                        out[j * np + off + nw + o] += s;
+                    for (o, d) in db.iter_mut().enumerate() {
+                        *d += sum(&rg.as_slice()[o * kn + j * n..o * kn + j * n + n]);
                     }
                 }
                 need_in.then(|| {
                     let mut r = pooled_scratch(kn, n_in);
                     let wt = slice_view(&params[off..off + nw], n_in, n_out);
                     gemm(view_mut(&mut r), view(&rg), wt.transpose(), false);
+                    if let Dirs::Dense { v, .. } = dirs {
+                        // `g · V_jᵀ` for all `k` as one GEMM on `N x (n_in·k)`.
+                        let vt = stack_weights_transposed(v, np, off, n_in, n_out, k);
+                        gemm(
+                            slice_view_mut(r.as_mut_slice(), n, n_in * k),
+                            view(gout),
+                            view(&vt),
+                            true,
+                        );
+                        recycle(vt);
+                        return r;
+                    }
                     for j in 0..k {
                         if let Some(vj) = dirs.dense(j, np, off, len) {
                             let rj = view_mut(&mut r).subrows_mut(j * n, n);
@@ -686,7 +773,7 @@ pub(crate) fn r_pass(ctx: &RContext<'_>, dirs: &Dirs<'_>, first: usize, out: &mu
             Layer::Activation(_) => need_in.then(|| {
                 let (fp, fpp) = fwd.dact[i].as_ref().expect("activation cache");
                 match (rin_i, fpp.as_ref()) {
-                    (Some(ri), Some(fpp)) => act_back(&rg, fp, &gout.component_mul(fpp), ri),
+                    (Some(ri), Some(fpp)) => act_back(&rg, fp, gout, fpp, ri),
                     _ => pooled_tile_mul(&rg, fp),
                 }
             }),

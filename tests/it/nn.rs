@@ -252,6 +252,39 @@ fn hvp_matches_finite_differences_of_the_gradient_and_the_dense_hessian() {
 }
 
 #[test]
+fn products_over_parts_of_the_samples_match_the_whole_data_hessian() {
+    // From 1024 samples the products split the data into parts (1201: two uneven ones; 9001:
+    // four) and sum their R passes; the dense Hessian runs on the whole data at once, so it is
+    // an independent recomputation. Train-mode batch norm couples the samples and stays whole.
+    for (ci, (sizes, act, bn, kind, mode)) in cases().into_iter().enumerate() {
+        for samples in [1201usize, 9001] {
+            let (model, x, t) = random_case(&sizes, act, bn, kind, samples, 900 + ci as u64);
+            let obj = NetLoss::from_parts(&model, x, t, kind, mode).unwrap();
+            let p = &model.params;
+            let n = obj.n_params();
+            let k = 3;
+            let vs: Vec<f64> = (0..n * k).map(|i| ((i * 13) % 7) as f64 - 3.0).collect();
+            let mut many = vec![0.0; n * k];
+            obj.hvp_many(p, &vs, k, &mut many).unwrap();
+            let mut one = vec![0.0; n];
+            obj.hvp(p, &vs[..n], &mut one).unwrap();
+            let h = obj.hessian(p).unwrap();
+            let want = &h * DMatrix::from_column_slice(n, k, &vs);
+            let scale = want.amax().max(1e-12);
+            for (i, (got, want)) in many.iter().zip(want.as_slice()).enumerate() {
+                assert!(
+                    (got - want).abs() <= 1e-12 * scale,
+                    "case {ci} samples {samples} entry {i}: {got} vs {want}"
+                );
+            }
+            for (got, want) in one.iter().zip(want.as_slice()) {
+                assert!((got - want).abs() <= 1e-12 * scale);
+            }
+        }
+    }
+}
+
+#[test]
 fn many_directions_and_the_point_cache_agree_with_fresh_single_products() {
     // k = 37 crosses the 16-direction blocks; the products must not depend on the blocking, and
     // a product at a new point must not reuse the passes cached at the old one.
