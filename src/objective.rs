@@ -92,9 +92,34 @@ pub fn gradient_vec<G: Gradient + ?Sized>(obj: &G, params: &[f64]) -> Result<Vec
     Ok(g)
 }
 
-/// Euclidean norm of a slice.
+/// Euclidean norm of a slice, without overflow or underflow for finite entries: the plain sum
+/// of squares when it is a normal number, else the same sum scaled by the largest magnitude (so
+/// a gradient of 1e200s has a finite norm, and a non-finite entry gives a non-finite norm).
 pub fn norm(v: &[f64]) -> f64 {
-    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+    let plain = v.iter().map(|x| x * x).sum::<f64>();
+    if plain.is_normal() || plain == 0.0 && v.iter().all(|&x| x == 0.0) {
+        return plain.sqrt();
+    }
+    let scale = v.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+    if scale == 0.0 || !scale.is_finite() {
+        return scale;
+    }
+    scale * v.iter().map(|x| (x / scale).powi(2)).sum::<f64>().sqrt()
+}
+
+#[cfg(test)]
+mod norm_tests {
+    use super::norm;
+
+    #[test]
+    fn norm_neither_overflows_nor_underflows() {
+        assert_eq!(norm(&[3.0, 4.0]), 5.0);
+        assert_eq!(norm(&[]), 0.0);
+        assert!((norm(&[3e200, 4e200]) / 5e200 - 1.0).abs() < 1e-15);
+        assert!((norm(&[3e-200, 4e-200]) / 5e-200 - 1.0).abs() < 1e-15);
+        assert!(norm(&[1.0, f64::NAN]).is_nan());
+        assert_eq!(norm(&[1.0, f64::INFINITY]), f64::INFINITY);
+    }
 }
 
 /// Counts the evaluations made through it, as argmin's `Problem` does: every report can say what
