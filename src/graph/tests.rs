@@ -281,7 +281,17 @@ fn convolutions_match_central_differences() {
     ];
     for s in specs {
         let groups = s.groups;
-        check_all(Op::Conv(s), &[&[2, 4, 5, 6], &[6, 4 / groups, 3, 2]], false);
+        check_all(
+            Op::Conv(s.clone()),
+            &[&[2, 4, 5, 6], &[6, 4 / groups, 3, 2]],
+            false,
+        );
+        // 300 samples: more than one chunk of samples per GEMM, the last one partial.
+        check_all(
+            Op::Conv(s),
+            &[&[300, 2, 5, 6], &[2, 2 / groups, 3, 2]],
+            false,
+        );
     }
 }
 

@@ -254,6 +254,12 @@ impl Op {
         if rins.iter().all(Option::is_none) {
             return Ok(None);
         }
+        if let Op::Conv(c) = self {
+            // Both terms in one sweep over the samples per direction.
+            let mut r = c.r_forward(ins[0], ins[1], rins[0], rins[1], k)?;
+            r.shape = block_shape(k, out_shape);
+            return Ok(Some(r));
+        }
         let r = match self.kind() {
             Kind::Unary(u) => {
                 let rx = rins[0].expect("a tangent");
@@ -340,7 +346,22 @@ impl Op {
         k: usize,
     ) -> Result<Vec<Option<Tensor>>> {
         let mut out: Vec<Option<Tensor>> = vec![None; ins.len()];
+        if let Op::Conv(c) = self {
+            // Both terms of each adjoint's tangent in one sweep over the samples per direction.
+            let [dx, dw] = c.r_backward(
+                ins[0],
+                ins[1],
+                g,
+                rg,
+                rins[0],
+                rins[1],
+                [need[0], need[1]],
+                k,
+            )?;
+            out = vec![dx, dw];
+        }
         match self.kind() {
+            _ if matches!(self, Op::Conv(_)) => {}
             Kind::Unary(u) => {
                 if !need[0] {
                     return Ok(out);
