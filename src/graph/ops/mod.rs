@@ -64,6 +64,9 @@ pub enum Aux {
     None,
     /// The pooling map and the output shape.
     Map(SparseMap, Vec<usize>),
+    /// An element-wise function's first and second derivatives at its input, kept so that
+    /// every R pass at a cached point skips the transcendental functions.
+    Derivatives(Vec<f64>, Vec<f64>),
 }
 
 /// The kind of an op, which fixes how its R passes are formed.
@@ -157,6 +160,25 @@ impl Op {
     pub fn forward(&self, ins: &[&Tensor]) -> Result<(Tensor, Aux)> {
         self.check_arity(ins.len())?;
         let out = match self {
+            Op::Unary(u) if !u.is_piecewise_linear() => {
+                let n = ins[0].len();
+                let (mut y, mut d1, mut d2) = (
+                    Vec::with_capacity(n),
+                    Vec::with_capacity(n),
+                    Vec::with_capacity(n),
+                );
+                for &x in &ins[0].data {
+                    let (f, a, b) = u.eval(x);
+                    y.push(f);
+                    d1.push(a);
+                    d2.push(b);
+                }
+                let t = Tensor {
+                    shape: ins[0].shape.clone(),
+                    data: y,
+                };
+                return Ok((t, Aux::Derivatives(d1, d2)));
+            }
             Op::Unary(u) => Tensor {
                 shape: ins[0].shape.clone(),
                 data: ins[0].data.iter().map(|&x| u.eval(x).0).collect(),
@@ -194,14 +216,10 @@ impl Op {
         match self.kind() {
             Kind::Unary(u) => {
                 if need[0] {
+                    let (d1, _) = unary_derivatives(u, ins[0], aux);
                     out[0] = Some(Tensor {
                         shape: g.shape.clone(),
-                        data: g
-                            .data
-                            .iter()
-                            .zip(&ins[0].data)
-                            .map(|(g, &x)| g * u.eval(x).1)
-                            .collect(),
+                        data: g.data.iter().zip(d1.iter()).map(|(g, d)| g * d).collect(),
                     });
                 }
             }
@@ -263,8 +281,8 @@ impl Op {
         let r = match self.kind() {
             Kind::Unary(u) => {
                 let rx = rins[0].expect("a tangent");
-                let d: Vec<f64> = ins[0].data.iter().map(|&x| u.eval(x).1).collect();
-                tile_mul(rx, &d)
+                let (d1, _) = unary_derivatives(u, ins[0], aux);
+                tile_mul(rx, &d1)
             }
             Kind::Sum(s) => {
                 let mut acc: Option<Tensor> = None;
@@ -366,20 +384,12 @@ impl Op {
                 if !need[0] {
                     return Ok(out);
                 }
-                let ders: Vec<(f64, f64)> = ins[0]
-                    .data
-                    .iter()
-                    .map(|&x| {
-                        let (_, d1, d2) = u.eval(x);
-                        (d1, d2)
-                    })
-                    .collect();
+                let (d1, d2) = unary_derivatives(u, ins[0], aux);
                 if let Some(rg) = rg {
-                    let d1: Vec<f64> = ders.iter().map(|d| d.0).collect();
                     accumulate(&mut out[0], tile_mul(rg, &d1));
                 }
                 if let (Some(rx), false) = (rins[0], u.is_piecewise_linear()) {
-                    let w: Vec<f64> = ders.iter().zip(&g.data).map(|(d, g)| d.1 * g).collect();
+                    let w: Vec<f64> = d2.iter().zip(&g.data).map(|(d, g)| d * g).collect();
                     accumulate(&mut out[0], tile_mul(rx, &w));
                 }
             }
@@ -589,6 +599,31 @@ fn sum_broadcast(op: &str, a: &Tensor, b: Option<&Tensor>, s: f64) -> Result<Ten
         .map(|(&i, &j)| a.data[i] + s * b.data[j])
         .collect();
     Tensor::new(shape, data)
+}
+
+/// `f'` and `f''` at the input `x`: those the forward pass kept, else computed.
+fn unary_derivatives<'a>(
+    u: Unary,
+    x: &Tensor,
+    aux: &'a Aux,
+) -> (std::borrow::Cow<'a, [f64]>, std::borrow::Cow<'a, [f64]>) {
+    use std::borrow::Cow;
+    match aux {
+        Aux::Derivatives(d1, d2) if d1.len() == x.len() && d2.len() == x.len() => {
+            (Cow::Borrowed(d1), Cow::Borrowed(d2))
+        }
+        _ => {
+            let (d1, d2): (Vec<f64>, Vec<f64>) = x
+                .data
+                .iter()
+                .map(|&v| {
+                    let (_, a, b) = u.eval(v);
+                    (a, b)
+                })
+                .unzip();
+            (Cow::Owned(d1), Cow::Owned(d2))
+        }
+    }
 }
 
 /// Each direction of a block multiplied element-wise by `w` (the length of one direction).
