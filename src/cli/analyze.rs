@@ -36,12 +36,16 @@ use critpt::curvature::{
     hutch_plus_plus, select_tensors, slq_density, tensor_indices, Curvature, CurvatureOperator,
     EigenBackend, Lanczos, ParamTensor, Restricted, Slq, Which,
 };
-use critpt::nn::curvature::DENSE_LIMIT;
 use critpt::nn::{load_model, net_operator, Activation, BnMode, Dataset, LossKind, NetLoss, Task};
 use critpt::objective::{Gradient, Hessian};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// Parameter count above which `analyze` uses Lanczos instead of the dense Hessian when
+/// `--method` is not given (a dense Hessian of 3000 parameters is 72 MB and its eigensolve takes
+/// seconds; beyond that the cost grows as `P²` in memory and `P³` in time).
+pub(super) const DENSE_LIMIT: usize = 3000;
 
 /// Flags of `critpt analyze`.
 #[derive(Debug, clap::Args)]

@@ -4,7 +4,7 @@
 //! into the model's input (`--target` as for MLPs), and batch norm may use the data's own
 //! statistics (`--batchnorm-mode train`).
 
-use super::analyze::{escape_json, print_fit, AnalyzeArgs, Extras, Scope};
+use super::analyze::{escape_json, print_fit, AnalyzeArgs, Extras, Scope, DENSE_LIMIT};
 use super::common::print_json;
 use super::out::outln;
 use anyhow::{bail, Result};
@@ -13,7 +13,6 @@ use critpt::curvature::{CurvatureOperator, Lanczos, Restricted, Which};
 use critpt::graph::{
     data_chunks, graph_operator, load_onnx_with, GraphData, GraphLoss, ImportOptions,
 };
-use critpt::nn::curvature::DENSE_LIMIT;
 use critpt::nn::{BnMode, LossKind};
 use serde_json::json;
 use std::process::ExitCode;
@@ -103,11 +102,8 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
     if let Some(e) = a.tol_eig {
         tol = tol.with_eig(e)?;
     }
-    if method == "dense" && n > 20_000 {
-        bail!(
-            "the model has {n} parameters: a dense Hessian would need {:.1} GB; use --method lanczos",
-            (n as f64).powi(2) * 8e-9
-        );
+    if method == "dense" {
+        critpt::limits::check_dense_params(n)?;
     }
     if method == "lanczos" && a.escape {
         bail!("--escape needs the dense Hessian; use --method dense");

@@ -323,6 +323,62 @@ impl Graph {
         names
     }
 
+    /// Whether every node keeps the samples apart, judged from two forward passes on one and
+    /// on two samples (`one`, `two`): a value carries the batch axis when its first dimension
+    /// goes from 1 to 2 and the rest stay. Then the passes over a data set are the sums of the
+    /// passes over chunks of it. Ops not known to act sample by sample answer `false`.
+    pub(crate) fn separable_over_samples(&self, one: &Forward, two: &Forward) -> bool {
+        let mut batched = vec![false; self.values.len()];
+        for (id, (a, b)) in one.vals.iter().zip(&two.vals).enumerate() {
+            let (a, b) = (&a.shape, &b.shape);
+            if a == b {
+                continue;
+            }
+            if a.len() != b.len() || a.first() != Some(&1) || b[0] != 2 || a[1..] != b[1..] {
+                return false;
+            }
+            batched[id] = true;
+        }
+        if !batched[self.output] {
+            return false;
+        }
+        for node in &self.nodes {
+            let b: Vec<bool> = node.inputs.iter().map(|&i| batched[i]).collect();
+            if !b.iter().any(|&x| x) {
+                continue;
+            }
+            let rank = |i: usize| one.vals[node.inputs[i]].rank();
+            let out_rank = one.vals[node.output].rank();
+            let aligned = |i: usize| !b[i] || rank(i) == out_rank;
+            let ok = match &node.op {
+                // A per-channel view reads only the rank of its reference.
+                Op::Reshape(super::ops::Reshape::Channel { .. }) => !b[0] || batched[node.output],
+                _ if !batched[node.output] => false,
+                Op::Unary(_) | Op::MaxPool(_) | Op::AvgPool(_) | Op::Reshape(_) => true,
+                Op::Add | Op::Sub | Op::Mul => (0..b.len()).all(aligned),
+                Op::Conv(_) => !b[1] && aligned(0),
+                Op::MatMul(m) => {
+                    let batch_axis = |i: usize| rank(i) >= 3 && aligned(i);
+                    (!b[0] || batch_axis(0) || (rank(0) == 2 && !m.trans_a && !b[1]))
+                        && (!b[1] || batch_axis(1))
+                }
+                Op::Transpose(p) => p.first() == Some(&0),
+                Op::Reduce(_) => true,
+                Op::Softmax(ax) => {
+                    let r = rank(0) as i64;
+                    let a = if *ax < 0 { ax + r } else { *ax };
+                    a != 0
+                }
+                #[allow(unreachable_patterns)]
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+        true
+    }
+
     fn fail(&self, node: &Node, e: Error) -> Error {
         Error::Data(format!("node '{}': {e}", node.name))
     }

@@ -15,22 +15,39 @@ use std::sync::{Arc, Mutex};
 /// Bytes of tangents one R pass may hold; wider blocks of directions are split.
 const BLOCK_BYTES: usize = 64 << 20;
 
+/// Samples per chunk of the passes, when the graph keeps samples apart: a chunk's values stay
+/// in cache, and the chunks run in parallel.
+const SAMPLE_CHUNK: usize = 64;
+
+/// Parallel partial sums over the chunks (a fixed count, so that the result has the same bytes
+/// on any number of threads).
+const LANES: usize = 8;
+
 /// The mean loss of a graph's output over a data set.
 #[derive(Debug)]
 pub struct GraphLoss<'a> {
     graph: &'a Graph,
     data: &'a GraphData,
     kind: LossKind,
-    /// Elements of all values of one forward pass (sizes the blocks of directions).
+    /// The data in chunks of samples (one chunk when the graph mixes samples).
+    chunks: Vec<GraphData>,
+    /// Elements of all values of one forward pass over one chunk (sizes the blocks of
+    /// directions).
     pass_len: usize,
     /// The primal passes at the last point of a Hessian-vector product: Lanczos, trace and
     /// density estimates then pay one R pass per product.
     cache: Mutex<Option<(Vec<f64>, Arc<Primal>)>>,
 }
 
-/// The forward pass, the loss head and the adjoints at one point.
+/// The forward pass, the loss head and the adjoints at one point, per chunk of samples.
 #[derive(Debug)]
 struct Primal {
+    chunks: Vec<ChunkPrimal>,
+}
+
+/// The primal passes over one chunk.
+#[derive(Debug)]
+struct ChunkPrimal {
     fw: Forward,
     head: Head,
     adj: Vec<Option<Tensor>>,
@@ -78,7 +95,17 @@ impl<'a> GraphLoss<'a> {
         let fw = graph.forward(graph.initial_params(), &probe.x)?;
         let out = fw.output(graph);
         let per_sample: usize = fw.vals.iter().map(Tensor::len).sum();
-        let pass_len = per_sample.saturating_mul(data.n_samples());
+        let separable = data.n_samples() > 1 && {
+            let two = slice_data(data, 0, 2)?;
+            let fw2 = graph.forward(graph.initial_params(), &two.x)?;
+            graph.separable_over_samples(&fw, &fw2)
+        };
+        let chunk = if separable {
+            SAMPLE_CHUNK
+        } else {
+            data.n_samples()
+        };
+        let pass_len = per_sample.saturating_mul(chunk.min(data.n_samples()));
         match (&data.y, kind) {
             (GraphTargets::Labels(l), LossKind::CrossEntropy) => {
                 if out.rank() != 2 {
@@ -113,10 +140,19 @@ impl<'a> GraphLoss<'a> {
                 ))
             }
         }
+        let chunks = if separable {
+            (0..data.n_samples())
+                .step_by(chunk)
+                .map(|n0| slice_data(data, n0, (n0 + chunk).min(data.n_samples())))
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            vec![data.clone()]
+        };
         Ok(GraphLoss {
             graph,
             data,
             kind,
+            chunks,
             pass_len,
             cache: Mutex::new(None),
         })
@@ -153,9 +189,18 @@ impl<'a> GraphLoss<'a> {
         Ok(Some(hits as f64 / l.len() as f64))
     }
 
-    fn head(&self, z: &Tensor) -> Result<Head> {
+    /// Elements of the whole data set's output (the mean squared error's divisor), from one
+    /// chunk's output `z`.
+    fn output_len(&self, z: &Tensor) -> f64 {
+        let per = z.len() / z.shape.first().copied().unwrap_or(1).max(1);
+        (per * self.data.n_samples()) as f64
+    }
+
+    /// The loss head of one chunk: its output `z` against its targets `y`, scaled as a part of
+    /// the mean over the whole data set.
+    fn head(&self, z: &Tensor, y: &GraphTargets) -> Result<Head> {
         let n = self.data.n_samples();
-        match &self.data.y {
+        match y {
             GraphTargets::Labels(labels) => {
                 let c = z.shape[1];
                 let mut loss = 0.0;
@@ -179,7 +224,7 @@ impl<'a> GraphLoss<'a> {
                 })
             }
             GraphTargets::Values(t) => {
-                let m = z.len() as f64;
+                let m = self.output_len(z);
                 let loss = z
                     .data
                     .iter()
@@ -235,24 +280,36 @@ impl<'a> GraphLoss<'a> {
                 out
             }
             None => {
-                let m = z.len() as f64;
+                let m = self.output_len(z);
                 rz.data.iter().map(|r| 2.0 * r / m).collect()
             }
         };
         Tensor { shape, data }
     }
 
-    fn pass(&self, params: &[f64]) -> Result<(Forward, Head)> {
-        check_params(self, params)?;
-        let fw = self.graph.forward(params, &self.data.x)?;
-        let head = self.head(fw.output(self.graph))?;
-        if !head.loss.is_finite() {
-            return Err(Error::NonFinite(format!(
-                "the loss is not finite ({}) at these parameters",
-                head.loss
-            )));
-        }
+    /// The forward pass and the loss head of one chunk.
+    fn chunk_pass(&self, params: &[f64], part: &GraphData) -> Result<(Forward, Head)> {
+        let fw = self.graph.forward(params, &part.x)?;
+        let head = self.head(fw.output(self.graph), &part.y)?;
         Ok((fw, head))
+    }
+
+    /// `f` over the chunks in parallel, its results in chunk order.
+    fn over_chunks<T: Send>(
+        &self,
+        f: impl Fn(&GraphData) -> Result<T> + Sync + Send,
+    ) -> Result<Vec<T>> {
+        self.chunks.par_iter().map(f).collect()
+    }
+
+    fn finite(loss: f64) -> Result<f64> {
+        if loss.is_finite() {
+            Ok(loss)
+        } else {
+            Err(Error::NonFinite(format!(
+                "the loss is not finite ({loss}) at these parameters"
+            )))
+        }
     }
 
     /// The primal passes at `params`, from the cache when the point is the last one.
@@ -263,9 +320,14 @@ impl<'a> GraphLoss<'a> {
                 return Ok(Arc::clone(pr));
             }
         }
-        let (fw, head) = self.pass(params)?;
-        let adj = self.graph.backward(&fw, head.grad.clone())?;
-        let pr = Arc::new(Primal { fw, head, adj });
+        check_params(self, params)?;
+        let chunks = self.over_chunks(|part| {
+            let (fw, head) = self.chunk_pass(params, part)?;
+            let adj = self.graph.backward(&fw, head.grad.clone())?;
+            Ok(ChunkPrimal { fw, head, adj })
+        })?;
+        Self::finite(chunks.iter().map(|c| c.head.loss).sum())?;
+        let pr = Arc::new(Primal { chunks });
         *cache = Some((params.to_vec(), Arc::clone(&pr)));
         Ok(pr)
     }
@@ -275,23 +337,60 @@ impl<'a> GraphLoss<'a> {
         (BLOCK_BYTES / 8 / self.pass_len.max(1)).clamp(1, 64)
     }
 
-    fn hvp_block(
-        &self,
-        fw: &Forward,
-        head: &Head,
-        adj: &[Option<Tensor>],
-        vs: &[f64],
-        k: usize,
-        out: &mut [f64],
-    ) -> Result<()> {
-        let rv = self.graph.r_forward(fw, vs, k)?;
-        let z = fw.output(self.graph);
+    /// The `k` products (column-major `n x k`) for the directions `vs`: the R passes over
+    /// every chunk, summed in a fixed order.
+    fn hvp_block(&self, pr: &Primal, vs: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
+        let lanes = pr.chunks.len().min(LANES);
+        if lanes <= 1 {
+            return match pr.chunks.first() {
+                Some(c) => self.chunk_hvp(c, vs, k, out),
+                None => Ok(()),
+            };
+        }
+        let parts = (0..lanes)
+            .into_par_iter()
+            .map(|lane| {
+                let mut acc = vec![0.0; out.len()];
+                let mut part = vec![0.0; out.len()];
+                for c in pr.chunks.iter().skip(lane).step_by(lanes) {
+                    self.chunk_hvp(c, vs, k, &mut part)?;
+                    acc.iter_mut().zip(&part).for_each(|(a, b)| *a += b);
+                }
+                Ok(acc)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.iter_mut().for_each(|v| *v = 0.0);
+        for p in &parts {
+            out.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+        }
+        Ok(())
+    }
+
+    /// The R passes over one chunk.
+    fn chunk_hvp(&self, c: &ChunkPrimal, vs: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
+        let rv = self.graph.r_forward(&c.fw, vs, k)?;
+        let z = c.fw.output(self.graph);
         let rz = rv[self.graph.output_id()].as_ref();
-        let rg = self.head_r(z, head, rz, k);
-        let radj = self.graph.r_backward(fw, adj, &rv, rg, k)?;
+        let rg = self.head_r(z, &c.head, rz, k);
+        let radj = self.graph.r_backward(&c.fw, &c.adj, &rv, rg, k)?;
         self.graph.collect_hvp(&radj, k, out);
         Ok(())
     }
+}
+
+/// Samples `n0 .. n1` of `data`.
+fn slice_data(data: &GraphData, n0: usize, n1: usize) -> Result<GraphData> {
+    let rows = |t: &Tensor| {
+        let per = t.len() / t.shape[0].max(1);
+        let mut shape = t.shape.clone();
+        shape[0] = n1 - n0;
+        Tensor::new(shape, t.data[n0 * per..n1 * per].to_vec())
+    };
+    let y = match &data.y {
+        GraphTargets::Labels(l) => GraphTargets::Labels(l[n0..n1].to_vec()),
+        GraphTargets::Values(t) => GraphTargets::Values(rows(t)?),
+    };
+    GraphData::new(rows(&data.x)?, y)
 }
 
 impl Tensor {
@@ -307,7 +406,9 @@ impl Loss for GraphLoss<'_> {
         self.graph.n_params()
     }
     fn loss(&self, params: &[f64]) -> Result<f64> {
-        Ok(self.pass(params)?.1.loss)
+        check_params(self, params)?;
+        let losses = self.over_chunks(|part| Ok(self.chunk_pass(params, part)?.1.loss))?;
+        Self::finite(losses.iter().sum())
     }
     fn param_names(&self) -> Vec<String> {
         self.graph.param_names()
@@ -322,10 +423,22 @@ impl Gradient for GraphLoss<'_> {
         if out.len() != self.n_params() {
             return Err(Error::dim("gradient", self.n_params(), out.len()));
         }
-        let (fw, head) = self.pass(params)?;
-        let adj = self.graph.backward(&fw, head.grad.clone())?;
-        self.graph.collect_grad(&adj, out);
-        Ok(head.loss)
+        check_params(self, params)?;
+        let n = self.n_params();
+        let parts = self.over_chunks(|part| {
+            let (fw, head) = self.chunk_pass(params, part)?;
+            let adj = self.graph.backward(&fw, head.grad.clone())?;
+            let mut g = vec![0.0; n];
+            self.graph.collect_grad(&adj, &mut g);
+            Ok((head.loss, g))
+        })?;
+        out.iter_mut().for_each(|v| *v = 0.0);
+        let mut loss = 0.0;
+        for (l, g) in &parts {
+            loss += l;
+            out.iter_mut().zip(g).for_each(|(a, b)| *a += b);
+        }
+        Self::finite(loss)
     }
 }
 
@@ -349,7 +462,7 @@ impl Hvp for GraphLoss<'_> {
         let w = self.block_width();
         vs.par_chunks(n * w)
             .zip(out.par_chunks_mut(n * w))
-            .try_for_each(|(v, o)| self.hvp_block(&pr.fw, &pr.head, &pr.adj, v, v.len() / n, o))
+            .try_for_each(|(v, o)| self.hvp_block(&pr, v, v.len() / n, o))
     }
 }
 
@@ -360,7 +473,6 @@ impl Hessian for GraphLoss<'_> {
         let n = self.n_params();
         crate::graph::tensor::checked_len(&[n, n])?;
         let pr = self.primal(params)?;
-        let (fw, head, adj) = (&pr.fw, &pr.head, &pr.adj);
         let w = self.block_width();
         let mut h = vec![0.0; n * n];
         if n > 0 {
@@ -370,7 +482,7 @@ impl Hessian for GraphLoss<'_> {
                 for j in 0..k {
                     v[j * n + b * w + j] = 1.0;
                 }
-                self.hvp_block(fw, head, adj, &v, k, o)
+                self.hvp_block(&pr, &v, k, o)
             })?;
         }
         let mut m = DMatrix::from_vec(n, n, h);
@@ -383,12 +495,14 @@ impl Hessian for GraphLoss<'_> {
 
 /// What the Gauss–Newton operators and the chunked loss need from a [`GraphLoss`].
 impl GraphLoss<'_> {
-    /// The forward pass, the loss head and the adjoints at `params` (not cached).
+    /// The forward pass over the whole data set, the loss head and the adjoints at `params`
+    /// (not cached).
     pub(crate) fn first_order_pass(
         &self,
         params: &[f64],
     ) -> Result<(Forward, Head, Vec<Option<Tensor>>)> {
-        let (fw, head) = self.pass(params)?;
+        check_params(self, params)?;
+        let (fw, head) = self.chunk_pass(params, self.data)?;
         let adj = self.graph.backward(&fw, head.grad.clone())?;
         Ok((fw, head, adj))
     }

@@ -293,7 +293,17 @@ fn convolutions_match_central_differences() {
     ];
     for s in specs {
         let groups = s.groups;
-        check_all(Op::Conv(s), &[&[2, 4, 5, 6], &[6, 4 / groups, 3, 2]], false);
+        check_all(
+            Op::Conv(s.clone()),
+            &[&[2, 4, 5, 6], &[6, 4 / groups, 3, 2]],
+            false,
+        );
+        // 300 samples: more than one chunk of samples per GEMM, the last one partial.
+        check_all(
+            Op::Conv(s),
+            &[&[300, 2, 5, 6], &[2, 2 / groups, 3, 2]],
+            false,
+        );
     }
 }
 
@@ -585,4 +595,105 @@ fn data_that_does_not_fit_the_graph_is_an_error() {
     assert!(e.to_string().contains("label 3"), "{e}");
     let e = GraphLoss::new(&g, &data, LossKind::Mse).unwrap_err();
     assert!(e.to_string().contains("float targets"), "{e}");
+}
+
+/// `data` with its samples repeated and perturbed to `n` samples (several chunks of the passes).
+fn widened(data: &GraphData, n: usize, seed: u64) -> GraphData {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let n0 = data.n_samples();
+    let per = data.x.len() / n0;
+    let mut shape = data.x.shape.clone();
+    shape[0] = n;
+    let x: Vec<f64> = (0..n * per)
+        .map(|i| data.x.data[i % (n0 * per)] + rng.random_range(-0.5..0.5))
+        .collect();
+    let y = match &data.y {
+        GraphTargets::Labels(l) => GraphTargets::Labels((0..n).map(|i| l[i % n0]).collect()),
+        GraphTargets::Values(t) => {
+            let k = t.len() / n0;
+            let mut s = t.shape.clone();
+            s[0] = n;
+            let v = (0..n * k).map(|i| t.data[i % (n0 * k)]).collect();
+            GraphTargets::Values(Tensor::new(s, v).unwrap())
+        }
+    };
+    GraphData::new(Tensor::new(shape, x).unwrap(), y).unwrap()
+}
+
+/// Whether the graph keeps samples apart, from probe passes on one and two samples.
+fn separable(g: &super::Graph, data: &GraphData) -> bool {
+    let first = |n: usize| {
+        let per = data.x.len() / data.n_samples();
+        let mut s = data.x.shape.clone();
+        s[0] = n;
+        Tensor::new(s, data.x.data[..n * per].to_vec()).unwrap()
+    };
+    let p = g.initial_params();
+    let one = g.forward(p, &first(1)).unwrap();
+    let two = g.forward(p, &first(2)).unwrap();
+    g.separable_over_samples(&one, &two)
+}
+
+#[test]
+fn chunked_passes_over_many_samples_match_differences_of_the_gradient() {
+    let (g, data) = tiny_cnn(4);
+    let wide = widened(&data, 150, 1);
+    assert!(separable(&g, &wide));
+    check_hessian(&g, &wide, LossKind::CrossEntropy);
+    let (g, data) = tiny_resnorm(5);
+    let wide = widened(&data, 150, 2);
+    assert!(separable(&g, &wide));
+    check_hessian(&g, &wide, LossKind::Mse);
+}
+
+/// Centering over the batch (a mean over axis 0) mixes samples: the passes run over the whole
+/// data set at once, and the loss is the closed form's.
+#[test]
+fn a_graph_that_mixes_samples_is_not_chunked() {
+    let mut rng = StdRng::seed_from_u64(6);
+    let mut b = GraphBuilder::new();
+    let x = b.input("x", Some(vec![Some(3)]));
+    let mu = b
+        .node(
+            "mu",
+            Op::Reduce(Reduce {
+                axes: Axes::List(vec![0]),
+                keepdims: true,
+                mean: true,
+            }),
+            &[x],
+            "mu",
+        )
+        .unwrap();
+    let d = b.node("d", Op::Sub, &[x, mu], "d").unwrap();
+    let w = b.param("w", random(&[3, 2], &mut rng, false));
+    let mm = MatMul {
+        trans_a: false,
+        trans_b: false,
+    };
+    let z = b.node("z", Op::MatMul(mm), &[d, w], "z").unwrap();
+    let g = b.finish(z).unwrap();
+    let n = 150;
+    let xs = random(&[n, 3], &mut rng, false);
+    let ts = random(&[n, 2], &mut rng, false);
+    let data = GraphData::new(xs.clone(), GraphTargets::Values(ts.clone())).unwrap();
+    assert!(!separable(&g, &data));
+    let obj = GraphLoss::new(&g, &data, LossKind::Mse).unwrap();
+    let wv = g.initial_params();
+    let mean: Vec<f64> = (0..3)
+        .map(|j| (0..n).map(|i| xs.data[i * 3 + j]).sum::<f64>() / n as f64)
+        .collect();
+    let mut want = 0.0;
+    for i in 0..n {
+        for c in 0..2 {
+            let z: f64 = (0..3)
+                .map(|j| (xs.data[i * 3 + j] - mean[j]) * wv[j * 2 + c])
+                .sum();
+            want += (z - ts.data[i * 2 + c]).powi(2);
+        }
+    }
+    want /= (2 * n) as f64;
+    let got = crate::objective::Loss::loss(&obj, wv).unwrap();
+    assert!((got - want).abs() <= 1e-13 * want, "{got} vs {want}");
+    check_hessian(&g, &data, LossKind::Mse);
 }

@@ -2,18 +2,12 @@
 //!
 //! The curvature code sees only a flat parameter vector; this module supplies what needs the
 //! layers: the filters of an [`Mlp`] for filter normalization ([`filters`],
-//! [`filter_normalized_direction`]) and the size above which `analyze` switches from the dense
-//! Hessian to Lanczos ([`DENSE_LIMIT`]).
+//! [`filter_normalized_direction`]).
 
 use super::layers::Layer;
 use super::model::Mlp;
 use crate::error::Result;
 use crate::landscape::{filter_normalize, random_direction};
-
-/// Parameter count above which `critpt analyze` uses Lanczos instead of the dense Hessian when
-/// `--method` is not given (a dense Hessian of 3000 parameters is 72 MB and its eigensolve takes
-/// seconds; beyond that the cost grows as `P²` in memory and `P³` in time).
-pub const DENSE_LIMIT: usize = 3000;
 
 /// The filters of `model` as `(offset, len)` ranges of its flat parameter vector, for
 /// [`filter_normalize`]: each output row of each `Linear` weight is one filter (that unit's

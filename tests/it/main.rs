@@ -13,6 +13,7 @@ mod gallery;
 mod gallery_bn_sharp;
 mod gallery_landscape;
 mod gallery_nn;
+mod graph_cnn20k;
 mod inertia;
 mod netcurv;
 mod nn;

@@ -7,7 +7,10 @@ use critpt::curvature::{
     Spectrum, Which,
 };
 use critpt::landscape::slice_1d;
-use critpt::nn::curvature::{filter_normalized_direction, filters, DENSE_LIMIT};
+use critpt::nn::curvature::{filter_normalized_direction, filters};
+
+/// Parameter count above which `analyze` chooses Lanczos by default (README, `analyze`).
+const DENSE_LIMIT: usize = 3000;
 use critpt::nn::{
     save_model, train, Activation, BnMode, Dataset, Layer, LossKind, Mlp, NetLoss, Targets, Task,
     TrainConfig,

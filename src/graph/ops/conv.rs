@@ -1,12 +1,21 @@
 //! 2-D convolution (ONNX `Conv` without its bias, which the importer adds as a broadcast `Add`):
 //! bilinear in the input `x` (`[..., C, H, W]`, every leading axis a batch axis) and the weight
-//! `w` (`[O, C/groups, kh, kw]`), computed by im2col and one GEMM per sample and group.
+//! `w` (`[O, C/groups, kh, kw]`).
+//!
+//! Every pass is one of three sums of products, each over chunks of samples: im2col of a chunk
+//! into a `C·kh·kw × samples·oh·ow` matrix, then one GEMM per group for the whole chunk, the
+//! chunks in parallel. The output (`y = Σ conv(xᵢ, wᵢ)`), the input adjoint
+//! (`x̄ = Σ convᵀ(gᵢ, wᵢ)`) and the weight adjoint (`w̄ = Σ gᵢ ⋆ xᵢ`) each take a list of
+//! terms, so an R pass pays one sweep for both of its terms (`R{y} = conv(R{x}, w) +
+//! conv(x, R{w})`, and the same for the two adjoints), one sweep per direction of a block.
 
 use super::pool::out_dim;
 use crate::error::{Error, Result};
 use crate::graph::tensor::{checked_len, Tensor};
 use crate::nn::mat::gemm;
 use faer::{MatMut, MatRef};
+use rayon::prelude::*;
+use std::cell::RefCell;
 
 /// Geometry of a 2-D convolution.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +29,14 @@ pub struct Conv2d {
     /// Channel groups.
     pub groups: usize,
 }
+
+/// Columns (samples × output pixels) of one chunk's im2col matrix: wide enough for an
+/// efficient GEMM, small enough that the chunk's matrices stay in cache.
+const CHUNK_COLS: usize = 2048;
+
+/// Parallel partial sums of a weight adjoint (a fixed count, so the result does not depend on
+/// the number of threads).
+const LANES: usize = 8;
 
 /// Sizes of one convolution.
 struct Dims {
@@ -45,6 +62,56 @@ impl Dims {
     fn ohw(&self) -> usize {
         self.oh * self.ow
     }
+    /// Elements of one sample of the input.
+    fn x_len(&self) -> usize {
+        self.c * self.h * self.w
+    }
+    /// Elements of one sample of the output.
+    fn y_len(&self) -> usize {
+        self.o * self.ohw()
+    }
+    /// Samples per chunk.
+    fn chunk(&self) -> usize {
+        (CHUNK_COLS / self.ohw().max(1)).clamp(1, self.batch.max(1))
+    }
+}
+
+/// Per-thread scratch matrices (im2col columns and a gathered output block), reused across
+/// chunks and calls: fresh pages for every chunk would cost more than the arithmetic.
+struct Scratch {
+    cols: Vec<f64>,
+    out: Vec<f64>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = const {
+        RefCell::new(Scratch {
+            cols: Vec::new(),
+            out: Vec::new(),
+        })
+    };
+}
+
+/// Runs `f` with the thread's scratch buffers grown to `cols` and `out` elements.
+fn with_scratch<R>(cols: usize, out: usize, f: impl FnOnce(&mut [f64], &mut [f64]) -> R) -> R {
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        let s = &mut *s;
+        if s.cols.len() < cols {
+            s.cols.resize(cols, 0.0);
+        }
+        if s.out.len() < out {
+            s.out.resize(out, 0.0);
+        }
+        f(&mut s.cols[..cols], &mut s.out[..out])
+    })
+}
+
+/// One chunk of samples, `n0 .. n0 + len`.
+#[derive(Clone, Copy)]
+struct Chunk {
+    n0: usize,
+    len: usize,
 }
 
 impl Conv2d {
@@ -84,6 +151,7 @@ impl Conv2d {
         let batch: usize = xs[..r - 3].iter().product();
         checked_len(&[batch, o, oh, ow])?;
         checked_len(&[cg, kh, kw, oh, ow])?;
+        checked_len(&[cg, kh, kw, CHUNK_COLS.max(oh * ow)])?;
         Ok(Dims {
             batch,
             c,
@@ -105,8 +173,8 @@ impl Conv2d {
         s
     }
 
-    /// For each row `(c, ki, kj)` and column `(oi, oj)` of one group's im2col matrix, the input
-    /// offset within the group's channels, or `usize::MAX` in the padding.
+    /// For each row `(c, ki, kj)` and column `(oi, oj)` of one group's im2col matrix of one
+    /// sample, the input offset within the group's channels, or `usize::MAX` in the padding.
     fn col_index(&self, d: &Dims) -> Vec<usize> {
         let mut idx = Vec::with_capacity(d.ckk() * d.ohw());
         for c in 0..d.cg {
@@ -136,78 +204,281 @@ impl Conv2d {
     /// `y = conv(x, w)`.
     pub fn forward(&self, x: &Tensor, w: &Tensor) -> Result<Tensor> {
         let d = self.dims(&x.shape, &w.shape)?;
-        let idx = self.col_index(&d);
         let mut y = Tensor::zeros(&Self::out_shape(&x.shape, &d))?;
-        let mut cols = vec![0.0; d.ckk() * d.ohw()];
-        let groups = self.groups;
-        for n in 0..d.batch {
-            for g in 0..groups {
-                let xg = &x.data[(n * d.c + g * d.cg) * d.h * d.w..][..d.cg * d.h * d.w];
-                for (c, &i) in cols.iter_mut().zip(&idx) {
-                    *c = if i == usize::MAX { 0.0 } else { xg[i] };
-                }
-                let wg = &w.data[g * d.og * d.ckk()..][..d.og * d.ckk()];
-                let yg = &mut y.data[(n * d.o + g * d.og) * d.ohw()..][..d.og * d.ohw()];
-                gemm(
-                    MatMut::from_row_major_slice_mut(yg, d.og, d.ohw()),
-                    MatRef::from_row_major_slice(wg, d.og, d.ckk()),
-                    MatRef::from_row_major_slice(&cols, d.ckk(), d.ohw()),
-                    false,
-                );
-            }
-        }
+        self.conv_sum(&d, &[(&x.data, &w.data)], &mut y.data);
         Ok(y)
     }
 
     /// The adjoint in `x`: `x̄` of shape `x_shape` from the output adjoint `g`.
     pub fn grad_x(&self, g: &Tensor, w: &Tensor, x_shape: &[usize]) -> Result<Tensor> {
         let d = self.dims(x_shape, &w.shape)?;
-        let idx = self.col_index(&d);
         let mut dx = Tensor::zeros(x_shape)?;
-        let mut cols = vec![0.0; d.ckk() * d.ohw()];
-        for n in 0..d.batch {
-            for grp in 0..self.groups {
-                let wg = &w.data[grp * d.og * d.ckk()..][..d.og * d.ckk()];
-                let gg = &g.data[(n * d.o + grp * d.og) * d.ohw()..][..d.og * d.ohw()];
-                gemm(
-                    MatMut::from_row_major_slice_mut(&mut cols, d.ckk(), d.ohw()),
-                    MatRef::from_row_major_slice(wg, d.og, d.ckk()).transpose(),
-                    MatRef::from_row_major_slice(gg, d.og, d.ohw()),
-                    false,
-                );
-                let xg = &mut dx.data[(n * d.c + grp * d.cg) * d.h * d.w..][..d.cg * d.h * d.w];
-                for (c, &i) in cols.iter().zip(&idx) {
-                    if i != usize::MAX {
-                        xg[i] += c;
-                    }
-                }
-            }
-        }
+        self.conv_t_sum(&d, &[(&g.data, &w.data)], &mut dx.data);
         Ok(dx)
     }
 
     /// The adjoint in `w`: `w̄` of shape `w_shape` from the output adjoint `g`.
     pub fn grad_w(&self, g: &Tensor, x: &Tensor, w_shape: &[usize]) -> Result<Tensor> {
         let d = self.dims(&x.shape, w_shape)?;
-        let idx = self.col_index(&d);
         let mut dw = Tensor::zeros(w_shape)?;
-        let mut cols = vec![0.0; d.ckk() * d.ohw()];
-        for n in 0..d.batch {
-            for grp in 0..self.groups {
-                let xg = &x.data[(n * d.c + grp * d.cg) * d.h * d.w..][..d.cg * d.h * d.w];
-                for (c, &i) in cols.iter_mut().zip(&idx) {
-                    *c = if i == usize::MAX { 0.0 } else { xg[i] };
+        self.weight_sum(&d, &[(&g.data, &x.data)], &mut dw.data);
+        Ok(dw)
+    }
+
+    /// The output's tangents `[k, y...]` from the tangents of the input (`rx`, `[k, x...]`)
+    /// and of the weight (`rw`, `[k, w...]`), either absent: `conv(R{x}, w) + conv(x, R{w})`.
+    pub fn r_forward(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        rx: Option<&Tensor>,
+        rw: Option<&Tensor>,
+        k: usize,
+    ) -> Result<Tensor> {
+        let d = self.dims(&x.shape, &w.shape)?;
+        let (xl, wl, yl) = (x.len(), w.len(), d.batch * d.y_len());
+        let mut ry = Tensor::zeros(&[k, yl])?;
+        for (dir, out) in ry.data.chunks_exact_mut(yl.max(1)).enumerate() {
+            let mut terms: Vec<(&[f64], &[f64])> = Vec::with_capacity(2);
+            if let Some(rx) = rx {
+                terms.push((&rx.data[dir * xl..][..xl], &w.data));
+            }
+            if let Some(rw) = rw {
+                terms.push((&x.data, &rw.data[dir * wl..][..wl]));
+            }
+            self.conv_sum(&d, &terms, out);
+        }
+        Ok(ry)
+    }
+
+    /// The tangents of the adjoints of `x` and `w` (those flagged in `need`), each `[k, ...]`,
+    /// from the output adjoint `g`, its tangents `rg` and the inputs' tangents `rx`, `rw`:
+    /// `R{x̄} = convᵀ(R{ḡ}, w) + convᵀ(ḡ, R{w})`, `R{w̄} = R{ḡ} ⋆ x + ḡ ⋆ R{x}`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn r_backward(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        g: &Tensor,
+        rg: Option<&Tensor>,
+        rx: Option<&Tensor>,
+        rw: Option<&Tensor>,
+        need: [bool; 2],
+        k: usize,
+    ) -> Result<[Option<Tensor>; 2]> {
+        let d = self.dims(&x.shape, &w.shape)?;
+        let (xl, wl, gl) = (x.len(), w.len(), g.len());
+        let mut out: [Option<Tensor>; 2] = [None, None];
+        if need[0] && (rg.is_some() || rw.is_some()) {
+            let mut t = Tensor::zeros(&[k, xl])?;
+            for (dir, o) in t.data.chunks_exact_mut(xl.max(1)).enumerate() {
+                let mut terms: Vec<(&[f64], &[f64])> = Vec::with_capacity(2);
+                if let Some(rg) = rg {
+                    terms.push((&rg.data[dir * gl..][..gl], &w.data));
                 }
-                let gg = &g.data[(n * d.o + grp * d.og) * d.ohw()..][..d.og * d.ohw()];
-                let wg = &mut dw.data[grp * d.og * d.ckk()..][..d.og * d.ckk()];
-                gemm(
-                    MatMut::from_row_major_slice_mut(wg, d.og, d.ckk()),
-                    MatRef::from_row_major_slice(gg, d.og, d.ohw()),
-                    MatRef::from_row_major_slice(&cols, d.ckk(), d.ohw()).transpose(),
-                    true,
-                );
+                if let Some(rw) = rw {
+                    terms.push((&g.data, &rw.data[dir * wl..][..wl]));
+                }
+                self.conv_t_sum(&d, &terms, o);
+            }
+            out[0] = Some(t);
+        }
+        if need[1] && (rg.is_some() || rx.is_some()) {
+            let mut t = Tensor::zeros(&[k, wl])?;
+            for (dir, o) in t.data.chunks_exact_mut(wl.max(1)).enumerate() {
+                let mut terms: Vec<(&[f64], &[f64])> = Vec::with_capacity(2);
+                if let Some(rg) = rg {
+                    terms.push((&rg.data[dir * gl..][..gl], &x.data));
+                }
+                if let Some(rx) = rx {
+                    terms.push((&g.data, &rx.data[dir * xl..][..xl]));
+                }
+                self.weight_sum(&d, &terms, o);
+            }
+            out[1] = Some(t);
+        }
+        Ok(out)
+    }
+
+    /// The chunks of samples.
+    fn chunks(d: &Dims) -> Vec<Chunk> {
+        let s = d.chunk();
+        (0..d.batch.div_ceil(s))
+            .map(|i| Chunk {
+                n0: i * s,
+                len: s.min(d.batch - i * s),
+            })
+            .collect()
+    }
+
+    /// im2col of group `grp` of the chunk's samples of `x` (`[batch, C, H, W]`) into `cols`
+    /// (`ckk × len·ohw`, row-major).
+    fn im2col(d: &Dims, idx: &[usize], x: &[f64], ch: Chunk, grp: usize, cols: &mut [f64]) {
+        let (p, q) = (d.ohw(), ch.len * d.ohw());
+        for (r, row) in cols.chunks_exact_mut(q).enumerate() {
+            let ir = &idx[r * p..(r + 1) * p];
+            for (s, dst) in row.chunks_exact_mut(p).enumerate() {
+                let xs = &x[(ch.n0 + s) * d.x_len() + grp * d.cg * d.h * d.w..];
+                for (v, &i) in dst.iter_mut().zip(ir) {
+                    *v = if i == usize::MAX { 0.0 } else { xs[i] };
+                }
             }
         }
-        Ok(dw)
+    }
+
+    /// The transpose of [`Self::im2col`]: adds `cols` into the chunk's samples of `x`.
+    fn col2im_add(d: &Dims, idx: &[usize], cols: &[f64], grp: usize, x: &mut [f64]) {
+        let (p, q) = (d.ohw(), cols.len() / d.ckk().max(1));
+        for (r, row) in cols.chunks_exact(q.max(1)).enumerate() {
+            let ir = &idx[r * p..(r + 1) * p];
+            for (s, src) in row.chunks_exact(p).enumerate() {
+                let xs = &mut x[s * d.x_len() + grp * d.cg * d.h * d.w..];
+                for (v, &i) in src.iter().zip(ir) {
+                    if i != usize::MAX {
+                        xs[i] += v;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Copies group `grp` of the chunk's samples of an output-shaped `y` (`[batch, O, ohw]`)
+    /// into `m` (`og × len·ohw`, row-major).
+    fn gather_out(d: &Dims, y: &[f64], ch: Chunk, grp: usize, m: &mut [f64]) {
+        let (p, q) = (d.ohw(), ch.len * d.ohw());
+        for (o, row) in m.chunks_exact_mut(q).enumerate() {
+            for (s, dst) in row.chunks_exact_mut(p).enumerate() {
+                let at = (ch.n0 + s) * d.y_len() + (grp * d.og + o) * p;
+                dst.copy_from_slice(&y[at..at + p]);
+            }
+        }
+    }
+
+    /// `y = Σᵢ conv(xᵢ, wᵢ)` over the terms `(xᵢ, wᵢ)`; `y` is overwritten.
+    fn conv_sum(&self, d: &Dims, terms: &[(&[f64], &[f64])], y: &mut [f64]) {
+        if d.batch == 0 || d.y_len() == 0 {
+            return;
+        }
+        if terms.is_empty() || d.ckk() == 0 {
+            y.iter_mut().for_each(|v| *v = 0.0);
+            return;
+        }
+        let idx = self.col_index(d);
+        let (p, ckk, og) = (d.ohw(), d.ckk(), d.og);
+        let s = d.chunk();
+        y.par_chunks_mut(s * d.y_len())
+            .enumerate()
+            .for_each(|(i, yc)| {
+                let ch = Chunk {
+                    n0: i * s,
+                    len: yc.len() / d.y_len(),
+                };
+                let q = ch.len * p;
+                with_scratch(ckk * q, og * q, |cols, tmp| {
+                    for grp in 0..self.groups {
+                        for (t, (x, w)) in terms.iter().enumerate() {
+                            Self::im2col(d, &idx, x, ch, grp, cols);
+                            gemm(
+                                MatMut::from_row_major_slice_mut(tmp, og, q),
+                                MatRef::from_row_major_slice(
+                                    &w[grp * og * ckk..][..og * ckk],
+                                    og,
+                                    ckk,
+                                ),
+                                MatRef::from_row_major_slice(cols, ckk, q),
+                                t > 0,
+                            );
+                        }
+                        for (o, row) in tmp.chunks_exact(q).enumerate() {
+                            for (sm, src) in row.chunks_exact(p).enumerate() {
+                                let at = sm * d.y_len() + (grp * og + o) * p;
+                                yc[at..at + p].copy_from_slice(src);
+                            }
+                        }
+                    }
+                });
+            });
+    }
+
+    /// `x̄ = Σᵢ convᵀ(gᵢ, wᵢ)` over the terms `(gᵢ, wᵢ)`; `x̄` is overwritten.
+    fn conv_t_sum(&self, d: &Dims, terms: &[(&[f64], &[f64])], dx: &mut [f64]) {
+        dx.iter_mut().for_each(|v| *v = 0.0);
+        if d.batch == 0 || d.x_len() == 0 || d.ohw() == 0 || terms.is_empty() {
+            return;
+        }
+        let idx = self.col_index(d);
+        let (p, ckk, og) = (d.ohw(), d.ckk(), d.og);
+        let s = d.chunk();
+        dx.par_chunks_mut(s * d.x_len())
+            .enumerate()
+            .for_each(|(i, xc)| {
+                let ch = Chunk {
+                    n0: i * s,
+                    len: xc.len() / d.x_len(),
+                };
+                let q = ch.len * p;
+                with_scratch(ckk * q, og * q, |cols, gm| {
+                    for grp in 0..self.groups {
+                        for (t, (g, w)) in terms.iter().enumerate() {
+                            Self::gather_out(d, g, ch, grp, gm);
+                            gemm(
+                                MatMut::from_row_major_slice_mut(cols, ckk, q),
+                                MatRef::from_row_major_slice(
+                                    &w[grp * og * ckk..][..og * ckk],
+                                    og,
+                                    ckk,
+                                )
+                                .transpose(),
+                                MatRef::from_row_major_slice(gm, og, q),
+                                t > 0,
+                            );
+                        }
+                        Self::col2im_add(d, &idx, cols, grp, xc);
+                    }
+                });
+            });
+    }
+
+    /// `w̄ += Σᵢ gᵢ ⋆ xᵢ` (the weight adjoint of `conv(xᵢ, ·)` at `gᵢ`) over the terms
+    /// `(gᵢ, xᵢ)`; `w̄` is overwritten.
+    fn weight_sum(&self, d: &Dims, terms: &[(&[f64], &[f64])], dw: &mut [f64]) {
+        dw.iter_mut().for_each(|v| *v = 0.0);
+        if d.batch == 0 || d.ohw() == 0 || terms.is_empty() || dw.is_empty() {
+            return;
+        }
+        let idx = self.col_index(d);
+        let (p, ckk, og) = (d.ohw(), d.ckk(), d.og);
+        // A fixed number of lanes, each summing its chunks in order, then the lanes in order:
+        // the same bytes on any number of threads.
+        let chunks = Self::chunks(d);
+        let lanes = chunks.len().min(LANES);
+        let partials: Vec<Vec<f64>> = (0..lanes)
+            .into_par_iter()
+            .map(|lane| {
+                let mut acc = vec![0.0; dw.len()];
+                for &ch in chunks.iter().skip(lane).step_by(lanes) {
+                    let q = ch.len * p;
+                    with_scratch(ckk * q, og * q, |cols, gm| {
+                        for grp in 0..self.groups {
+                            let ag = &mut acc[grp * og * ckk..][..og * ckk];
+                            for (g, x) in terms {
+                                Self::gather_out(d, g, ch, grp, gm);
+                                Self::im2col(d, &idx, x, ch, grp, cols);
+                                gemm(
+                                    MatMut::from_row_major_slice_mut(ag, og, ckk),
+                                    MatRef::from_row_major_slice(gm, og, q),
+                                    MatRef::from_row_major_slice(cols, ckk, q).transpose(),
+                                    true,
+                                );
+                            }
+                        }
+                    });
+                }
+                acc
+            })
+            .collect();
+        for part in &partials {
+            dw.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+        }
     }
 }

@@ -80,6 +80,9 @@ pub enum Aux {
     Map(SparseMap, Vec<usize>),
     /// The input index each output entry reads, and the output shape (`Slice`, `Gather`).
     Index(Vec<usize>, Vec<usize>),
+    /// An element-wise function's first and second derivatives at its input, kept so that
+    /// every R pass at a cached point skips the transcendental functions.
+    Derivatives(Vec<f64>, Vec<f64>),
 }
 
 /// The kind of an op, which fixes how its R passes are formed.
@@ -192,6 +195,25 @@ impl Op {
     pub fn forward(&self, ins: &[&Tensor]) -> Result<(Tensor, Aux)> {
         self.check_arity(ins.len())?;
         let out = match self {
+            Op::Unary(u) if !u.is_piecewise_linear() => {
+                let n = ins[0].len();
+                let (mut y, mut d1, mut d2) = (
+                    Vec::with_capacity(n),
+                    Vec::with_capacity(n),
+                    Vec::with_capacity(n),
+                );
+                for &x in &ins[0].data {
+                    let (f, a, b) = u.eval(x);
+                    y.push(f);
+                    d1.push(a);
+                    d2.push(b);
+                }
+                let t = Tensor {
+                    shape: ins[0].shape.clone(),
+                    data: y,
+                };
+                return Ok((t, Aux::Derivatives(d1, d2)));
+            }
             Op::Unary(u) => Tensor {
                 shape: ins[0].shape.clone(),
                 data: ins[0].data.iter().map(|&x| u.eval(x).0).collect(),
@@ -245,14 +267,10 @@ impl Op {
         match self.kind() {
             Kind::Unary(u) => {
                 if need[0] {
+                    let (d1, _) = unary_derivatives(u, ins[0], aux);
                     out[0] = Some(Tensor {
                         shape: g.shape.clone(),
-                        data: g
-                            .data
-                            .iter()
-                            .zip(&ins[0].data)
-                            .map(|(g, &x)| g * u.eval(x).1)
-                            .collect(),
+                        data: g.data.iter().zip(d1.iter()).map(|(g, d)| g * d).collect(),
                     });
                 }
             }
@@ -314,11 +332,17 @@ impl Op {
         if rins.iter().all(Option::is_none) {
             return Ok(None);
         }
+        if let Op::Conv(c) = self {
+            // Both terms in one sweep over the samples per direction.
+            let mut r = c.r_forward(ins[0], ins[1], rins[0], rins[1], k)?;
+            r.shape = block_shape(k, out_shape);
+            return Ok(Some(r));
+        }
         let r = match self.kind() {
             Kind::Unary(u) => {
                 let rx = rins[0].expect("a tangent");
-                let d: Vec<f64> = ins[0].data.iter().map(|&x| u.eval(x).1).collect();
-                tile_mul(rx, &d)
+                let (d1, _) = unary_derivatives(u, ins[0], aux);
+                tile_mul(rx, &d1)
             }
             Kind::Sum(s) => {
                 let mut acc: Option<Tensor> = None;
@@ -421,25 +445,32 @@ impl Op {
         k: usize,
     ) -> Result<Vec<Option<Tensor>>> {
         let mut out: Vec<Option<Tensor>> = vec![None; ins.len()];
+        if let Op::Conv(c) = self {
+            // Both terms of each adjoint's tangent in one sweep over the samples per direction.
+            let [dx, dw] = c.r_backward(
+                ins[0],
+                ins[1],
+                g,
+                rg,
+                rins[0],
+                rins[1],
+                [need[0], need[1]],
+                k,
+            )?;
+            out = vec![dx, dw];
+        }
         match self.kind() {
+            _ if matches!(self, Op::Conv(_)) => {}
             Kind::Unary(u) => {
                 if !need[0] {
                     return Ok(out);
                 }
-                let ders: Vec<(f64, f64)> = ins[0]
-                    .data
-                    .iter()
-                    .map(|&x| {
-                        let (_, d1, d2) = u.eval(x);
-                        (d1, d2)
-                    })
-                    .collect();
+                let (d1, d2) = unary_derivatives(u, ins[0], aux);
                 if let Some(rg) = rg {
-                    let d1: Vec<f64> = ders.iter().map(|d| d.0).collect();
                     accumulate(&mut out[0], tile_mul(rg, &d1));
                 }
                 if let (Some(rx), false) = (rins[0], u.is_piecewise_linear()) {
-                    let w: Vec<f64> = ders.iter().zip(&g.data).map(|(d, g)| d.1 * g).collect();
+                    let w: Vec<f64> = d2.iter().zip(&g.data).map(|(d, g)| d * g).collect();
                     accumulate(&mut out[0], tile_mul(rx, &w));
                 }
             }
@@ -674,6 +705,31 @@ fn sum_broadcast(op: &str, a: &Tensor, b: Option<&Tensor>, s: f64) -> Result<Ten
         .map(|(&i, &j)| a.data[i] + s * b.data[j])
         .collect();
     Tensor::new(shape, data)
+}
+
+/// `f'` and `f''` at the input `x`: those the forward pass kept, else computed.
+fn unary_derivatives<'a>(
+    u: Unary,
+    x: &Tensor,
+    aux: &'a Aux,
+) -> (std::borrow::Cow<'a, [f64]>, std::borrow::Cow<'a, [f64]>) {
+    use std::borrow::Cow;
+    match aux {
+        Aux::Derivatives(d1, d2) if d1.len() == x.len() && d2.len() == x.len() => {
+            (Cow::Borrowed(d1), Cow::Borrowed(d2))
+        }
+        _ => {
+            let (d1, d2): (Vec<f64>, Vec<f64>) = x
+                .data
+                .iter()
+                .map(|&v| {
+                    let (_, a, b) = u.eval(v);
+                    (a, b)
+                })
+                .unzip();
+            (Cow::Owned(d1), Cow::Owned(d2))
+        }
+    }
 }
 
 /// Each direction of a block multiplied element-wise by `w` (the length of one direction).
