@@ -47,6 +47,29 @@ use std::process::ExitCode;
 /// seconds; beyond that the cost grows as `P²` in memory and `P³` in time).
 pub(super) const DENSE_LIMIT: usize = 3000;
 
+/// How `analyze` decomposes the curvature (`--method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AnalyzeMethod {
+    /// The exact dense matrix and all its eigenvalues.
+    Dense,
+    /// The exact dense matrix, exact counts of negative, zero and positive eigenvalues (LDLᵀ)
+    /// and the extremes.
+    Inertia,
+    /// Extreme eigenpairs by block Lanczos, matrix-free.
+    Lanczos,
+}
+
+impl AnalyzeMethod {
+    /// The flag's spelling, as the JSON's `method` reports it.
+    pub fn name(self) -> &'static str {
+        match self {
+            AnalyzeMethod::Dense => "dense",
+            AnalyzeMethod::Inertia => "inertia",
+            AnalyzeMethod::Lanczos => "lanczos",
+        }
+    }
+}
+
 /// Flags of `critpt analyze`.
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
@@ -60,10 +83,10 @@ pub struct AnalyzeArgs {
     pub data: Option<String>,
     /// The activation between layers (default: the file's metadata).
     #[arg(long)]
-    pub activation: Option<String>,
+    pub activation: Option<Activation>,
     /// cross-entropy or mse (default: the file's metadata, else cross-entropy).
     #[arg(long)]
-    pub loss: Option<String>,
+    pub loss: Option<LossKind>,
     /// Target column(s), comma-separated (default: the last; the last k for mse).
     #[arg(long)]
     pub target: Option<String>,
@@ -71,7 +94,7 @@ pub struct AnalyzeArgs {
     /// negative/zero/positive eigenvalues and the extremes) or lanczos (extreme eigenpairs,
     /// matrix-free). Default: dense up to 3000 parameters, lanczos above.
     #[arg(long)]
-    pub method: Option<String>,
+    pub method: Option<AnalyzeMethod>,
     /// dense: report only the K largest eigenvalues; lanczos: the K largest and the K
     /// smallest (default 5).
     #[arg(long)]
@@ -79,7 +102,7 @@ pub struct AnalyzeArgs {
     /// lanczos: which end of the spectrum, largest, smallest or both (ends by sign, not
     /// magnitude). Only `both` can prove a saddle and an exact index at once.
     #[arg(long, default_value = "both")]
-    pub which: String,
+    pub which: Which,
     /// lanczos: vectors per block (default --top): an eigenvalue repeated up to this many
     /// times is found as often as it occurs.
     #[arg(long)]
@@ -114,7 +137,7 @@ pub struct AnalyzeArgs {
     pub density_grid: usize,
     /// Batch norm with running statistics (eval, default) or the data's own (train).
     #[arg(long, default_value = "eval")]
-    pub batchnorm_mode: String,
+    pub batchnorm_mode: BnMode,
     /// z-score the features with their own statistics (models saved by `critpt train
     /// --standardize` carry theirs and apply them automatically).
     #[arg(long)]
@@ -134,12 +157,12 @@ pub struct AnalyzeArgs {
     /// Dense methods: the eigenvalue and LDLᵀ backend, faer or lapack (a build with
     /// `--features lapack`). Default: the fastest measured (faer).
     #[arg(long)]
-    pub backend: Option<String>,
+    pub backend: Option<EigenBackend>,
     /// The matrix: hessian, ggn (the Gauss–Newton matrix Jᵀ(∂²L/∂z²)J, for cross-entropy the
     /// Fisher) or empirical-fisher ((1/N) Σ ∇ℓ_n∇ℓ_nᵀ). Kind, index and minimum ratio are the
     /// Hessian's: null for the other two.
     #[arg(long, default_value = "hessian")]
-    pub curvature: String,
+    pub curvature: Curvature,
     /// Only these parameter tensors (state_dict names, comma-separated, `*` a wildcard): the
     /// principal submatrix on them.
     #[arg(long)]
@@ -155,11 +178,11 @@ pub struct AnalyzeArgs {
 
 /// The `--backend` of a dense method, or the fastest in this build.
 fn dense_backend(a: &AnalyzeArgs, default: EigenBackend) -> Result<EigenBackend> {
-    let Some(name) = a.backend.as_deref() else {
+    let Some(b) = a.backend else {
         return Ok(default);
     };
-    let b: EigenBackend = name.parse()?;
     if !EigenBackend::available().contains(&b) {
+        let name = b.name();
         bail!("--backend {name} needs critpt built with `--features {name}`");
     }
     Ok(b)
@@ -177,7 +200,7 @@ pub(super) struct Scope {
 impl Scope {
     /// Parses the three flags against the model's tensors.
     pub(super) fn new(a: &AnalyzeArgs, tensors: Vec<ParamTensor>) -> Result<Scope> {
-        let curvature: Curvature = a.curvature.parse()?;
+        let curvature = a.curvature;
         if a.batch_size == Some(0) {
             bail!("--batch-size must be at least 1, got 0");
         }
@@ -278,23 +301,18 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
     if let ModelSource::Onnx = ModelSource::of(&a.model) {
         return super::analyze_graph::run(a);
     }
-    if let Some(m) = a.method.as_deref() {
-        if !matches!(m, "dense" | "inertia" | "lanczos") {
-            bail!("unknown --method '{m}'; known: dense, inertia, lanczos");
-        }
-    }
     if a.top == Some(0) {
         bail!("--top must be at least 1, got 0");
     }
-    let activation: Option<Activation> = a.activation.as_deref().map(str::parse).transpose()?;
+    let activation = a.activation;
     let file = load_model(&a.model, activation)?;
     let model = file.model;
     let kind: LossKind = match (&a.loss, file.loss) {
-        (Some(l), _) => l.parse()?,
+        (Some(l), _) => *l,
         (None, Some(l)) => l,
         (None, None) => LossKind::CrossEntropy,
     };
-    let mode: BnMode = a.batchnorm_mode.parse()?;
+    let mode = a.batchnorm_mode;
     let task = Task::for_loss(kind, model.n_outputs());
     let (spec, seed, target) = match (&a.data, &file.data) {
         (Some(d), _) => (d.clone(), a.seed, targets(&a.target)),
@@ -360,7 +378,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
     };
     let point = point.as_slice();
     let dim = point.len();
-    let method = match a.method.as_deref() {
+    let method = match a.method.map(AnalyzeMethod::name) {
         Some(m) => m,
         None if dim > DENSE_LIMIT => "lanczos",
         None => "dense",
@@ -770,7 +788,7 @@ fn run_lanczos(
     let loss = obj.loss_and_gradient(point, &mut grad)?;
     let gradient_norm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
     drop(grad);
-    let which: Which = a.which.parse()?;
+    let which = a.which;
     let mut lanczos = Lanczos::new(k, which);
     if let Some(b) = a.block_size {
         lanczos = lanczos.with_block_size(b)?;

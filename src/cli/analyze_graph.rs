@@ -4,12 +4,14 @@
 //! into the model's input (`--target` as for MLPs), and batch norm may use the data's own
 //! statistics (`--batchnorm-mode train`).
 
-use super::analyze::{escape_json, print_fit, AnalyzeArgs, Extras, Scope, DENSE_LIMIT};
+use super::analyze::{
+    escape_json, print_fit, AnalyzeArgs, AnalyzeMethod, Extras, Scope, DENSE_LIMIT,
+};
 use super::common::print_json;
 use super::out::outln;
 use anyhow::{bail, Result};
 use critpt::critical::{classify_extremes, classify_point, Tolerances};
-use critpt::curvature::{CurvatureOperator, Lanczos, Restricted, Which};
+use critpt::curvature::{CurvatureOperator, Lanczos, Restricted};
 use critpt::graph::{
     data_chunks, graph_operator, load_onnx_with, GraphData, GraphLoss, ImportOptions,
 };
@@ -29,17 +31,15 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
             );
         }
     }
-    let batchnorm: BnMode = a.batchnorm_mode.parse()?;
-    if let Some(m) = a.method.as_deref() {
-        if m != "dense" && m != "lanczos" {
-            bail!("unknown --method '{m}'; known: dense, lanczos");
-        }
+    let batchnorm = a.batchnorm_mode;
+    if a.method == Some(AnalyzeMethod::Inertia) {
+        bail!("--method inertia is not available for ONNX models; use dense or lanczos");
     }
     if a.top == Some(0) {
         bail!("--top must be at least 1, got 0");
     }
     let kind: LossKind = match &a.loss {
-        Some(l) => l.parse()?,
+        Some(l) => *l,
         None => LossKind::CrossEntropy,
     };
     let graph = load_onnx_with(&a.model, ImportOptions { batchnorm })?;
@@ -90,7 +90,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
     };
     let params = point.as_slice();
     let n = params.len();
-    let method = match a.method.as_deref() {
+    let method = match a.method.map(AnalyzeMethod::name) {
         Some(m) => m,
         None if n > DENSE_LIMIT => "lanczos",
         None => "dense",
@@ -158,7 +158,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
         let mut grad = vec![0.0; n];
         let loss = obj.loss_and_gradient(params, &mut grad)?;
         let gradient_norm = critpt::objective::norm(&grad);
-        let which: Which = a.which.parse()?;
+        let which = a.which;
         let mut lanczos = Lanczos::new(k, which);
         if let Some(b) = a.block_size {
             lanczos = lanczos.with_block_size(b)?;

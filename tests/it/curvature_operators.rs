@@ -505,7 +505,17 @@ fn operator_flags_reject_bad_input() {
         "known: 0.weight, 0.bias, 1.weight, 1.bias, 3.weight, 3.bias",
     );
     with(&["--params", ","], "no tensor named");
-    with(&["--curvature", "fisher"], "unknown curvature 'fisher'");
+    // An unknown name is a malformed command line: clap's usage error, status 2.
+    let mut args: Vec<&str> = vec!["analyze"];
+    args.extend(base.iter().map(String::as_str));
+    args.extend_from_slice(&["--curvature", "fisher"]);
+    let out = critpt(&args);
+    assert_eq!(out.status.code(), Some(2), "{args:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: ") && err.contains("unknown curvature 'fisher'"),
+        "{err}"
+    );
     with(&["--batch-size", "0"], "at least 1");
     with(
         &["--curvature", "ggn", "--escape"],

@@ -519,7 +519,8 @@ fn analyze_lanczos_on_repeated_extremes_never_reports_a_wrong_index() {
         ])
         .output()
         .unwrap();
-    assert_eq!(bad.status.code(), Some(1));
+    // A malformed command line: clap's usage error, status 2.
+    assert_eq!(bad.status.code(), Some(2));
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(
         err.starts_with("error: ") && err.contains("largest, smallest, both"),

@@ -450,10 +450,20 @@ fn csv_data_that_does_not_fit_gives_one_line_errors() {
         &path_str("view_digits", "data.csv"),
     );
     assert!(e.contains("[N, ?] (not fixed)"), "{e}");
-    for (flags, contains) in [
-        (&["--batchnorm-mode", "bogus"][..], "bogus"),
-        (&["--target", "label"][..], "safetensors file"),
-    ] {
+    // An unknown mode is a malformed command line: clap's usage error, status 2.
+    let data = path_str("view_digits", "data.safetensors");
+    let out = critpt(&[
+        "analyze",
+        "--model",
+        &model,
+        "--data",
+        &data,
+        "--batchnorm-mode",
+        "bogus",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown batch-norm mode 'bogus'"));
+    for (flags, contains) in [(&["--target", "label"][..], "safetensors file")] {
         let mut args = vec!["analyze", "--model", &model, "--data"];
         let data = path_str("view_digits", "data.safetensors");
         args.push(&data);
