@@ -84,7 +84,7 @@ fn bench(c: &mut Criterion) {
         "lanczos top-5: {} steps, {} hvps, eigenvalues {:?}, max residual {:.1e}",
         r.iterations,
         r.n_hvps,
-        r.spectrum.eigenvalues,
+        r.spectrum.eigenvalues(),
         r.residuals.iter().fold(0.0f64, |a, &b| a.max(b))
     );
     let r = both5.run(&op, &p).unwrap();

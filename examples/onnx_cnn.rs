@@ -18,7 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The exact Hessian (R-operator columns) and its full spectrum.
     let cp = classify_point(&obj, params, &Tolerances::dual())?;
     let seconds = start.elapsed().as_secs_f64();
-    let ev = &cp.spectrum.eigenvalues;
+    let ev = cp.spectrum.eigenvalues();
     println!(
         "model lenet_digits ({} parameters in {} tensors, onnx), {} samples, loss cross-entropy",
         graph.n_params(),

@@ -304,8 +304,8 @@ pub fn checkpoint_pca(checkpoints: &[Vec<f64>]) -> Result<CheckpointPca> {
         .collect();
     let gram = DMatrix::from_fn(t, t, |i, j| dot(&centered[i], &centered[j]));
     let eig = symmetric_eigen(&gram, EigenBackend::Faer)?;
-    let total: f64 = eig.eigenvalues.iter().map(|l| l.max(0.0)).sum();
-    let (s1, s2) = (eig.eigenvalues[t - 1], eig.eigenvalues[t - 2]);
+    let total: f64 = eig.eigenvalues().iter().map(|l| l.max(0.0)).sum();
+    let (s1, s2) = (eig.eigenvalues()[t - 1], eig.eigenvalues()[t - 2]);
     if total <= 0.0 || s2 <= 1e-12 * s1 {
         return Err(Error::invalid(
             "checkpoints",
@@ -313,10 +313,10 @@ pub fn checkpoint_pca(checkpoints: &[Vec<f64>]) -> Result<CheckpointPca> {
         ));
     }
     let direction = |k: usize| -> Vec<f64> {
-        let s = eig.eigenvalues[k].sqrt();
+        let s = eig.eigenvalues()[k].sqrt();
         let mut u = vec![0.0; n];
         for (i, c) in centered.iter().enumerate() {
-            let w = eig.eigenvectors[(i, k)] / s;
+            let w = eig.eigenvectors()[(i, k)] / s;
             for (ui, ci) in u.iter_mut().zip(c) {
                 *ui += w * ci;
             }

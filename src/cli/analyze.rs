@@ -802,7 +802,7 @@ fn run_lanczos(
         .with_seed(a.seed)
         .run(obj, point)?;
     let seconds = start.elapsed().as_secs_f64();
-    let ev = &r.spectrum.eigenvalues;
+    let ev = r.spectrum.eigenvalues();
     let n = point.len();
     let verdict = classify_extremes(&r, which, k, n, gradient_norm, loss, tol);
     let kind_name = verdict.kind.map(|k| k.name());

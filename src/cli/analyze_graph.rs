@@ -135,7 +135,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
     });
     if method == "dense" {
         let cp = classify_point(obj, params, &tol)?;
-        let ev = &cp.spectrum.eigenvalues;
+        let ev = cp.spectrum.eigenvalues();
         let reported: &[f64] = match a.top {
             Some(k) => &ev[ev.len().saturating_sub(k)..],
             None => ev,
@@ -171,7 +171,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
             .with_max_iters(a.max_iters)?
             .with_seed(a.seed)
             .run(obj, params)?;
-        let ev = &r.spectrum.eigenvalues;
+        let ev = r.spectrum.eigenvalues();
         let verdict = classify_extremes(&r, which, k, n, gradient_norm, loss, &tol);
         v["loss"] = json!(loss);
         v["gradient_norm"] = json!(gradient_norm);

@@ -73,8 +73,8 @@ impl<'a> PointJson<'a> {
             value: p.value,
             gradient: &p.gradient,
             gradient_norm: p.gradient_norm,
-            eigenvalues: &p.spectrum.eigenvalues,
-            eigenvectors: (0..p.spectrum.eigenvalues.len())
+            eigenvalues: p.spectrum.eigenvalues(),
+            eigenvectors: (0..p.spectrum.eigenvalues().len())
                 .map(|k| p.spectrum.eigenvector(k))
                 .collect(),
             kind: p.kind,
@@ -119,7 +119,7 @@ pub fn run(a: &ClassifyArgs) -> Result<ExitCode> {
         outln!("method     {}", method.name())?;
         outln!()?;
         outln!("  eigenvalue        eigenvector")?;
-        for (k, l) in p.spectrum.eigenvalues.iter().enumerate() {
+        for (k, l) in p.spectrum.eigenvalues().iter().enumerate() {
             outln!("  {l:>16.8e}  {}", fmt_vec(&p.spectrum.eigenvector(k)))?;
         }
         outln!()?;

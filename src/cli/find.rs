@@ -164,7 +164,7 @@ pub fn run(a: &FindArgs) -> Result<ExitCode> {
             let mark = if res.on_continuum[i] { "*" } else { "" };
             let eig: Vec<String> = p
                 .spectrum
-                .eigenvalues
+                .eigenvalues()
                 .iter()
                 .map(|&l| fmt_num(l, 4))
                 .collect();

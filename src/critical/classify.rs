@@ -331,7 +331,7 @@ pub fn classify_point_with<O: Gradient + Hessian + ?Sized>(
     if location_applies(tol, &gradient, gradient_norm) {
         zero = location_threshold(obj, params, &gradient, &h, &spectrum, zero)?;
     }
-    let c = classify_with_threshold(&spectrum.eigenvalues, gradient_norm, zero, tol);
+    let c = classify_with_threshold(spectrum.eigenvalues(), gradient_norm, zero, tol);
     Ok(CriticalPoint {
         point: params.to_vec(),
         value,
@@ -381,11 +381,11 @@ fn hessian_shift<O: Hessian + ?Sized>(
     zero: f64,
 ) -> Result<f64> {
     let mut step = vec![0.0; params.len()];
-    for (k, &l) in spectrum.eigenvalues.iter().enumerate() {
+    for (k, &l) in spectrum.eigenvalues().iter().enumerate() {
         if l.abs() <= zero {
             continue;
         }
-        let u = spectrum.eigenvectors.column(k);
+        let u = spectrum.eigenvectors().column(k);
         let c = -u.iter().zip(gradient).map(|(a, b)| a * b).sum::<f64>() / l;
         for (s, a) in step.iter_mut().zip(u.iter()) {
             *s += c * a;

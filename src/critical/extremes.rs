@@ -105,7 +105,7 @@ pub fn classify_extremes(
     value: f64,
     tol: &Tolerances,
 ) -> ExtremesVerdict {
-    let values = &result.spectrum.eigenvalues;
+    let values = result.spectrum.eigenvalues();
     let residuals = &result.residuals;
     let converged = &result.converged;
     let m = values.len();

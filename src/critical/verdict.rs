@@ -66,7 +66,7 @@ pub fn classify_point_eigenvalues<O: Gradient + Hessian + ?Sized>(
         let spectrum = symmetric_eigen(&h, backend)?;
         let zero = tol.zero_threshold(spectrum.max_abs(), value);
         let zero = location_threshold(obj, params, &gradient, &h, &spectrum, zero)?;
-        (spectrum.eigenvalues, zero)
+        (spectrum.into_parts().0, zero)
     } else {
         drop(gradient);
         let eigenvalues = symmetric_eigenvalues(&h, backend)?;
@@ -223,7 +223,7 @@ pub fn smallest_curvature<O: Gradient + Hessian + ?Sized>(
             let zero = tol.zero_threshold(spectrum.max_abs(), value);
             let zero = location_threshold(obj, params, &gradient, &h, &spectrum, zero)?;
             let v = spectrum.eigenvector(0);
-            (spectrum.eigenvalues[0], v, 0.0, zero)
+            (spectrum.eigenvalues()[0], v, 0.0, zero)
         } else {
             let e = extreme_eigenpairs(&h, ESCAPE_LANCZOS_TOL, 0)?;
             let zero = tol.zero_threshold(e.max_abs(), value);

@@ -21,15 +21,86 @@ use crate::error::{Error, Result};
 use nalgebra::DMatrix;
 
 /// Eigenvalues (ascending) and unit eigenvectors (matching columns) of a symmetric matrix.
+///
+/// The fields are private so that the order holds by construction: [`Spectrum::new`] checks and
+/// sorts, the backends of [`symmetric_eigen`] sort and sign.
 #[derive(Debug, Clone)]
 pub struct Spectrum {
     /// Eigenvalues, sorted ascending.
-    pub eigenvalues: Vec<f64>,
-    /// Orthonormal eigenvectors, column `k` belongs to `eigenvalues[k]`.
-    pub eigenvectors: DMatrix<f64>,
+    eigenvalues: Vec<f64>,
+    /// Eigenvectors, column `k` belongs to `eigenvalues[k]`.
+    eigenvectors: DMatrix<f64>,
 }
 
 impl Spectrum {
+    /// Pairs `eigenvalues[k]` with column `k` of `eigenvectors` (`n×k`, `n ≥ k`: all `n`
+    /// eigenvectors or `k` of them) and sorts the pairs ascending by eigenvalue (stable: equal
+    /// eigenvalues keep their order). The vectors are taken as given, neither normalized nor
+    /// re-signed.
+    ///
+    /// # Errors
+    /// [`Error::DimMismatch`] if `eigenvectors` has a column count other than
+    /// `eigenvalues.len()`; [`Error::InvalidParameter`] if it has fewer rows than columns;
+    /// [`Error::NonFinite`] for a NaN or infinite eigenvalue or eigenvector entry.
+    ///
+    /// # Example
+    /// ```
+    /// # use critpt::curvature::Spectrum;
+    /// let v = nalgebra::DMatrix::from_row_slice(2, 2, &[0.0, 1.0, 1.0, 0.0]);
+    /// let s = Spectrum::new(vec![3.0, -1.0], v).unwrap();
+    /// assert_eq!(s.eigenvalues(), &[-1.0, 3.0]);
+    /// assert_eq!(s.eigenvector(0), vec![1.0, 0.0]);
+    /// ```
+    pub fn new(eigenvalues: Vec<f64>, eigenvectors: DMatrix<f64>) -> Result<Self> {
+        let k = eigenvalues.len();
+        let (rows, cols) = eigenvectors.shape();
+        if cols != k {
+            return Err(Error::dim(
+                "spectrum: eigenvector columns (one per eigenvalue)",
+                k,
+                cols,
+            ));
+        }
+        if rows < k {
+            return Err(Error::invalid(
+                "spectrum",
+                format!("{k} eigenvectors need at least {k} rows, got a {rows}x{cols} matrix"),
+            ));
+        }
+        crate::error::ensure_finite("spectrum eigenvalues", &eigenvalues)?;
+        crate::error::ensure_finite("spectrum eigenvectors", eigenvectors.as_slice())?;
+        if eigenvalues
+            .windows(2)
+            .all(|w| w[0].total_cmp(&w[1]).is_le())
+        {
+            return Ok(Spectrum {
+                eigenvalues,
+                eigenvectors,
+            });
+        }
+        let mut order: Vec<usize> = (0..k).collect();
+        order.sort_by(|&a, &b| eigenvalues[a].total_cmp(&eigenvalues[b]));
+        Ok(Spectrum {
+            eigenvalues: order.iter().map(|&i| eigenvalues[i]).collect(),
+            eigenvectors: eigenvectors.select_columns(order.iter()),
+        })
+    }
+
+    /// Eigenvalues, ascending.
+    pub fn eigenvalues(&self) -> &[f64] {
+        &self.eigenvalues
+    }
+
+    /// Eigenvectors as columns, column `k` belonging to `eigenvalues()[k]`.
+    pub fn eigenvectors(&self) -> &DMatrix<f64> {
+        &self.eigenvectors
+    }
+
+    /// The eigenvalues (ascending) and the eigenvector matrix, moved out.
+    pub fn into_parts(self) -> (Vec<f64>, DMatrix<f64>) {
+        (self.eigenvalues, self.eigenvectors)
+    }
+
     /// Column `k` as a vector.
     pub fn eigenvector(&self, k: usize) -> Vec<f64> {
         self.eigenvectors.column(k).iter().copied().collect()
@@ -127,7 +198,8 @@ impl std::str::FromStr for EigenBackend {
 /// # use critpt::curvature::{symmetric_eigen, EigenBackend};
 /// let h = nalgebra::DMatrix::from_row_slice(2, 2, &[0.0, -2.0, -2.0, 0.0]);
 /// let s = symmetric_eigen(&h, EigenBackend::Faer).unwrap();
-/// assert!((s.eigenvalues[0] + 2.0).abs() < 1e-12 && (s.eigenvalues[1] - 2.0).abs() < 1e-12);
+/// let ev = s.eigenvalues();
+/// assert!((ev[0] + 2.0).abs() < 1e-12 && (ev[1] - 2.0).abs() < 1e-12);
 /// ```
 pub fn symmetric_eigen(a: &DMatrix<f64>, backend: EigenBackend) -> Result<Spectrum> {
     if a.nrows() != a.ncols() {
@@ -532,4 +604,49 @@ fn lapack_eigen(_a: &DMatrix<f64>) -> Result<Spectrum> {
     Err(Error::Unsupported(
         "the lapack backend needs critpt built with `--features lapack`".into(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_sorts_pairs_and_rejects_bad_input() {
+        // Columns are tagged by their eigenvalue: column k is (λ_k, 10 λ_k, 100 λ_k).
+        let values = vec![2.0, -1.0, 0.5];
+        let v = DMatrix::from_fn(3, 3, |i, j| values[j] * 10f64.powi(i as i32));
+        let s = Spectrum::new(values, v).unwrap();
+        assert_eq!(s.eigenvalues(), &[-1.0, 0.5, 2.0]);
+        for (k, &l) in s.eigenvalues().iter().enumerate() {
+            assert_eq!(s.eigenvector(k), vec![l, 10.0 * l, 100.0 * l]);
+        }
+        // n×k: two eigenvectors of length 3.
+        let v = DMatrix::from_row_slice(3, 2, &[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
+        let s = Spectrum::new(vec![4.0, 3.0], v).unwrap();
+        assert_eq!(s.eigenvalues(), &[3.0, 4.0]);
+        assert_eq!(s.eigenvector(0), vec![0.0, 1.0, 0.0]);
+        let (values, vectors) = s.into_parts();
+        assert_eq!((values.len(), vectors.shape()), (2, (3, 2)));
+
+        let cols = Spectrum::new(vec![1.0, 2.0], DMatrix::zeros(3, 3)).unwrap_err();
+        assert!(
+            matches!(
+                cols,
+                Error::DimMismatch {
+                    expected: 2,
+                    got: 3,
+                    ..
+                }
+            ),
+            "{cols}"
+        );
+        let rows = Spectrum::new(vec![1.0, 2.0], DMatrix::zeros(1, 2)).unwrap_err();
+        assert!(matches!(rows, Error::InvalidParameter { .. }), "{rows}");
+        let nan = Spectrum::new(vec![1.0, f64::NAN], DMatrix::identity(2, 2)).unwrap_err();
+        assert!(matches!(nan, Error::NonFinite(_)), "{nan}");
+        let mut v = DMatrix::identity(2, 2);
+        v[(1, 0)] = f64::NAN;
+        let nan = Spectrum::new(vec![1.0, 2.0], v).unwrap_err();
+        assert!(matches!(nan, Error::NonFinite(_)), "{nan}");
+    }
 }

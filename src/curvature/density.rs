@@ -221,10 +221,10 @@ fn quadrature<O: Hvp + ?Sized>(
     }
     let t = kr.ritz()?;
     let weights: Vec<f64> = (0..kr.steps())
-        .map(|k| t.eigenvectors[(0, k)].powi(2))
+        .map(|k| t.eigenvectors()[(0, k)].powi(2))
         .collect();
     Ok(Quadrature {
-        nodes: t.eigenvalues,
+        nodes: t.into_parts().0,
         weights,
     })
 }

@@ -353,8 +353,8 @@ pub struct LanczosResult {
 /// # use critpt::problems::QuadraticForm;
 /// let q = QuadraticForm::from_spectrum(&[-9.0, -1.0, 0.5, 2.0, 3.0, 4.0], 7).unwrap();
 /// let r = Lanczos::new(1, Which::Both).run(&q, &[0.0; 6]).unwrap();
-/// assert!((r.spectrum.eigenvalues[0] + 9.0).abs() < 1e-10); // the smallest, not the "top"
-/// assert!((r.spectrum.eigenvalues[1] - 4.0).abs() < 1e-10);
+/// assert!((r.spectrum.eigenvalues()[0] + 9.0).abs() < 1e-10); // the smallest, not the "top"
+/// assert!((r.spectrum.eigenvalues()[1] - 4.0).abs() < 1e-10);
 /// ```
 ///
 /// # References
@@ -609,7 +609,7 @@ impl Lanczos {
                     / norm_est.max(f64::MIN_POSITIVE),
             });
         }
-        let values: Vec<f64> = idx.iter().map(|&i| ritz.eigenvalues[i]).collect();
+        let values: Vec<f64> = idx.iter().map(|&i| ritz.eigenvalues()[i]).collect();
         let mut vectors = DMatrix::from_vec(n, idx.len(), kr.combine(ritz, &idx));
         let mut scales = Vec::with_capacity(idx.len());
         for x in vectors.as_mut_slice().chunks_exact_mut(n) {
@@ -647,10 +647,7 @@ impl Lanczos {
             estimates
         };
         Ok(LanczosResult {
-            spectrum: Spectrum {
-                eigenvalues: values,
-                eigenvectors: vectors,
-            },
+            spectrum: Spectrum::new(values, vectors)?,
             residuals,
             converged,
             n_hvps: op.n_hvps(),
@@ -915,7 +912,7 @@ impl BlockKrylov {
                 (0..q)
                     .map(|r| {
                         (0..j)
-                            .map(|c| self.t[(j + r, c)] * ritz.eigenvectors[(c, i)])
+                            .map(|c| self.t[(j + r, c)] * ritz.eigenvectors()[(c, i)])
                             .sum::<f64>()
                             .powi(2)
                     })
@@ -929,7 +926,7 @@ impl BlockKrylov {
     /// `n x idx.len()`): one GEMM.
     fn combine(&self, ritz: &Spectrum, idx: &[usize]) -> Vec<f64> {
         let (n, j, p) = (self.n, self.applied, idx.len());
-        let y = DMatrix::from_fn(j, p, |r, c| ritz.eigenvectors[(r, idx[c])]);
+        let y = DMatrix::from_fn(j, p, |r, c| ritz.eigenvectors()[(r, idx[c])]);
         let mut x = vec![0.0; n * p];
         gemm(
             MatMut::from_column_major_slice_mut(&mut x, n, p),
@@ -946,7 +943,7 @@ impl BlockKrylov {
     fn combine_products(&self, ritz: &Spectrum, idx: &[usize]) -> Option<Vec<f64>> {
         let hv = self.hv.as_ref()?;
         let (n, j, p) = (self.n, self.applied, idx.len());
-        let y = DMatrix::from_fn(j, p, |r, c| ritz.eigenvectors[(r, idx[c])]);
+        let y = DMatrix::from_fn(j, p, |r, c| ritz.eigenvectors()[(r, idx[c])]);
         let mut x = vec![0.0; n * p];
         gemm(
             MatMut::from_column_major_slice_mut(&mut x, n, p),
@@ -967,7 +964,7 @@ impl BlockKrylov {
                 keep.iter()
                     .map(|&i| {
                         (0..j)
-                            .map(|c| self.t[(j + r, c)] * ritz.eigenvectors[(c, i)])
+                            .map(|c| self.t[(j + r, c)] * ritz.eigenvectors()[(c, i)])
                             .sum()
                     })
                     .collect()
@@ -982,7 +979,7 @@ impl BlockKrylov {
         let p = keep.len();
         self.t.fill(0.0);
         for (c, &i) in keep.iter().enumerate() {
-            self.t[(c, c)] = ritz.eigenvalues[i];
+            self.t[(c, c)] = ritz.eigenvalues()[i];
         }
         for (r, row) in coupling.iter().enumerate() {
             for (c, &s) in row.iter().enumerate() {

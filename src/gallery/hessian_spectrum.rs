@@ -79,7 +79,7 @@ pub fn compute_with(sizes: &[usize], epochs: usize) -> Result<Data> {
     let (model, d, loss, accuracy) = trained(sizes, epochs)?;
     let obj = NetLoss::new(&model, &d, LossKind::CrossEntropy, BnMode::Eval)?;
     let h = obj.hessian(&model.params)?;
-    let eigenvalues = symmetric_eigen(&h, EigenBackend::Faer)?.eigenvalues;
+    let eigenvalues = symmetric_eigen(&h, EigenBackend::Faer)?.into_parts().0;
     Ok(Data {
         model,
         accuracy,

@@ -239,15 +239,15 @@ pub fn compute_with(opts: &Options) -> Result<Data> {
     let d2 = filter_normalized_direction(&model, seeds[1])?;
     let scale = norm(&d1);
     let top = Lanczos::new(2, Which::Largest).run(&obj, &center)?;
-    let k = top.spectrum.eigenvalues.len();
+    let k = top.spectrum.eigenvalues().len();
     if k < 2 {
         return Err(Error::Unsupported(format!(
             "lanczos returned {k} eigenpairs, need 2"
         )));
     }
     let eigenvalues = [
-        top.spectrum.eigenvalues[k - 1],
-        top.spectrum.eigenvalues[k - 2],
+        top.spectrum.eigenvalues()[k - 1],
+        top.spectrum.eigenvalues()[k - 2],
     ];
     let eigenvectors = [
         top.spectrum.eigenvector(k - 1),

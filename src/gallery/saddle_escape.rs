@@ -65,7 +65,7 @@ pub fn plot(data: &Data) -> Result<SurfacePlot> {
     for k in 0..2 {
         let v = sp.eigenvector(k);
         let n = (v[0] * v[0] + v[1] * v[1]).sqrt().max(f64::MIN_POSITIVE);
-        let lambda = sp.eigenvalues[k];
+        let lambda = sp.eigenvalues()[k];
         let color = if lambda < 0.0 {
             NEGATIVE_CURVATURE_COLOR
         } else {
@@ -94,7 +94,7 @@ pub fn render(path: &Path) -> Result<FigureOutput> {
     let data = compute()?;
     write(&plot(&data)?, path, SIZE)?;
     let e = &data.escape;
-    let ev = &data.saddle.spectrum.eigenvalues;
+    let ev = data.saddle.spectrum.eigenvalues();
     Ok(FigureOutput {
         caption: format!(
             "The origin of (1 - w1 w2)^2 is a {} (eigenvalues {} and {}); one step of length {:.3} \

@@ -190,7 +190,7 @@ pub fn lambda_max<O: Hvp + ?Sized>(obj: &O, params: &[f64]) -> Result<f64> {
         .with_true_residuals(false)
         .run(obj, params)?;
     r.spectrum
-        .eigenvalues
+        .eigenvalues()
         .last()
         .copied()
         .ok_or_else(|| Error::invalid("lanczos", "returned no eigenvalue"))

@@ -166,7 +166,7 @@ mod tests {
             crate::curvature::EigenBackend::Faer,
         )
         .unwrap();
-        for (a, b) in s.eigenvalues.iter().zip([-2.0, 1.0, 3.0]) {
+        for (a, b) in s.eigenvalues().iter().zip([-2.0, 1.0, 3.0]) {
             assert!((a - b).abs() < 1e-13);
         }
     }

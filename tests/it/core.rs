@@ -107,8 +107,8 @@ fn hyperbola_minima_are_degenerate() {
             // Exact entries (H(1, 1) = [[2, 2], [2, 2]], H(0.5, 2) = [[8, 2], [2, 0.5]]): the
             // eigensolver's rounding for dual numbers, the O(h²) error for differences.
             let tol = if method == "dual" { 1e-13 } else { 1e-6 };
-            assert_close(p.spectrum.eigenvalues[1], big, tol, "nonzero eigenvalue");
-            assert_close(p.spectrum.eigenvalues[0], 0.0, tol, "zero eigenvalue");
+            assert_close(p.spectrum.eigenvalues()[1], big, tol, "nonzero eigenvalue");
+            assert_close(p.spectrum.eigenvalues()[0], 0.0, tol, "zero eigenvalue");
         }
     }
     let v = critpt_json(&["classify", "--fn", "two-weight", "--at", "1,1"]);
@@ -181,25 +181,25 @@ fn himmelblau_nine_points() {
     );
     let p = classify_point(&f, &[3.0, 2.0], &Tolerances::dual()).unwrap();
     assert_close(
-        p.spectrum.eigenvalues[0],
+        p.spectrum.eigenvalues()[0],
         54.0 - 800f64.sqrt(),
         1e-13,
         "λ1 at (3,2)",
     );
     assert_close(
-        p.spectrum.eigenvalues[1],
+        p.spectrum.eigenvalues()[1],
         54.0 + 800f64.sqrt(),
         1e-13,
         "λ2 at (3,2)",
     );
     assert_close(
-        p.spectrum.eigenvalues[0],
+        p.spectrum.eigenvalues()[0],
         25.72,
         0.005,
         "published λ1 at (3,2)",
     );
     assert_close(
-        p.spectrum.eigenvalues[1],
+        p.spectrum.eigenvalues()[1],
         82.28,
         0.005,
         "published λ2 at (3,2)",
@@ -208,13 +208,13 @@ fn himmelblau_nine_points() {
     let m = polish(&f, &[-0.270845, -0.923039]);
     let p = classify_point(&f, &m, &Tolerances::dual()).unwrap();
     assert_close(
-        p.spectrum.eigenvalues[0],
+        p.spectrum.eigenvalues()[0],
         -45.61,
         0.005,
         "λ1 at the maximum",
     );
     assert_close(
-        p.spectrum.eigenvalues[1],
+        p.spectrum.eigenvalues()[1],
         -16.07,
         0.005,
         "λ2 at the maximum",
@@ -232,27 +232,32 @@ fn published_spectra_of_other_surfaces() {
     assert_eq!(p.kind, CriticalKind::Minimum);
     let l2 = 501.0 + (301f64 * 301.0 + 400.0 * 400.0).sqrt();
     assert_close(
-        p.spectrum.eigenvalues[0],
+        p.spectrum.eigenvalues()[0],
         400.0 / l2,
         1e-11,
         "rosenbrock λ1 closed form",
     );
     assert_close(
-        p.spectrum.eigenvalues[1],
+        p.spectrum.eigenvalues()[1],
         l2,
         1e-11,
         "rosenbrock λ2 closed form",
     );
-    assert_close(p.spectrum.eigenvalues[0], 0.39936, 5e-6, "rosenbrock λ1");
-    assert_close(p.spectrum.eigenvalues[1], 1001.6006, 5e-5, "rosenbrock λ2");
+    assert_close(p.spectrum.eigenvalues()[0], 0.39936, 5e-6, "rosenbrock λ1");
+    assert_close(
+        p.spectrum.eigenvalues()[1],
+        1001.6006,
+        5e-5,
+        "rosenbrock λ2",
+    );
     // Double well: minima (±1, 0) {2, 8}; saddle (0, 0) {−4, 2}.
     let f = surfaces::by_name("double-well").unwrap().formula();
     let p = classify_point(&f, &[0.0, 0.0], &Tolerances::dual()).unwrap();
     assert_eq!((p.kind, p.index), (CriticalKind::Saddle, 1));
-    assert_close(p.spectrum.eigenvalues[0], -4.0, 1e-13, "dw saddle λ1");
+    assert_close(p.spectrum.eigenvalues()[0], -4.0, 1e-13, "dw saddle λ1");
     let p = classify_point(&f, &[-1.0, 0.0], &Tolerances::dual()).unwrap();
     assert_eq!(p.kind, CriticalKind::Minimum);
-    assert_close(p.spectrum.eigenvalues[1], 8.0, 1e-13, "dw min λ2");
+    assert_close(p.spectrum.eigenvalues()[1], 8.0, 1e-13, "dw min λ2");
     // 5x² − y²: saddle {−2, 10}, ratio 0.5.
     let v = critpt_json(&["classify", "--expr", "5*x^2 - y^2", "--at", "0,0"]);
     assert_eq!(v["kind"], "saddle");
@@ -403,8 +408,8 @@ fn valley_matches_reference_hessian() {
     )
     .unwrap();
     // The eigensolver's rounding is a few ε·‖H‖ ≈ 4e-10 absolute, on both eigenvalues.
-    assert_close(p.spectrum.eigenvalues[0], l1, 4e-9, "valley λ1");
-    assert_close(p.spectrum.eigenvalues[1], l2, 4e-9, "valley λ2");
+    assert_close(p.spectrum.eigenvalues()[0], l1, 4e-9, "valley λ1");
+    assert_close(p.spectrum.eigenvalues()[1], l2, 4e-9, "valley λ2");
     assert_close(l1, 5.573, 5e-4, "published λ1");
     assert_close(l2 / 1.7468e6, 1.0, 1e-4, "published λ2");
     // The least-squares optimum solves the normal equations H θ = 2 [Σy, Σxy].
@@ -442,7 +447,7 @@ fn verdicts_do_not_depend_on_the_scale_of_the_function() {
         ] {
             let f = Formula::parse(&format!("{c}*{q}")).unwrap();
             let p = classify_point(&f, &[0.0, 0.0], &Tolerances::dual()).unwrap();
-            assert_eq!(p.kind, kind, "{c}*{q}: {:?}", p.spectrum.eigenvalues);
+            assert_eq!(p.kind, kind, "{c}*{q}: {:?}", p.spectrum.eigenvalues());
         }
     }
     // The CLI case: 1e-13·(x² + y²) at the origin is a minimum.
@@ -465,7 +470,7 @@ fn points_near_a_degenerate_critical_point_are_degenerate() {
         for t in [0.0, 0.4, 1.3, 2.9, 4.4] {
             let at = [r * f64::cos(t), r * f64::sin(t)];
             let p = classify_point(&f, &at, &Tolerances::dual()).unwrap();
-            assert!(p.spectrum.eigenvalues[0] < 0.0 && p.spectrum.eigenvalues[1] > 0.0);
+            assert!(p.spectrum.eigenvalues()[0] < 0.0 && p.spectrum.eigenvalues()[1] > 0.0);
             assert_eq!(p.kind, CriticalKind::Degenerate, "at {at:?}");
         }
     }

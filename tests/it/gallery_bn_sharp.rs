@@ -358,7 +358,7 @@ fn sharpness_lambda_max_at_the_edge_of_stability_matches_the_dense_hessian() {
     let h = obj.hessian(p).unwrap();
     let dense = critpt::curvature::symmetric_eigen(&h, critpt::curvature::EigenBackend::Faer)
         .unwrap()
-        .eigenvalues
+        .eigenvalues()
         .last()
         .copied()
         .unwrap();

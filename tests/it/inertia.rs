@@ -139,7 +139,7 @@ fn eigenvalues_only_equal_the_full_decomposition_and_the_chosen_spectrum() {
                 continue;
             }
             let only = symmetric_eigenvalues(q.matrix(), backend).unwrap();
-            let full = symmetric_eigen(q.matrix(), backend).unwrap().eigenvalues;
+            let full = symmetric_eigen(q.matrix(), backend).unwrap().into_parts().0;
             assert_eq!(only.len(), n);
             for k in 0..n {
                 assert!(
@@ -317,7 +317,7 @@ where
 {
     let full = classify_point(obj, p, tol).unwrap();
     let max_abs = full.spectrum.max_abs();
-    let ev = &full.spectrum.eigenvalues;
+    let ev = full.spectrum.eigenvalues();
     let dense =
         critpt::critical::classify_with_threshold(ev, full.gradient_norm, full.zero_threshold, tol);
     assert_eq!(

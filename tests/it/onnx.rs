@@ -64,7 +64,8 @@ fn check_library_with(name: &str, ref_file: &str, options: ImportOptions) {
     let h = obj.hessian(&p).unwrap();
     let ev = symmetric_eigen(&h, EigenBackend::default())
         .unwrap()
-        .eigenvalues;
+        .into_parts()
+        .0;
     let want_ev = nums(&r["eigenvalues"]);
     let lmax = want_ev.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let worst = ev

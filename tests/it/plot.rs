@@ -432,7 +432,7 @@ fn look_at_figures() {
     let pairs: Vec<(f64, [f64; 2])> = (0..2)
         .map(|k| {
             let v = cp.spectrum.eigenvector(k);
-            (cp.spectrum.eigenvalues[k], [v[0], v[1]])
+            (cp.spectrum.eigenvalues()[k], [v[0], v[1]])
         })
         .collect();
     let esc = escape_saddle(

@@ -17,7 +17,7 @@ pub(super) fn on_continuum<O: Gradient + Hessian + ?Sized>(
 ) -> Result<bool> {
     let zero = p.zero_threshold;
     let delta = 1e-3 * bx.diameter();
-    for (k, &l) in p.spectrum.eigenvalues.iter().enumerate() {
+    for (k, &l) in p.spectrum.eigenvalues().iter().enumerate() {
         if l.abs() > zero {
             continue;
         }

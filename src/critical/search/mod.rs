@@ -267,7 +267,7 @@ pub fn find_critical_points<O: Gradient + Hessian + Hvp + ?Sized>(
                 let p = classify_point(&counted, reps.point(i), &opts.tol)?;
                 let has_zero = p
                     .spectrum
-                    .eigenvalues
+                    .eigenvalues()
                     .iter()
                     .any(|l| l.abs() <= p.zero_threshold);
                 let on = if has_zero && p.kind != CriticalKind::NotCritical {

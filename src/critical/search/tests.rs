@@ -273,9 +273,9 @@ fn double_well_has_two_minima_and_a_saddle() {
     let res = find_critical_points(&f, &bx, &SearchOptions::default()).unwrap();
     assert_same_set(&res.points, &known, 1e-9);
     // docs/reference.md §2: eigenvalues {2, 8} at the minima, {−4, 2} at the saddle.
-    let s = &res.points[2].spectrum.eigenvalues;
+    let s = &res.points[2].spectrum.eigenvalues();
     assert!((s[0] + 4.0).abs() < 1e-9 && (s[1] - 2.0).abs() < 1e-9);
-    let m = &res.points[0].spectrum.eigenvalues;
+    let m = &res.points[0].spectrum.eigenvalues();
     assert!((m[0] - 2.0).abs() < 1e-9 && (m[1] - 8.0).abs() < 1e-9);
 }
 
