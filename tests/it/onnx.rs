@@ -503,3 +503,35 @@ fn mutated_models_give_errors_not_panics() {
         }
     }
 }
+
+/// Batch statistics couple every sample, so a graph in train-mode batch norm refuses data in
+/// chunks (the sum over chunks would be a different loss); in eval mode the same chunks are fine.
+#[test]
+fn train_mode_batch_norm_refuses_chunks() {
+    let model = path_str("bntrain_digits", "model.onnx");
+    let data = path_str("bntrain_digits", "data.safetensors");
+    let base = [
+        "analyze",
+        "--model",
+        &model,
+        "--data",
+        &data,
+        "--batch-size",
+        "37",
+    ];
+    let mut train = base.to_vec();
+    train.extend(["--batchnorm-mode", "train"]);
+    let out = critpt(&train);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: ")
+            && err.trim_end().lines().count() == 1
+            && err.contains("--batch-size cannot be used with --batchnorm-mode train"),
+        "{err}"
+    );
+    let mut eval = base.to_vec();
+    eval.extend(["--method", "lanczos", "--top", "1"]);
+    let v = critpt_json(&eval);
+    assert_eq!(v["batch_size"], 37);
+}
