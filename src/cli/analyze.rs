@@ -176,6 +176,30 @@ pub struct AnalyzeArgs {
     pub json: bool,
 }
 
+impl AnalyzeArgs {
+    /// `--method`, or the default for `n` parameters: dense up to [`DENSE_LIMIT`], Lanczos above.
+    pub(super) fn method_for(&self, n: usize) -> AnalyzeMethod {
+        match self.method {
+            Some(m) => m,
+            None if n > DENSE_LIMIT => AnalyzeMethod::Lanczos,
+            None => AnalyzeMethod::Dense,
+        }
+    }
+
+    /// The classification tolerances: exact derivatives' defaults, with `--tol-grad` and
+    /// `--tol-eig` applied.
+    pub(super) fn tolerances(&self) -> Result<Tolerances> {
+        let mut tol = Tolerances::dual();
+        if let Some(g) = self.tol_grad {
+            tol = tol.with_grad(g)?;
+        }
+        if let Some(e) = self.tol_eig {
+            tol = tol.with_eig(e)?;
+        }
+        Ok(tol)
+    }
+}
+
 /// The `--backend` of a dense method, or the fastest in this build.
 fn dense_backend(a: &AnalyzeArgs, default: EigenBackend) -> Result<EigenBackend> {
     let Some(b) = a.backend else {
@@ -378,18 +402,8 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
     };
     let point = point.as_slice();
     let dim = point.len();
-    let method = match a.method.map(AnalyzeMethod::name) {
-        Some(m) => m,
-        None if dim > DENSE_LIMIT => "lanczos",
-        None => "dense",
-    };
-    let mut tol = Tolerances::dual();
-    if let Some(g) = a.tol_grad {
-        tol = tol.with_grad(g)?;
-    }
-    if let Some(e) = a.tol_eig {
-        tol = tol.with_eig(e)?;
-    }
+    let method = a.method_for(dim).name();
+    let tol = a.tolerances()?;
     if method != "lanczos" {
         critpt::limits::check_dense_params(dim)?;
     }

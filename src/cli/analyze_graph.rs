@@ -4,13 +4,11 @@
 //! into the model's input (`--target` as for MLPs), and batch norm may use the data's own
 //! statistics (`--batchnorm-mode train`).
 
-use super::analyze::{
-    escape_json, print_fit, AnalyzeArgs, AnalyzeMethod, Extras, Scope, DENSE_LIMIT,
-};
+use super::analyze::{escape_json, print_fit, AnalyzeArgs, AnalyzeMethod, Extras, Scope};
 use super::common::print_json;
 use super::out::outln;
 use anyhow::{bail, Result};
-use critpt::critical::{classify_extremes, classify_point, Tolerances};
+use critpt::critical::{classify_extremes, classify_point};
 use critpt::curvature::{CurvatureOperator, Lanczos, Restricted};
 use critpt::graph::{
     data_chunks, graph_operator, load_onnx_with, GraphData, GraphLoss, ImportOptions,
@@ -90,18 +88,8 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
     };
     let params = point.as_slice();
     let n = params.len();
-    let method = match a.method.map(AnalyzeMethod::name) {
-        Some(m) => m,
-        None if n > DENSE_LIMIT => "lanczos",
-        None => "dense",
-    };
-    let mut tol = Tolerances::dual();
-    if let Some(g) = a.tol_grad {
-        tol = tol.with_grad(g)?;
-    }
-    if let Some(e) = a.tol_eig {
-        tol = tol.with_eig(e)?;
-    }
+    let method = a.method_for(n).name();
+    let tol = a.tolerances()?;
     if method == "dense" {
         critpt::limits::check_dense_params(n)?;
     }
