@@ -9,7 +9,7 @@
 //! - [`gauss_newton`]: [`GraphGaussNewton`], the Gauss–Newton matrix and the empirical Fisher;
 //!   [`data_chunks`] for streaming the data.
 //! - [`data`]: [`GraphData`], shaped inputs and targets from safetensors.
-//! - [`onnx`]: [`load_onnx`], a dependency-free reader of ONNX model files into a [`Graph`].
+//! - [`onnx`]: [`load_onnx`], a reader of ONNX model files (prost over the official schema) into a [`Graph`].
 
 pub mod data;
 pub mod gauss_newton;

@@ -535,3 +535,133 @@ fn train_mode_batch_norm_refuses_chunks() {
     let v = critpt_json(&eval);
     assert_eq!(v["batch_size"], 37);
 }
+
+/// A protobuf varint.
+fn varint(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// A length-delimited field `field` holding `payload`.
+fn field(field: u64, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    varint(field << 3 | 2, &mut out);
+    varint(payload.len() as u64, &mut out);
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A `ModelProto` with `ir_version` 7 around the `GraphProto` bytes `graph`.
+fn model_around(graph: &[u8]) -> Vec<u8> {
+    [vec![0x08, 0x07], field(7, graph)].concat()
+}
+
+/// The library's error for `bytes`, asserting it is one line.
+fn import_error(bytes: &[u8]) -> String {
+    let Err(e) = critpt::graph::onnx_from_bytes(bytes) else {
+        panic!("the import succeeds");
+    };
+    let e = e.to_string();
+    assert_eq!(e.lines().count(), 1, "{e}");
+    e
+}
+
+/// Random bytes, random truncations and random byte edits of every fixture model, hundreds
+/// of seeds each: every one is a graph or a one-line error, never a panic.
+#[test]
+fn random_bytes_and_truncations_give_errors_not_panics() {
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+    let models: Vec<(String, Vec<u8>)> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/onnx"))
+            .unwrap()
+            .filter_map(|e| {
+                let p = e.unwrap().path();
+                let bytes = std::fs::read(p.join("model.onnx")).ok()?;
+                Some((p.display().to_string(), bytes))
+            })
+            .collect();
+    assert!(models.len() >= 10);
+    let check = |what: &str, bytes: &[u8]| {
+        let out = std::panic::catch_unwind(|| critpt::graph::onnx_from_bytes(bytes));
+        match out {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                let e = e.to_string();
+                assert!(!e.is_empty() && e.lines().count() == 1, "{what}: {e}");
+            }
+            Err(_) => panic!("{what}: the import panicked"),
+        }
+    };
+    for seed in 0..300u64 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let n = rng.random_range(0..2000);
+        let garbage: Vec<u8> = (0..n).map(|_| rng.random()).collect();
+        check(&format!("random bytes, seed {seed}"), &garbage);
+        let (name, model) = &models[seed as usize % models.len()];
+        let cut = rng.random_range(0..model.len());
+        check(&format!("{name} cut at {cut} (seed {seed})"), &model[..cut]);
+        let mut edited = model.clone();
+        for _ in 0..rng.random_range(1..8) {
+            let i = rng.random_range(0..edited.len());
+            edited[i] = rng.random();
+        }
+        check(&format!("{name} edited (seed {seed})"), &edited);
+    }
+}
+
+/// Lengths no file can hold (2^60 bytes, or just past the end) are errors before anything is
+/// allocated for them, at the top level and nested.
+#[test]
+fn hostile_lengths_are_errors_not_aborts() {
+    let mut huge_graph = vec![0x08, 0x07, 0x3a];
+    varint(1 << 60, &mut huge_graph);
+    huge_graph.extend_from_slice(&[0; 16]);
+    let e = import_error(&huge_graph);
+    assert!(e.contains("not a valid ONNX file"), "{e}");
+    // An initializer whose raw_data claims 2^60 bytes, inside a well-formed graph.
+    let mut tensor = vec![0x08, 0x01, 0x10, 0x01, 0x4a];
+    varint(1 << 60, &mut tensor);
+    tensor.extend_from_slice(&[0; 8]);
+    let e = import_error(&model_around(&field(5, &tensor)));
+    assert!(e.contains("not a valid ONNX file"), "{e}");
+    // A packed int64 field (dims) one byte longer than what is left.
+    let mut dims = vec![0x0a];
+    varint(4, &mut dims);
+    dims.extend_from_slice(&[1, 2, 3]);
+    let e = import_error(&model_around(&field(5, &dims)));
+    assert!(e.contains("not a valid ONNX file"), "{e}");
+}
+
+/// Types nested ten thousand deep (a sequence of sequences of …) are refused by prost's
+/// recursion limit instead of overflowing the stack.
+#[test]
+fn deeply_nested_messages_are_errors_not_stack_overflows() {
+    let mut tp = Vec::new();
+    for _ in 0..10_000 {
+        // TypeProto.sequence_type (4) → Sequence.elem_type (1) → TypeProto.
+        tp = field(4, &field(1, &tp));
+    }
+    let input = [field(1, b"x"), field(2, &tp)].concat();
+    let e = import_error(&model_around(&field(11, &input)));
+    assert!(
+        e.contains("not a valid ONNX file") && e.contains("recursion"),
+        "{e}"
+    );
+}
+
+/// Millions of empty nodes (two bytes of file each, hundreds of bytes in memory) are refused
+/// before decoding, by the estimate of what they would take.
+#[test]
+fn files_that_would_decode_to_gigabytes_are_refused() {
+    let graph: Vec<u8> = std::iter::repeat_n([0x0a, 0x00], 12_000_000)
+        .flatten()
+        .collect();
+    let e = import_error(&model_around(&graph));
+    assert!(
+        e.contains("not a valid ONNX file") && e.contains("MiB in memory"),
+        "{e}"
+    );
+}

@@ -1,6 +1,9 @@
 //! ONNX nodes → graph ops.
 
-use super::proto::{ModelProto, NodeProto, TensorProto};
+use super::proto::{
+    decode_model, default_opset, is_external, value_dims, Attributes, GraphProto, NodeProto,
+    TensorProto,
+};
 use crate::error::{Error, Result};
 use crate::graph::ops::{Axes, Conv2d, Gather, MatMul, Op, Pool2d, Reduce, Reshape, Slice, Unary};
 use crate::graph::tensor::{checked_len, Tensor};
@@ -99,8 +102,10 @@ pub fn onnx_from_bytes(bytes: &[u8]) -> Result<Graph> {
 
 /// [`load_onnx_with`] from the file's bytes.
 pub fn onnx_from_bytes_with(bytes: &[u8], options: ImportOptions) -> Result<Graph> {
-    let model = ModelProto::parse(bytes)?;
-    Importer::new(model, options)?.run()
+    let model = decode_model(bytes)?;
+    let opset = default_opset(&model);
+    let graph = model.graph.unwrap_or_default();
+    Importer::new(graph, opset, options)?.run()
 }
 
 /// A constant known at import time.
@@ -125,7 +130,7 @@ impl Known {
 }
 
 fn tensor_of(t: &TensorProto, what: &str) -> Result<Known> {
-    if t.external {
+    if is_external(t) {
         return Err(Error::Unsupported(format!(
             "{what}: tensors stored in external files are not supported"
         )));
@@ -143,21 +148,21 @@ fn tensor_of(t: &TensorProto, what: &str) -> Result<Known> {
             "{what}: shape {dims:?} needs {n} values, the file holds {got}"
         ))
     };
-    match t.data_type {
+    let data_type = t.data_type();
+    let raw = t.raw_data();
+    match data_type {
         1 | 11 => {
-            let width = if t.data_type == 1 { 4 } else { 8 };
-            let data: Vec<f64> = if !t.raw_data.is_empty() {
-                if t.raw_data.len() != n * width {
-                    return Err(short(t.raw_data.len() / width));
+            let width = if data_type == 1 { 4 } else { 8 };
+            let data: Vec<f64> = if !raw.is_empty() {
+                if raw.len() != n * width {
+                    return Err(short(raw.len() / width));
                 }
                 if width == 4 {
-                    t.raw_data
-                        .chunks_exact(4)
+                    raw.chunks_exact(4)
                         .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")) as f64)
                         .collect()
                 } else {
-                    t.raw_data
-                        .chunks_exact(8)
+                    raw.chunks_exact(8)
                         .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
                         .collect()
                 }
@@ -173,26 +178,24 @@ fn tensor_of(t: &TensorProto, what: &str) -> Result<Known> {
             Ok(Known::Float(Tensor::new(dims, data)?))
         }
         6 | 7 => {
-            let data: Vec<i64> = if !t.raw_data.is_empty() {
-                let width = if t.data_type == 7 { 8 } else { 4 };
-                if t.raw_data.len() != n * width {
-                    return Err(short(t.raw_data.len() / width));
+            let data: Vec<i64> = if !raw.is_empty() {
+                let width = if data_type == 7 { 8 } else { 4 };
+                if raw.len() != n * width {
+                    return Err(short(raw.len() / width));
                 }
                 if width == 8 {
-                    t.raw_data
-                        .chunks_exact(8)
+                    raw.chunks_exact(8)
                         .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
                         .collect()
                 } else {
-                    t.raw_data
-                        .chunks_exact(4)
+                    raw.chunks_exact(4)
                         .map(|c| i64::from(i32::from_le_bytes(c.try_into().expect("4 bytes"))))
                         .collect()
                 }
-            } else if t.data_type == 7 {
+            } else if data_type == 7 {
                 t.int64_data.clone()
             } else {
-                t.int32_data.clone()
+                t.int32_data.iter().map(|&v| i64::from(v)).collect()
             };
             if data.len() != n {
                 return Err(short(data.len()));
@@ -206,7 +209,9 @@ fn tensor_of(t: &TensorProto, what: &str) -> Result<Known> {
 }
 
 struct Importer {
-    model: ModelProto,
+    graph: GraphProto,
+    /// The default-domain opset the model imports.
+    opset: Option<i64>,
     options: ImportOptions,
     b: GraphBuilder,
     /// Value ids by ONNX name.
@@ -218,9 +223,10 @@ struct Importer {
 }
 
 impl Importer {
-    fn new(model: ModelProto, options: ImportOptions) -> Result<Importer> {
+    fn new(graph: GraphProto, opset: Option<i64>, options: ImportOptions) -> Result<Importer> {
         Ok(Importer {
-            model,
+            graph,
+            opset,
             options,
             b: GraphBuilder::new(),
             ids: HashMap::new(),
@@ -230,12 +236,12 @@ impl Importer {
     }
 
     fn run(mut self) -> Result<Graph> {
-        let g = std::mem::take(&mut self.model.graph);
-        let init_names: HashSet<&str> = g.initializers.iter().map(|t| t.name.as_str()).collect();
+        let g = std::mem::take(&mut self.graph);
+        let init_names: HashSet<&str> = g.initializer.iter().map(|t| t.name()).collect();
         let data_inputs: Vec<_> = g
-            .inputs
+            .input
             .iter()
-            .filter(|v| !init_names.contains(v.name.as_str()))
+            .filter(|v| !init_names.contains(v.name()))
             .collect();
         let [input] = data_inputs[..] else {
             return Err(Error::Unsupported(format!(
@@ -243,70 +249,71 @@ impl Importer {
                 data_inputs.len(),
                 data_inputs
                     .iter()
-                    .map(|v| v.name.as_str())
+                    .map(|v| v.name())
                     .collect::<Vec<_>>()
                     .join(", ")
             )));
         };
-        let dims = input.dims.as_ref().map(|d| {
+        let dims = value_dims(input).map(|d| {
             d.iter()
                 .skip(1)
                 .map(|v| v.filter(|&v| v > 0).map(|v| v as usize))
                 .collect()
         });
-        let id = self.b.input(&input.name, dims);
-        self.ids.insert(input.name.clone(), id);
+        let id = self.b.input(input.name(), dims);
+        self.ids.insert(input.name().to_string(), id);
         // Batch-norm statistics are buffers; every other float initializer a node reads is a
         // parameter.
         let mut buffers = HashSet::new();
         let mut used = HashSet::new();
-        for n in &g.nodes {
-            if n.op_type == "BatchNormalization" {
-                buffers.extend(n.inputs.iter().skip(3).cloned());
+        for n in &g.node {
+            if n.op_type() == "BatchNormalization" {
+                buffers.extend(n.input.iter().skip(3).cloned());
             }
-            used.extend(n.inputs.iter().cloned());
+            used.extend(n.input.iter().cloned());
         }
-        for t in &g.initializers {
-            let what = format!("initializer '{}'", t.name);
+        for t in &g.initializer {
+            let name = t.name().to_string();
+            let what = format!("initializer '{name}'");
             match tensor_of(t, &what)? {
-                Known::Float(v) if used.contains(&t.name) && !buffers.contains(&t.name) => {
-                    let id = self.b.param(&t.name, v);
-                    self.ids.insert(t.name.clone(), id);
+                Known::Float(v) if used.contains(&name) && !buffers.contains(&name) => {
+                    let id = self.b.param(&name, v);
+                    self.ids.insert(name, id);
                 }
-                Known::Float(v) if buffers.contains(&t.name) => {
-                    let id = self.b.constant(&t.name, v, true);
-                    self.ids.insert(t.name.clone(), id);
+                Known::Float(v) if buffers.contains(&name) => {
+                    let id = self.b.constant(&name, v, true);
+                    self.ids.insert(name, id);
                 }
                 k => {
-                    self.known.insert(t.name.clone(), k);
+                    self.known.insert(name, k);
                 }
             }
         }
-        for n in &g.nodes {
+        for n in &g.node {
             self.node(n).map_err(|e| {
-                let name = if n.name.is_empty() {
-                    n.outputs.first().cloned().unwrap_or_default()
+                let name = if n.name().is_empty() {
+                    n.output.first().cloned().unwrap_or_default()
                 } else {
-                    n.name.clone()
+                    n.name().to_string()
                 };
                 match e {
                     Error::Data(m) | Error::Unsupported(m) if !m.starts_with("node '") => {
-                        Error::Data(format!("node '{name}' ({}): {m}", n.op_type))
+                        Error::Data(format!("node '{name}' ({}): {m}", n.op_type()))
                     }
                     e => e,
                 }
             })?;
         }
-        let [out] = &g.outputs[..] else {
+        let [out] = &g.output[..] else {
             return Err(Error::Unsupported(format!(
                 "the model must have one output, it has {}",
-                g.outputs.len()
+                g.output.len()
             )));
         };
-        let id = *self.ids.get(&out.name).ok_or_else(|| {
+        let id = *self.ids.get(out.name()).ok_or_else(|| {
             Error::Data(format!(
                 "the output '{}' is not computed by any node",
-                out.name
+                out.name()
             ))
         })?;
         self.b.finish(id)
@@ -421,11 +428,11 @@ impl Importer {
     /// `Unsqueeze`, `Squeeze`, `Concat`, `Slice`, `Cast`, `Identity` on integers). Returns
     /// whether the node was folded.
     fn fold(&mut self, n: &NodeProto, out: &str) -> Result<bool> {
-        let first = n.inputs.first().map(String::as_str).unwrap_or("");
+        let first = n.input.first().map(String::as_str).unwrap_or("");
         let Some((dims, vals)) = self.sym_of(first) else {
             return Ok(false);
         };
-        let folded = match n.op_type.as_str() {
+        let folded = match n.op_type() {
             "Identity" => (dims, vals),
             "Cast" => match attr_i(n, "to", 0) {
                 6 | 7 => (dims, vals),
@@ -442,12 +449,12 @@ impl Importer {
                 }
             },
             "Unsqueeze" | "Squeeze" => {
-                let axes = match (n.attr("axes"), n.inputs.get(1).filter(|s| !s.is_empty())) {
+                let axes = match (n.attr("axes"), n.input.get(1).filter(|s| !s.is_empty())) {
                     (Some(a), _) => a.ints.clone(),
                     (None, Some(name)) => self.ints_of(name)?,
                     (None, None) => vec![],
                 };
-                let r = if n.op_type == "Squeeze" {
+                let r = if n.op_type() == "Squeeze" {
                     Reshape::Squeeze(axes)
                 } else {
                     Reshape::Unsqueeze(axes)
@@ -455,7 +462,7 @@ impl Importer {
                 (r.out_shape(&dims)?, vals)
             }
             "Gather" => {
-                let iname = n.inputs.get(1).map(String::as_str).unwrap_or("");
+                let iname = n.input.get(1).map(String::as_str).unwrap_or("");
                 let (idims, _) = self.sym_of(iname).ok_or_else(|| {
                     Error::Unsupported("Gather on integers needs constant indices".into())
                 })?;
@@ -474,7 +481,7 @@ impl Importer {
             }
             "Concat" => {
                 let mut all = Vec::new();
-                for name in &n.inputs {
+                for name in &n.input {
                     let (d, v) = self.sym_of(name).ok_or_else(|| {
                         Error::Unsupported(format!(
                             "Concat joins the integer tensor '{first}' with '{name}', which is not a constant"
@@ -500,12 +507,7 @@ impl Importer {
 
     /// `Slice`'s bounds: inputs 1–4 (opset 10 and later) or attributes (earlier).
     fn slice_spec(&self, n: &NodeProto, rank: usize) -> Result<Slice> {
-        let input = |i: usize| {
-            n.inputs
-                .get(i)
-                .map(String::as_str)
-                .filter(|s| !s.is_empty())
-        };
+        let input = |i: usize| n.input.get(i).map(String::as_str).filter(|s| !s.is_empty());
         let (starts, ends, axes, steps) = if let Some(st) = input(1) {
             let starts = self.ints_of(st)?;
             let ends = self.ints_of(
@@ -540,12 +542,12 @@ impl Importer {
     fn add(&mut self, n: &NodeProto, op: Op, inputs: &[usize], out: Option<&str>) -> Result<usize> {
         let name = match out {
             Some(o) => o.to_string(),
-            None => self.tmp(n.outputs.first().map_or("", String::as_str)),
+            None => self.tmp(n.output.first().map_or("", String::as_str)),
         };
-        let label = if n.name.is_empty() {
+        let label = if n.name().is_empty() {
             name.clone()
         } else {
-            n.name.clone()
+            n.name().to_string()
         };
         let id = self.b.node(&label, op, inputs, &name)?;
         if out.is_some() {
@@ -555,43 +557,35 @@ impl Importer {
     }
 
     fn node(&mut self, n: &NodeProto) -> Result<()> {
-        if !(n.domain.is_empty() || n.domain == "ai.onnx") {
+        if !(n.domain().is_empty() || n.domain() == "ai.onnx") {
             return Err(unsupported(n));
         }
         let out = n
-            .outputs
+            .output
             .first()
             .cloned()
             .ok_or_else(|| Error::Data("the node has no output".into()))?;
-        let multi = matches!(
-            n.op_type.as_str(),
-            "Dropout" | "Split" | "BatchNormalization"
-        );
-        if n.outputs.iter().skip(1).any(|o| !o.is_empty()) && !multi {
+        let multi = matches!(n.op_type(), "Dropout" | "Split" | "BatchNormalization");
+        if n.output.iter().skip(1).any(|o| !o.is_empty()) && !multi {
             return Err(Error::Unsupported(format!(
                 "only the first output is supported, the model uses {}",
-                n.outputs.len()
+                n.output.len()
             )));
         }
         let arg = |i: usize| -> Result<&str> {
-            n.inputs
+            n.input
                 .get(i)
                 .map(String::as_str)
                 .filter(|s| !s.is_empty())
                 .ok_or_else(|| Error::Data(format!("missing input {}", i + 1)))
         };
-        let opt = |i: usize| {
-            n.inputs
-                .get(i)
-                .map(String::as_str)
-                .filter(|s| !s.is_empty())
-        };
+        let opt = |i: usize| n.input.get(i).map(String::as_str).filter(|s| !s.is_empty());
         let o = Some(out.as_str());
         let unary = |u: Unary| Op::Unary(u);
         if self.fold(n, &out)? {
             return Ok(());
         }
-        match n.op_type.as_str() {
+        match n.op_type() {
             "Shape" => {
                 let mut s = self.shape_of(arg(0)?)?;
                 let r = s.len() as i64;
@@ -640,7 +634,7 @@ impl Importer {
             }
             "Clip" => {
                 let bound = |s: &Self, i: usize, attr: &str, default: f64| -> Result<f64> {
-                    match n.inputs.get(i).filter(|v| !v.is_empty()) {
+                    match n.input.get(i).filter(|v| !v.is_empty()) {
                         Some(name) => s.scalar_of(name),
                         None => Ok(attr_f(n, attr, default)),
                     }
@@ -656,7 +650,7 @@ impl Importer {
                     .and_then(|a| a.i)
                     .ok_or_else(|| Error::Data("Concat without axis".into()))?;
                 let ins = n
-                    .inputs
+                    .input
                     .iter()
                     .map(|name| self.value(name))
                     .collect::<Result<Vec<_>>>()?;
@@ -691,7 +685,7 @@ impl Importer {
             }
             "Split" => {
                 let axis = attr_i(n, "axis", 0);
-                let outs: Vec<&String> = n.outputs.iter().collect();
+                let outs: Vec<&String> = n.output.iter().collect();
                 let sizes = match (n.attr("split"), opt(1)) {
                     (Some(a), _) => Some(a.ints.clone()),
                     (None, Some(name)) => Some(self.ints_of(name)?),
@@ -755,7 +749,7 @@ impl Importer {
             "Relu" | "Tanh" | "Sigmoid" | "Erf" | "Exp" | "Log" | "Sqrt" | "Reciprocal" | "Neg"
             | "LeakyRelu" | "Gelu" | "Abs" | "Softplus" | "Elu" | "Selu" | "HardSigmoid"
             | "HardSwish" => {
-                let u = match n.op_type.as_str() {
+                let u = match n.op_type() {
                     "Abs" => Unary::Abs,
                     "Softplus" => Unary::Softplus,
                     "Elu" => Unary::Elu {
@@ -812,14 +806,14 @@ impl Importer {
             }
             "Sum" | "Mean" => {
                 let ins = n
-                    .inputs
+                    .input
                     .iter()
                     .map(|name| self.value(name))
                     .collect::<Result<Vec<_>>>()?;
                 let Some((&first, rest)) = ins.split_first() else {
-                    return Err(Error::Data(format!("{} without inputs", n.op_type)));
+                    return Err(Error::Data(format!("{} without inputs", n.op_type())));
                 };
-                let mean = n.op_type == "Mean" && ins.len() > 1;
+                let mean = n.op_type() == "Mean" && ins.len() > 1;
                 let mut acc = first;
                 for (i, &v) in rest.iter().enumerate() {
                     let last = i + 1 == rest.len() && !mean;
@@ -833,7 +827,7 @@ impl Importer {
                 }
             }
             "Add" | "Sub" | "Mul" => {
-                let op = match n.op_type.as_str() {
+                let op = match n.op_type() {
                     "Add" => Op::Add,
                     "Sub" => Op::Sub,
                     _ => Op::Mul,
@@ -953,7 +947,7 @@ impl Importer {
                     count_include_pad: attr_i(n, "count_include_pad", 0) != 0,
                 };
                 let x = self.value(arg(0)?)?;
-                let op = if n.op_type == "MaxPool" {
+                let op = if n.op_type() == "MaxPool" {
                     Op::MaxPool(spec)
                 } else {
                     Op::AvgPool(spec)
@@ -961,7 +955,7 @@ impl Importer {
                 self.add(n, op, &[x], o)?;
             }
             "Softmax" => {
-                let default = if self.model.opset.is_some_and(|v| v < 13) {
+                let default = if self.opset.is_some_and(|v| v < 13) {
                     return Err(Error::Unsupported(
                         "Softmax before opset 13 (flattening semantics) is not supported".into(),
                     ));
@@ -981,12 +975,12 @@ impl Importer {
                 self.add(n, Op::Reduce(r), &[x], o)?;
             }
             "Flatten" | "Identity" | "Dropout" | "Reshape" | "Squeeze" | "Unsqueeze" => {
-                if n.op_type == "Dropout" && n.outputs.iter().skip(1).any(|s| !s.is_empty()) {
+                if n.op_type() == "Dropout" && n.output.iter().skip(1).any(|s| !s.is_empty()) {
                     return Err(Error::Unsupported(
                         "Dropout's mask output is not supported".into(),
                     ));
                 }
-                let r = match n.op_type.as_str() {
+                let r = match n.op_type() {
                     "Flatten" => Reshape::Flatten(attr_i(n, "axis", 1)),
                     "Reshape" => {
                         if attr_i(n, "allowzero", 0) != 0 {
@@ -1000,7 +994,7 @@ impl Importer {
                             (None, Some(name)) => self.ints_of(name)?,
                             (None, None) => vec![],
                         };
-                        if n.op_type == "Squeeze" {
+                        if n.op_type() == "Squeeze" {
                             Reshape::Squeeze(axes)
                         } else {
                             Reshape::Unsqueeze(axes)
@@ -1037,7 +1031,7 @@ impl Importer {
                 let r = Reduce {
                     axes: Axes::List(axes),
                     keepdims: attr_i(n, "keepdims", 1) != 0,
-                    mean: n.op_type == "ReduceMean",
+                    mean: n.op_type() == "ReduceMean",
                 };
                 let x = self.value(arg(0)?)?;
                 self.add(n, Op::Reduce(r), &[x], o)?;
@@ -1175,19 +1169,19 @@ impl Importer {
 }
 
 fn unsupported(n: &NodeProto) -> Error {
-    let domain = if n.domain.is_empty() {
+    let domain = if n.domain().is_empty() {
         String::new()
     } else {
-        format!(" of domain '{}'", n.domain)
+        format!(" of domain '{}'", n.domain())
     };
     Error::Unsupported(format!(
         "node '{}': unsupported op '{}'{domain}; supported: {}",
-        if n.name.is_empty() {
-            n.outputs.first().map_or("", String::as_str)
+        if n.name().is_empty() {
+            n.output.first().map_or("", String::as_str)
         } else {
-            &n.name
+            n.name()
         },
-        n.op_type,
+        n.op_type(),
         SUPPORTED_OPS.join(", ")
     ))
 }

@@ -1,5 +1,5 @@
-//! ONNX models as graphs: [`load_onnx`] reads a `.onnx` file (the protobuf reader in
-//! [`proto`], no dependency) and maps its nodes onto [`crate::graph::Op`]s.
+//! ONNX models as graphs: [`load_onnx`] reads a `.onnx` file (prost's decoder over the
+//! types generated from ONNX's own `onnx.proto`, in [`proto`]) and maps its nodes onto [`crate::graph::Op`]s.
 //!
 //! The parameters are the float initializers the graph trains, in the file's order (for a
 //! PyTorch export, `named_parameters()` order, named by their state_dict names); batch-norm
@@ -13,6 +13,8 @@
 
 mod import;
 pub(crate) mod proto;
+#[allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]
+mod schema;
 
 pub use import::{
     load_onnx, load_onnx_with, onnx_from_bytes, onnx_from_bytes_with, ImportOptions, SUPPORTED_OPS,

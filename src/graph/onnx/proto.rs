@@ -1,383 +1,309 @@
-//! A reader of the protobuf wire format for the parts of ONNX's `ModelProto` a graph needs:
-//! opsets, nodes, attributes, initializers and the input/output value infos. Unknown fields
-//! are skipped; every length and offset is checked against the buffer, so a truncated or
-//! garbage file is an error.
+//! Decoding an ONNX file: prost's decoder over the types generated from the official
+//! `onnx.proto` (`schema.rs`), behind the checks a hostile file needs, and the few readings of
+//! those types the importer shares (attributes by name, declared dimensions, the opset).
+//!
+//! prost checks every length against the bytes left, accepts repeated numbers packed or not,
+//! skips unknown fields and refuses nesting deeper than 100 messages, so a truncated or garbage
+//! file is an error. What it cannot bound is the memory of many tiny messages (two bytes of
+//! file can become a struct of hundreds of bytes), so [`decode_model`] first counts the
+//! messages a graph holds and refuses a file whose decoded form would pass [`MAX_DECODED_BYTES`].
+
+use super::schema;
+pub(crate) use schema::tensor_proto::DataLocation;
+pub(crate) use schema::{
+    AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto,
+};
 
 use crate::error::{Error, Result};
+use prost::Message;
+
+/// The most memory the decoded messages (not counting the bytes they copy from the file) may
+/// take: far above any real model (a node decodes to a few hundred bytes), far below what
+/// would abort the process.
+pub(crate) const MAX_DECODED_BYTES: usize = 4 << 30;
+
+/// Protobuf's limit on one message (2 GiB − 1): ONNX's exporters move the weights of larger
+/// models to external files.
+pub(crate) const MAX_FILE_BYTES: usize = (1 << 31) - 1;
 
 fn bad(what: &str) -> Error {
     Error::Data(format!("not a valid ONNX file: {what}"))
 }
 
-/// A field's payload.
-enum Wire<'a> {
-    Varint(u64),
-    Fixed64(u64),
-    Bytes(&'a [u8]),
-    Fixed32(u32),
+/// Parses a whole model file: a `ModelProto` with an `ir_version` and a graph.
+///
+/// # Errors
+/// Malformed protobuf, a file that would decode to more than [`MAX_DECODED_BYTES`], or no
+/// `ir_version` or graph.
+pub(crate) fn decode_model(bytes: &[u8]) -> Result<ModelProto> {
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(bad(&format!(
+            "{} bytes, more than protobuf's limit of 2 GiB (larger models keep their weights in external files, which critpt does not read)",
+            bytes.len()
+        )));
+    }
+    let estimate = decoded_size(bytes, 0);
+    if estimate > MAX_DECODED_BYTES {
+        return Err(bad(&format!(
+            "its messages would take about {} MiB in memory, more than the {} MiB allowed (a file of {} bytes)",
+            estimate >> 20,
+            MAX_DECODED_BYTES >> 20,
+            bytes.len()
+        )));
+    }
+    let model = ModelProto::decode(bytes).map_err(|e| bad(&e.to_string()))?;
+    if model.ir_version.is_none() {
+        return Err(bad("no ir_version (is this an ONNX model?)"));
+    }
+    if model.graph.is_none() {
+        return Err(bad("no graph"));
+    }
+    Ok(model)
 }
 
-/// Iterates over the fields of one message.
-struct Reader<'a> {
+/// The version of the default (`ai.onnx`) operator set the model imports, if it names one.
+pub(crate) fn default_opset(model: &ModelProto) -> Option<i64> {
+    model
+        .opset_import
+        .iter()
+        .filter(|o| matches!(o.domain(), "" | "ai.onnx"))
+        .filter_map(|o| o.version)
+        .next_back()
+}
+
+/// Whether a tensor's data live in a separate file (not supported).
+pub(crate) fn is_external(t: &TensorProto) -> bool {
+    t.data_location() == DataLocation::External || !t.external_data.is_empty()
+}
+
+/// A graph input's or output's dimensions, when its type declares a tensor shape; `None`
+/// stands for a symbolic dimension.
+pub(crate) fn value_dims(v: &ValueInfoProto) -> Option<Vec<Option<i64>>> {
+    use schema::type_proto::Value;
+    let Some(Value::TensorType(t)) = v.r#type.as_ref()?.value.as_ref() else {
+        return None;
+    };
+    let shape = t.shape.as_ref()?;
+    Some(
+        shape
+            .dim
+            .iter()
+            .map(|d| match d.value {
+                Some(schema::tensor_shape_proto::dimension::Value::DimValue(v)) => Some(v),
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
+/// Attributes by name.
+pub(crate) trait Attributes {
+    /// The attribute named `name`.
+    fn attr(&self, name: &str) -> Option<&AttributeProto>;
+}
+
+impl Attributes for NodeProto {
+    fn attr(&self, name: &str) -> Option<&AttributeProto> {
+        self.attribute.iter().find(|a| a.name() == name)
+    }
+}
+
+/// The largest struct any ONNX message decodes to: the size the estimate gives every
+/// length-delimited field that could be a message.
+fn largest_message() -> usize {
+    use schema::*;
+    use std::mem::size_of;
+    [
+        size_of::<AttributeProto>(),
+        size_of::<ValueInfoProto>(),
+        size_of::<NodeProto>(),
+        size_of::<IntIntListEntryProto>(),
+        size_of::<NodeDeviceConfigurationProto>(),
+        size_of::<ShardingSpecProto>(),
+        size_of::<ShardedDimProto>(),
+        size_of::<SimpleShardedDimProto>(),
+        size_of::<TrainingInfoProto>(),
+        size_of::<ModelProto>(),
+        size_of::<DeviceConfigurationProto>(),
+        size_of::<StringStringEntryProto>(),
+        size_of::<TensorAnnotation>(),
+        size_of::<GraphProto>(),
+        size_of::<TensorProto>(),
+        size_of::<tensor_proto::Segment>(),
+        size_of::<SparseTensorProto>(),
+        size_of::<TensorShapeProto>(),
+        size_of::<tensor_shape_proto::Dimension>(),
+        size_of::<TypeProto>(),
+        size_of::<type_proto::Tensor>(),
+        size_of::<type_proto::Sequence>(),
+        size_of::<type_proto::Map>(),
+        size_of::<type_proto::Optional>(),
+        size_of::<type_proto::SparseTensor>(),
+        size_of::<type_proto::Opaque>(),
+        size_of::<OperatorSetIdProto>(),
+        size_of::<FunctionProto>(),
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(0)
+}
+
+/// Past prost's own recursion limit (100), so prost reports such nesting, not this estimate.
+const MAX_DEPTH: usize = 101;
+
+/// An upper bound, read off the wire format alone, on the memory the messages decoded from
+/// `buf` take beyond the bytes they copy: a length-delimited field whose payload parses as
+/// fields might be a message, and counts as the largest message struct and its contents; any
+/// other field counts as a string's or vector entry's header. Each is doubled for the growth
+/// of the vector holding it. Wire data that does not parse ends the count there (prost will
+/// refuse it).
+fn decoded_size(buf: &[u8], depth: usize) -> usize {
+    let message = 2 * largest_message();
+    let entry = 2 * std::mem::size_of::<Vec<u8>>();
+    let mut total = 0usize;
+    let mut r = Wire { buf, pos: 0 };
+    while let Some(field) = r.next() {
+        let size = match field {
+            Some(b) if depth < MAX_DEPTH && Wire::parses(b) => {
+                message.saturating_add(decoded_size(b, depth + 1))
+            }
+            _ => entry,
+        };
+        total = total.saturating_add(size);
+    }
+    total
+}
+
+/// The fields of one message, read without decoding.
+struct Wire<'a> {
     buf: &'a [u8],
     pos: usize,
 }
 
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
+impl<'a> Wire<'a> {
+    /// Whether `buf` is a sequence of well-formed fields to its end.
+    fn parses(buf: &[u8]) -> bool {
+        let mut r = Wire { buf, pos: 0 };
+        while r.next().is_some() {}
+        r.pos == buf.len()
     }
 
-    fn varint(&mut self) -> Result<u64> {
-        let mut v: u64 = 0;
+    fn varint(&mut self) -> Option<u64> {
+        let mut v = 0u64;
         for shift in (0..64).step_by(7) {
-            let b = *self
-                .buf
-                .get(self.pos)
-                .ok_or_else(|| bad("truncated varint"))?;
+            let b = *self.buf.get(self.pos)?;
             self.pos += 1;
             v |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
-                return Ok(v);
+                return Some(v);
             }
         }
-        Err(bad("varint longer than 10 bytes"))
+        None
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.buf.len())
-            .ok_or_else(|| bad("a field runs past the end of the file (truncated?)"))?;
+    fn skip(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len())?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
-        Ok(s)
+        Some(s)
     }
 
-    fn next_field(&mut self) -> Result<Option<(u32, Wire<'a>)>> {
+    /// The next field: `Some(payload)` for a length-delimited one, `None` for a number or a
+    /// group marker; `None` outside at the end or at a malformed field (the position then
+    /// stops short of the end).
+    fn next(&mut self) -> Option<Option<&'a [u8]>> {
         if self.pos >= self.buf.len() {
-            return Ok(None);
+            return None;
         }
+        let start = self.pos;
+        let field = self.field();
+        if field.is_none() {
+            self.pos = start;
+        }
+        field
+    }
+
+    fn field(&mut self) -> Option<Option<&'a [u8]>> {
         let key = self.varint()?;
-        let field = u32::try_from(key >> 3).map_err(|_| bad("field number out of range"))?;
-        let w = match key & 7 {
-            0 => Wire::Varint(self.varint()?),
-            1 => Wire::Fixed64(u64::from_le_bytes(
-                self.take(8)?.try_into().expect("8 bytes"),
-            )),
+        if key >> 3 == 0 {
+            return None;
+        }
+        match key & 7 {
+            0 => self.varint().map(|_| None),
+            1 => self.skip(8).map(|_| None),
             2 => {
-                let n = usize::try_from(self.varint()?).map_err(|_| bad("length out of range"))?;
-                Wire::Bytes(self.take(n)?)
+                let n = usize::try_from(self.varint()?).ok()?;
+                self.skip(n).map(Some)
             }
-            5 => Wire::Fixed32(u32::from_le_bytes(
-                self.take(4)?.try_into().expect("4 bytes"),
-            )),
-            t => return Err(bad(&format!("unsupported wire type {t}"))),
-        };
-        if field == 0 {
-            return Err(bad("field number 0"));
+            3 | 4 => Some(None),
+            5 => self.skip(4).map(|_| None),
+            _ => None,
         }
-        Ok(Some((field, w)))
     }
 }
 
-fn bytes<'a>(w: Wire<'a>, what: &str) -> Result<&'a [u8]> {
-    match w {
-        Wire::Bytes(b) => Ok(b),
-        _ => Err(bad(&format!("{what} has the wrong wire type"))),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn string(w: Wire<'_>, what: &str) -> Result<String> {
-    String::from_utf8(bytes(w, what)?.to_vec()).map_err(|_| bad(&format!("{what} is not UTF-8")))
-}
-
-fn int(w: Wire<'_>, what: &str) -> Result<i64> {
-    match w {
-        Wire::Varint(v) => Ok(v as i64),
-        _ => Err(bad(&format!("{what} has the wrong wire type"))),
-    }
-}
-
-/// Repeated varints, packed or not.
-fn ints(w: Wire<'_>, out: &mut Vec<i64>, what: &str) -> Result<()> {
-    match w {
-        Wire::Varint(v) => out.push(v as i64),
-        Wire::Bytes(b) => {
-            let mut r = Reader::new(b);
-            while r.pos < b.len() {
-                out.push(r.varint()? as i64);
+    /// A length-delimited field `field` holding `payload`.
+    fn field(field: u64, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for mut v in [field << 3 | 2, payload.len() as u64] {
+            while v >= 0x80 {
+                out.push((v as u8) | 0x80);
+                v >>= 7;
             }
+            out.push(v as u8);
         }
-        _ => return Err(bad(&format!("{what} has the wrong wire type"))),
+        out.extend_from_slice(payload);
+        out
     }
-    Ok(())
-}
 
-/// Repeated 32-bit floats, packed or not.
-fn floats32(w: Wire<'_>, out: &mut Vec<f32>, what: &str) -> Result<()> {
-    match w {
-        Wire::Fixed32(v) => out.push(f32::from_bits(v)),
-        Wire::Bytes(b) if b.len() % 4 == 0 => out.extend(
-            b.chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))),
-        ),
-        _ => return Err(bad(&format!("{what} has the wrong wire type"))),
+    #[test]
+    fn wire_parses_only_whole_fields() {
+        assert!(Wire::parses(&[]));
+        assert!(Wire::parses(&[0x08, 0x96, 0x01])); // field 1 = 150
+        assert!(Wire::parses(&field(7, b"abc")));
+        assert!(!Wire::parses(&[0x08, 0x96])); // truncated varint
+        assert!(!Wire::parses(&[0x0a, 0x05, 1, 2])); // length past the end
+        assert!(!Wire::parses(&[0x0e])); // wire type 6
+        assert!(!Wire::parses(&[0x00, 0x01])); // field number 0
     }
-    Ok(())
-}
 
-/// Repeated 64-bit floats, packed or not.
-fn floats64(w: Wire<'_>, out: &mut Vec<f64>, what: &str) -> Result<()> {
-    match w {
-        Wire::Fixed64(v) => out.push(f64::from_bits(v)),
-        Wire::Bytes(b) if b.len() % 8 == 0 => out.extend(
-            b.chunks_exact(8)
-                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))),
-        ),
-        _ => return Err(bad(&format!("{what} has the wrong wire type"))),
+    /// The estimate counts at least the struct of every message prost will build: `k` empty
+    /// nodes in a graph are `k` `NodeProto`s in a vector.
+    #[test]
+    fn estimate_bounds_the_structs_of_many_empty_messages() {
+        for k in [1usize, 10, 1000] {
+            let graph: Vec<u8> = (0..k).flat_map(|_| field(1, &[])).collect();
+            let model = [vec![0x08, 0x07], field(7, &graph)].concat();
+            let decoded = ModelProto::decode(model.as_slice()).unwrap();
+            let nodes = &decoded.graph.as_ref().unwrap().node;
+            assert_eq!(nodes.len(), k);
+            let held = nodes.capacity() * std::mem::size_of::<NodeProto>();
+            assert!(decoded_size(&model, 0) >= held, "{k} nodes");
+        }
     }
-    Ok(())
-}
 
-/// `TensorProto`: the fields of a dense tensor.
-#[derive(Debug, Default, Clone)]
-pub struct TensorProto {
-    pub dims: Vec<i64>,
-    pub data_type: i64,
-    pub name: String,
-    pub float_data: Vec<f32>,
-    pub int32_data: Vec<i64>,
-    pub int64_data: Vec<i64>,
-    pub double_data: Vec<f64>,
-    pub raw_data: Vec<u8>,
-    /// Data stored in a separate file (not supported).
-    pub external: bool,
-}
-
-impl TensorProto {
-    fn parse(b: &[u8]) -> Result<TensorProto> {
-        let mut t = TensorProto::default();
-        let mut r = Reader::new(b);
-        while let Some((f, w)) = r.next_field()? {
-            match f {
-                1 => ints(w, &mut t.dims, "tensor dims")?,
-                2 => t.data_type = int(w, "tensor data_type")?,
-                4 => floats32(w, &mut t.float_data, "float_data")?,
-                5 => ints(w, &mut t.int32_data, "int32_data")?,
-                7 => ints(w, &mut t.int64_data, "int64_data")?,
-                8 => t.name = string(w, "tensor name")?,
-                9 => t.raw_data = bytes(w, "raw_data")?.to_vec(),
-                10 => floats64(w, &mut t.double_data, "double_data")?,
-                14 => t.external = int(w, "data_location")? == 1,
-                _ => {}
+    /// Every model in fixtures/onnx is far inside the limit.
+    #[test]
+    fn fixtures_are_far_below_the_decoded_size_limit() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/onnx");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&root).unwrap() {
+            let p = entry.unwrap().path().join("model.onnx");
+            if let Ok(bytes) = std::fs::read(&p) {
+                let estimate = decoded_size(&bytes, 0);
+                assert!(
+                    estimate < MAX_DECODED_BYTES / 100,
+                    "{}: {estimate}",
+                    p.display()
+                );
+                decode_model(&bytes).unwrap();
+                seen += 1;
             }
         }
-        Ok(t)
-    }
-}
-
-/// `AttributeProto`.
-#[derive(Debug, Default, Clone)]
-pub struct AttributeProto {
-    pub name: String,
-    pub f: Option<f32>,
-    pub i: Option<i64>,
-    pub s: Option<Vec<u8>>,
-    pub t: Option<TensorProto>,
-    pub floats: Vec<f32>,
-    pub ints: Vec<i64>,
-}
-
-impl AttributeProto {
-    fn parse(b: &[u8]) -> Result<AttributeProto> {
-        let mut a = AttributeProto::default();
-        let mut r = Reader::new(b);
-        while let Some((f, w)) = r.next_field()? {
-            match f {
-                1 => a.name = string(w, "attribute name")?,
-                2 => {
-                    let mut v = Vec::new();
-                    floats32(w, &mut v, "attribute f")?;
-                    a.f = v.first().copied();
-                }
-                3 => a.i = Some(int(w, "attribute i")?),
-                4 => a.s = Some(bytes(w, "attribute s")?.to_vec()),
-                5 => a.t = Some(TensorProto::parse(bytes(w, "attribute t")?)?),
-                7 => floats32(w, &mut a.floats, "attribute floats")?,
-                8 => ints(w, &mut a.ints, "attribute ints")?,
-                _ => {}
-            }
-        }
-        Ok(a)
-    }
-}
-
-/// `NodeProto`.
-#[derive(Debug, Default, Clone)]
-pub struct NodeProto {
-    pub inputs: Vec<String>,
-    pub outputs: Vec<String>,
-    pub name: String,
-    pub op_type: String,
-    pub domain: String,
-    pub attributes: Vec<AttributeProto>,
-}
-
-impl NodeProto {
-    fn parse(b: &[u8]) -> Result<NodeProto> {
-        let mut n = NodeProto::default();
-        let mut r = Reader::new(b);
-        while let Some((f, w)) = r.next_field()? {
-            match f {
-                1 => n.inputs.push(string(w, "node input")?),
-                2 => n.outputs.push(string(w, "node output")?),
-                3 => n.name = string(w, "node name")?,
-                4 => n.op_type = string(w, "op_type")?,
-                5 => n
-                    .attributes
-                    .push(AttributeProto::parse(bytes(w, "attribute")?)?),
-                7 => n.domain = string(w, "node domain")?,
-                _ => {}
-            }
-        }
-        Ok(n)
-    }
-
-    /// The attribute named `name`.
-    pub fn attr(&self, name: &str) -> Option<&AttributeProto> {
-        self.attributes.iter().find(|a| a.name == name)
-    }
-}
-
-/// A graph input or output: its name and, when declared, its dimensions (`None`: symbolic).
-#[derive(Debug, Default, Clone)]
-pub struct ValueInfo {
-    pub name: String,
-    pub dims: Option<Vec<Option<i64>>>,
-}
-
-impl ValueInfo {
-    fn parse(b: &[u8]) -> Result<ValueInfo> {
-        let mut v = ValueInfo::default();
-        let mut r = Reader::new(b);
-        while let Some((f, w)) = r.next_field()? {
-            match f {
-                1 => v.name = string(w, "value name")?,
-                2 => v.dims = Self::type_dims(bytes(w, "value type")?)?,
-                _ => {}
-            }
-        }
-        Ok(v)
-    }
-
-    /// TypeProto → tensor_type (1) → shape (2) → dim (1) → dim_value (1) | dim_param (2).
-    fn type_dims(b: &[u8]) -> Result<Option<Vec<Option<i64>>>> {
-        let mut dims = None;
-        let mut r = Reader::new(b);
-        while let Some((f, w)) = r.next_field()? {
-            if f != 1 {
-                continue;
-            }
-            let mut tt = Reader::new(bytes(w, "tensor type")?);
-            while let Some((f, w)) = tt.next_field()? {
-                if f != 2 {
-                    continue;
-                }
-                let mut list = Vec::new();
-                let mut sh = Reader::new(bytes(w, "shape")?);
-                while let Some((f, w)) = sh.next_field()? {
-                    if f != 1 {
-                        continue;
-                    }
-                    let mut value = None;
-                    let mut d = Reader::new(bytes(w, "dimension")?);
-                    while let Some((f, w)) = d.next_field()? {
-                        if f == 1 {
-                            value = Some(int(w, "dim_value")?);
-                        }
-                    }
-                    list.push(value);
-                }
-                dims = Some(list);
-            }
-        }
-        Ok(dims)
-    }
-}
-
-/// `GraphProto`.
-#[derive(Debug, Default, Clone)]
-pub struct GraphProto {
-    pub nodes: Vec<NodeProto>,
-    pub initializers: Vec<TensorProto>,
-    pub inputs: Vec<ValueInfo>,
-    pub outputs: Vec<ValueInfo>,
-}
-
-impl GraphProto {
-    fn parse(b: &[u8]) -> Result<GraphProto> {
-        let mut g = GraphProto::default();
-        let mut r = Reader::new(b);
-        while let Some((f, w)) = r.next_field()? {
-            match f {
-                1 => g.nodes.push(NodeProto::parse(bytes(w, "node")?)?),
-                5 => g
-                    .initializers
-                    .push(TensorProto::parse(bytes(w, "initializer")?)?),
-                11 => g.inputs.push(ValueInfo::parse(bytes(w, "graph input")?)?),
-                12 => g.outputs.push(ValueInfo::parse(bytes(w, "graph output")?)?),
-                _ => {}
-            }
-        }
-        Ok(g)
-    }
-}
-
-/// `ModelProto`: the default-domain opset and the graph.
-#[derive(Debug, Default, Clone)]
-pub struct ModelProto {
-    pub opset: Option<i64>,
-    pub graph: GraphProto,
-}
-
-impl ModelProto {
-    /// Parses a whole model file.
-    ///
-    /// # Errors
-    /// Malformed protobuf, or no graph.
-    pub fn parse(b: &[u8]) -> Result<ModelProto> {
-        let mut m = ModelProto::default();
-        let mut graph = None;
-        let mut ir_version = None;
-        let mut r = Reader::new(b);
-        while let Some((f, w)) = r.next_field()? {
-            match f {
-                1 => ir_version = Some(int(w, "ir_version")?),
-                7 => graph = Some(GraphProto::parse(bytes(w, "graph")?)?),
-                8 => {
-                    let mut domain = String::new();
-                    let mut version = None;
-                    let mut o = Reader::new(bytes(w, "opset_import")?);
-                    while let Some((f, w)) = o.next_field()? {
-                        match f {
-                            1 => domain = string(w, "opset domain")?,
-                            2 => version = Some(int(w, "opset version")?),
-                            _ => {}
-                        }
-                    }
-                    if domain.is_empty() || domain == "ai.onnx" {
-                        m.opset = version;
-                    }
-                }
-                _ => {}
-            }
-        }
-        if ir_version.is_none() {
-            return Err(bad("no ir_version (is this an ONNX model?)"));
-        }
-        m.graph = graph.ok_or_else(|| bad("no graph"))?;
-        Ok(m)
+        assert!(seen >= 10, "{seen} fixtures");
     }
 }
