@@ -665,3 +665,26 @@ fn files_that_would_decode_to_gigabytes_are_refused() {
         "{e}"
     );
 }
+
+/// A file past protobuf's 2 GiB limit is refused from its size, before it is read (the file
+/// is sparse: nothing is written).
+#[test]
+fn files_past_protobufs_limit_are_refused_unread() {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("onnx_errors");
+    std::fs::create_dir_all(&d).unwrap();
+    let p = d.join("over_2gib.onnx");
+    let f = std::fs::File::create(&p).unwrap();
+    f.set_len(1 << 31).unwrap();
+    drop(f);
+    let e = load_onnx(&p)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    std::fs::remove_file(&p).unwrap();
+    assert!(
+        e.contains("not a valid ONNX file")
+            && e.contains("2147483648 bytes")
+            && e.contains("2 GiB"),
+        "{e}"
+    );
+}

@@ -1,8 +1,8 @@
 //! ONNX nodes → graph ops.
 
 use super::proto::{
-    decode_model, default_opset, is_external, value_dims, Attributes, GraphProto, NodeProto,
-    TensorProto,
+    check_file_size, decode_model, default_opset, is_external, value_dims, Attributes, GraphProto,
+    NodeProto, TensorProto,
 };
 use crate::error::{Error, Result};
 use crate::graph::ops::{Axes, Conv2d, Gather, MatMul, Op, Pool2d, Reduce, Reshape, Slice, Unary};
@@ -90,6 +90,11 @@ pub fn load_onnx(path: &Path) -> Result<Graph> {
 /// # Errors
 /// As [`load_onnx`].
 pub fn load_onnx_with(path: &Path, options: ImportOptions) -> Result<Graph> {
+    // Refused before reading: protobuf's limit bounds what is worth loading into memory.
+    let len = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .len();
+    check_file_size(len).map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     onnx_from_bytes_with(&bytes, options)
         .map_err(|e| Error::Data(format!("{}: {e}", path.display())))

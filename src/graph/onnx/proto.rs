@@ -30,18 +30,26 @@ fn bad(what: &str) -> Error {
     Error::Data(format!("not a valid ONNX file: {what}"))
 }
 
+/// Refuses a file longer than [`MAX_FILE_BYTES`], which no protobuf message can be.
+///
+/// # Errors
+/// The file is too long.
+pub(crate) fn check_file_size(len: u64) -> Result<()> {
+    if len > MAX_FILE_BYTES as u64 {
+        return Err(bad(&format!(
+            "{len} bytes, more than protobuf's limit of 2 GiB (larger models keep their weights in external files, which critpt does not read)"
+        )));
+    }
+    Ok(())
+}
+
 /// Parses a whole model file: a `ModelProto` with an `ir_version` and a graph.
 ///
 /// # Errors
 /// Malformed protobuf, a file that would decode to more than [`MAX_DECODED_BYTES`], or no
 /// `ir_version` or graph.
 pub(crate) fn decode_model(bytes: &[u8]) -> Result<ModelProto> {
-    if bytes.len() > MAX_FILE_BYTES {
-        return Err(bad(&format!(
-            "{} bytes, more than protobuf's limit of 2 GiB (larger models keep their weights in external files, which critpt does not read)",
-            bytes.len()
-        )));
-    }
+    check_file_size(bytes.len() as u64)?;
     let estimate = decoded_size(bytes, 0);
     if estimate > MAX_DECODED_BYTES {
         return Err(bad(&format!(
