@@ -688,3 +688,90 @@ fn files_past_protobufs_limit_are_refused_unread() {
         "{e}"
     );
 }
+
+/// A string field.
+fn text(number: u64, s: &str) -> Vec<u8> {
+    field(number, s.as_bytes())
+}
+
+/// `y = x · W` with the initializer `W` (2 × 3) given as `tensor`'s fields.
+fn matmul_model(tensor: &[u8]) -> Vec<u8> {
+    let w = [text(8, "W"), vec![0x10, 0x01], tensor.to_vec()].concat();
+    let node = [text(1, "x"), text(1, "W"), text(2, "y"), text(4, "MatMul")].concat();
+    let graph = [
+        field(1, &node),
+        field(5, &w),
+        field(11, &text(1, "x")),
+        field(12, &text(1, "y")),
+    ]
+    .concat();
+    model_around(&graph)
+}
+
+/// Repeated numbers are read packed or not (the schema declares `dims` unpacked and
+/// `float_data` packed; writers use either), and unknown fields anywhere are skipped: every
+/// encoding gives the same parameter, with the values written.
+#[test]
+fn packed_unpacked_and_unknown_fields_read_the_same() {
+    let values = [0.5f32, -1.25, 2.0, 3.5, -0.75, 8.0];
+    let packed_dims = field(1, &[2, 3]);
+    let unpacked_dims = vec![0x08, 2, 0x08, 3];
+    let packed_floats = field(
+        4,
+        &values
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect::<Vec<_>>(),
+    );
+    let unpacked_floats: Vec<u8> = values
+        .iter()
+        .flat_map(|v| [vec![0x25], v.to_le_bytes().to_vec()].concat())
+        .collect();
+    // Field 999 (varint) and field 1000 (bytes) are not in the schema.
+    let unknown = [vec![0xb8, 0x3e, 0x05], text(1000, "ignored")].concat();
+    let encodings = [
+        [packed_dims.clone(), packed_floats.clone()].concat(),
+        [unpacked_dims.clone(), unpacked_floats.clone()].concat(),
+        [packed_dims.clone(), unpacked_floats.clone()].concat(),
+        [
+            unknown.clone(),
+            unpacked_dims,
+            unknown.clone(),
+            packed_floats,
+        ]
+        .concat(),
+    ];
+    for (i, tensor) in encodings.iter().enumerate() {
+        let mut bytes = matmul_model(tensor);
+        bytes.extend_from_slice(&unknown);
+        let g = critpt::graph::onnx_from_bytes(&bytes).unwrap_or_else(|e| panic!("{i}: {e}"));
+        let p = g.params();
+        assert_eq!(p.len(), 1, "{i}");
+        assert_eq!(
+            (p[0].name.as_str(), p[0].shape.as_slice()),
+            ("W", &[2, 3][..]),
+            "{i}"
+        );
+        let want: Vec<f64> = values.iter().map(|&v| f64::from(v)).collect();
+        assert_eq!(g.initial_params(), want.as_slice(), "{i}");
+    }
+}
+
+/// A tensor whose data live in another file is refused, by its data_location or by its
+/// external_data entries.
+#[test]
+fn external_data_is_refused() {
+    let location = [field(1, &[2, 3]), vec![0x70, 0x01]].concat();
+    let entries = [
+        field(1, &[2, 3]),
+        field(13, &[text(1, "location"), text(2, "w.bin")].concat()),
+    ]
+    .concat();
+    for tensor in [location, entries] {
+        let e = import_error(&matmul_model(&tensor));
+        assert!(
+            e.contains("initializer 'W'") && e.contains("external files are not supported"),
+            "{e}"
+        );
+    }
+}
