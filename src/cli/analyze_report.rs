@@ -6,7 +6,7 @@ use super::analyze::{AnalyzeMethod, Scope};
 use super::common::print_json;
 use super::out::outln;
 use anyhow::Result;
-use critpt::critical::{CriticalKind, EscapeStep};
+use critpt::critical::{Classification, CriticalKind, EscapeStep};
 use critpt::curvature::{EigenBackend, Inertia, ParamTensor, SpectralDensity, TraceEstimate};
 use critpt::nn::{BnMode, LossKind};
 use serde::Serialize;
@@ -48,6 +48,20 @@ pub(super) struct Verdict {
     /// Lanczos: why the verdict is what it is.
     pub(super) note: Option<String>,
     pub(super) zero_threshold: f64,
+}
+
+impl Verdict {
+    /// The verdict of a dense method: kind, index and minimum ratio all known.
+    pub(super) fn exact(c: &Classification, zero_threshold: f64) -> Self {
+        Verdict {
+            kind: Some(c.kind),
+            index: Some(c.index),
+            minimum_ratio: Some(c.minimum_ratio),
+            index_at_least: None,
+            note: None,
+            zero_threshold,
+        }
+    }
 }
 
 /// Whether Lanczos converged: one flag for both ends (inertia) or one per eigenpair (lanczos).
