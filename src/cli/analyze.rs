@@ -108,10 +108,10 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub basis_size: Option<usize>,
     /// Maximum Lanczos block steps.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = critpt::curvature::lanczos::LANCZOS_MAX_ITERS)]
     pub max_iters: usize,
     /// Relative residual tolerance of Lanczos.
-    #[arg(long, default_value_t = 1e-8, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = critpt::curvature::lanczos::LANCZOS_TOL, allow_hyphen_values = true)]
     pub lanczos_tol: f64,
     /// Estimate the trace by Hutch++ (lanczos; dense gives it exactly).
     #[arg(long)]
