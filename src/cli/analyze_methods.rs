@@ -62,6 +62,13 @@ pub(super) fn analyze_and_report(
     analyze_report::print(a.json, subject, &analysis, &extras)
 }
 
+/// The result of `f` and the seconds it took.
+fn timed<T>(f: impl FnOnce() -> critpt::Result<T>) -> Result<(T, f64)> {
+    let start = Instant::now();
+    let value = f()?;
+    Ok((value, start.elapsed().as_secs_f64()))
+}
+
 /// The `--backend` of a dense method, or `default`, the fastest in this build.
 fn dense_backend(a: &AnalyzeArgs, default: EigenBackend) -> Result<EigenBackend> {
     let Some(b) = a.backend else {
@@ -102,9 +109,7 @@ fn dense(
     tol: &Tolerances,
 ) -> Result<Analysis> {
     let backend = dense_backend(a, EigenBackend::fastest_eigenvalues())?;
-    let start = Instant::now();
-    let cp = classify_point_eigenvalues(obj, point, tol, backend)?;
-    let seconds = start.elapsed().as_secs_f64();
+    let (cp, seconds) = timed(|| classify_point_eigenvalues(obj, point, tol, backend))?;
     let c = cp.classification;
     let ev = cp.eigenvalues;
     let reported = a.top.map_or(ev.len(), |k| k.min(ev.len()));
@@ -139,9 +144,7 @@ fn inertia(
     tol: &Tolerances,
 ) -> Result<Analysis> {
     let backend = dense_backend(a, EigenBackend::fastest_factorization())?;
-    let start = Instant::now();
-    let p = classify_point_inertia(obj, point, tol, a.seed, backend)?;
-    let seconds = start.elapsed().as_secs_f64();
+    let (p, seconds) = timed(|| classify_point_inertia(obj, point, tol, a.seed, backend))?;
     let c = p.classification;
     let ext = &p.inertia.extremes;
     let (eigenvalues, residuals) = if point.len() == 1 {
@@ -254,26 +257,18 @@ fn extras<O: Hvp + ?Sized>(
         critpt::limits::check_density_grid(a.density_grid)?;
     }
     let trace = if a.trace && !exact_trace {
-        let start = Instant::now();
-        let t = hutch_plus_plus(obj, point, a.hvps, a.seed)?;
-        Some((t, start.elapsed().as_secs_f64()))
+        Some(timed(|| hutch_plus_plus(obj, point, a.hvps, a.seed))?)
     } else {
         None
     };
     let density = if a.density {
-        let start = Instant::now();
         let cfg = Slq::new()
             .with_runs(a.density_runs)?
             .with_steps(a.density_steps)?
             .with_grid_points(a.density_grid)?
             .with_seed(a.seed);
-        let d = slq_density(obj, point, &cfg)?;
-        Some((
-            d,
-            a.density_runs,
-            a.density_steps,
-            start.elapsed().as_secs_f64(),
-        ))
+        let (d, seconds) = timed(|| slq_density(obj, point, &cfg))?;
+        Some((d, a.density_runs, a.density_steps, seconds))
     } else {
         None
     };
