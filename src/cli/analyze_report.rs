@@ -337,6 +337,15 @@ pub(super) fn print(
         ModelFormat::Mlp { sizes } => print_mlp(subject, sizes, analysis)?,
         ModelFormat::Onnx { tensors, .. } => print_onnx(subject, *tensors, analysis, extras)?,
     }
+    if let Some(Some(e)) = &analysis.escape {
+        outln!(
+            "escape: along λ = {} by {}: loss {} -> {}",
+            json_number(e.eigenvalue),
+            json_number(e.step),
+            json_number(e.value_before),
+            json_number(e.value_after)
+        )?;
+    }
     print_extras(extras)
 }
 
@@ -446,15 +455,6 @@ fn print_mlp(subject: &Subject<'_>, sizes: &[usize], analysis: &Analysis) -> Res
                 v.note.as_deref().unwrap_or("")
             )?;
         }
-    }
-    if let Some(Some(e)) = &analysis.escape {
-        outln!(
-            "escape: along λ = {} by {}: loss {} -> {}",
-            json_number(e.eigenvalue),
-            json_number(e.step),
-            json_number(e.value_before),
-            json_number(e.value_after)
-        )?;
     }
     Ok(())
 }

@@ -83,3 +83,29 @@ fn dense_block_reports_of_the_two_formats_agree() {
     assert!(onnx["kind"].is_null() && onnx["index_at_least"].is_null());
     assert_eq!(onnx["backend"], "faer");
 }
+
+/// `--escape` on an ONNX graph: the summary prints the step as the MLP summary does, along the
+/// smallest eigenvalue of the dense spectrum (found again by Lanczos for the step).
+#[test]
+fn onnx_escape_is_in_both_reports() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/onnx/convbn_mse");
+    let model = format!("{dir}/model.onnx");
+    let data = format!("{dir}/data.safetensors");
+    let args = [
+        "analyze", "--model", &model, "--data", &data, "--loss", "mse", "--escape",
+    ];
+    let v = critpt_json(&args);
+    let lambda_min = v["lambda_min"].as_f64().unwrap();
+    let e = &v["escape"];
+    let lambda = e["eigenvalue"].as_f64().unwrap();
+    assert_all_close("escape eigenvalue", &[lambda], &[lambda_min], 1e-10);
+    assert!(e["loss_after"].as_f64().unwrap() < e["loss_before"].as_f64().unwrap());
+    let out = crate::util::critpt(&args);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("escape: along λ = "))
+        .unwrap_or_else(|| panic!("no escape line in:\n{text}"));
+    assert!(line.contains(&format!("-> {}", e["loss_after"])), "{line}");
+}
