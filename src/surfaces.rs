@@ -232,7 +232,7 @@ pub fn all() -> Vec<Surface> {
         },
         Surface {
             name: "valley",
-            description: "the chapter's long narrow valley: linear regression b + w x on ten points (REFERENCE §3)",
+            description: "the chapter's long narrow valley: linear regression b + w x on ten points",
             formula: valley_formula(),
             plot_box: vec![(-200.0, -100.0), (-5.0, 5.0)],
             critical_points: vec![kp(&[-188.43319665732668, 2.669454966762258], Minimum)],

@@ -24,21 +24,17 @@
 //! other matrices (positive semi-definite by construction) and for blocks it is null, with
 //! `kind_note` saying why, and `--escape` is refused.
 
-use super::common::{print_json, warn_default_mse_targets};
-use super::out::{errln, outln, Spinner};
+use super::analyze_methods::analyze_and_report;
+use super::analyze_report::{ModelFormat, Subject};
+use super::common::warn_default_mse_targets;
+use super::out::{errln, outln};
 use super::train::targets;
 use anyhow::{bail, Result};
-use critpt::critical::{
-    classify_extremes, classify_point_eigenvalues, classify_point_inertia, escape_saddle,
-    EscapeOptions, Tolerances,
-};
+use critpt::critical::Tolerances;
 use critpt::curvature::{
-    hutch_plus_plus, select_tensors, slq_density, tensor_indices, Curvature, CurvatureOperator,
-    EigenBackend, Lanczos, ParamTensor, Restricted, Slq, Which,
+    select_tensors, tensor_indices, Curvature, EigenBackend, ParamTensor, Which,
 };
 use critpt::nn::{load_model, net_operator, Activation, BnMode, Dataset, LossKind, NetLoss, Task};
-use critpt::objective::{Gradient, Hessian};
-use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -112,10 +108,10 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub basis_size: Option<usize>,
     /// Maximum Lanczos block steps.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = critpt::curvature::lanczos::LANCZOS_MAX_ITERS)]
     pub max_iters: usize,
     /// Relative residual tolerance of Lanczos.
-    #[arg(long, default_value_t = 1e-8, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = critpt::curvature::lanczos::LANCZOS_TOL, allow_hyphen_values = true)]
     pub lanczos_tol: f64,
     /// Estimate the trace by Hutch++ (lanczos; dense gives it exactly).
     #[arg(long)]
@@ -200,25 +196,13 @@ impl AnalyzeArgs {
     }
 }
 
-/// The `--backend` of a dense method, or the fastest in this build.
-fn dense_backend(a: &AnalyzeArgs, default: EigenBackend) -> Result<EigenBackend> {
-    let Some(b) = a.backend else {
-        return Ok(default);
-    };
-    if !EigenBackend::available().contains(&b) {
-        let name = b.name();
-        bail!("--backend {name} needs critpt built with `--features {name}`");
-    }
-    Ok(b)
-}
-
 /// What `--curvature`, `--params` and `--batch-size` chose: the JSON's `curvature`,
 /// `parameter_names`, `selected_parameters`, `batch_size`, and whether the verdict applies.
 pub(super) struct Scope {
     pub(super) curvature: Curvature,
-    tensors: Vec<ParamTensor>,
+    pub(super) tensors: Vec<ParamTensor>,
     pub(super) selected: Option<Vec<ParamTensor>>,
-    batch_size: Option<usize>,
+    pub(super) batch_size: Option<usize>,
 }
 
 impl Scope {
@@ -266,21 +250,11 @@ impl Scope {
         }
     }
 
-    /// Adds the scope to the JSON, and nulls the verdict where it does not apply.
-    pub(super) fn add_to(&self, v: &mut serde_json::Value) {
-        v["curvature"] = json!(self.curvature.name());
-        v["parameter_names"] = json!(self.tensors);
-        v["batch_size"] = json!(self.batch_size);
-        if let Some(sel) = &self.selected {
-            v["selected_parameters"] = json!(sel);
-            v["selected_count"] = json!(sel.iter().map(ParamTensor::len).sum::<usize>());
-        }
-        if let Some(why) = self.no_verdict() {
-            for key in ["kind", "index", "index_at_least", "minimum_ratio"] {
-                v[key] = serde_json::Value::Null;
-            }
-            v["kind_note"] = json!(why);
-        }
+    /// The number of parameters in the `--params` block.
+    pub(super) fn selected_count(&self) -> Option<usize> {
+        self.selected
+            .as_ref()
+            .map(|sel| sel.iter().map(ParamTensor::len).sum())
     }
 
     /// The summary line of the scope (nothing for the default).
@@ -322,11 +296,11 @@ impl ModelSource {
 
 /// Runs `critpt analyze`.
 pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
-    if let ModelSource::Onnx = ModelSource::of(&a.model) {
-        return super::analyze_graph::run(a);
-    }
     if a.top == Some(0) {
         bail!("--top must be at least 1, got 0");
+    }
+    if let ModelSource::Onnx = ModelSource::of(&a.model) {
+        return super::analyze_graph::run(a);
     }
     let activation = a.activation;
     let file = load_model(&a.model, activation)?;
@@ -391,531 +365,21 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode> {
         None => vec![NetLoss::new(&model, &data, kind, mode)?],
     };
     let full = net_operator(&parts, scope.curvature)?;
-    let restricted;
-    let (obj, point): (&dyn CurvatureOperator, Vec<f64>) = match scope.indices() {
-        Some(idx) => {
-            restricted = Restricted::new(&*full, &model.params, idx)?;
-            let p = restricted.point();
-            (&restricted, p)
-        }
-        None => (&*full, model.params.clone()),
-    };
-    let point = point.as_slice();
-    let dim = point.len();
-    let method = a.method_for(dim).name();
-    let tol = a.tolerances()?;
-    if method != "lanczos" {
-        critpt::limits::check_dense_params(dim)?;
-    }
-    if a.density {
-        critpt::limits::check_density_grid(a.density_grid)?;
-    }
-    let spinner = Spinner::start(format!(
-        "{method} {} of {dim} parameters",
-        scope.curvature.name()
-    ));
-    let extras = Extras::compute(a, obj, point, method != "lanczos")?;
-    let net = Net {
-        model: &model,
-        data: &data,
-        kind,
-        mode,
+    let subject = Subject {
+        path: &a.model,
+        parameters: model.n_params(),
+        samples: data.n_samples(),
+        accuracy: match data.labels() {
+            Some(l) if kind.is_classification() => Some(model.accuracy(&data.x, l, mode)?),
+            _ => None,
+        },
+        loss_kind: kind,
+        batchnorm_mode: mode,
         scope: &scope,
-        full: &*full,
+        format: ModelFormat::Mlp {
+            sizes: model.sizes(),
+        },
     };
-    if method == "lanczos" {
-        return run_lanczos(a, &net, obj, point, &tol, extras, spinner);
-    }
-    if method == "inertia" {
-        return run_inertia(a, &net, obj, point, &tol, extras, spinner);
-    }
-    let backend = dense_backend(a, EigenBackend::fastest_eigenvalues())?;
-    let start = std::time::Instant::now();
-    let cp = classify_point_eigenvalues(obj, point, &tol, backend)?;
-    let seconds = start.elapsed().as_secs_f64();
-    let ev = &cp.eigenvalues;
-    let c = cp.classification;
-    let trace: f64 = ev.iter().sum();
-    let reported: &[f64] = match a.top {
-        Some(k) => &ev[ev.len().saturating_sub(k)..],
-        None => ev,
-    };
-    let accuracy = match data.labels() {
-        Some(l) if kind.is_classification() => Some(model.accuracy(&data.x, l, mode)?),
-        _ => None,
-    };
-    let escape = escape_json(a, obj, point, &tol);
-    drop(spinner);
-    if a.json {
-        let mut v = json!({
-            "parameters": model.n_params(),
-            "samples": data.n_samples(),
-            "loss": cp.value,
-            "accuracy": accuracy,
-            "gradient_norm": cp.gradient_norm,
-            "eigenvalues": reported,
-            "lambda_min": ev.first(),
-            "lambda_max": ev.last(),
-            "zero_threshold": cp.zero_threshold,
-            "kind": c.kind,
-            "index": c.index,
-            "minimum_ratio": c.minimum_ratio,
-            "trace": trace,
-            "trace_std_error": 0.0,
-            "method": method,
-            "backend": backend.name(),
-            "loss_kind": kind.name(),
-            "batchnorm_mode": mode.name(),
-            "seconds": seconds,
-        });
-        net.add_fit(&mut v)?;
-        print_report(a, v, escape, &extras)?;
-    } else {
-        outln!(
-            "model {} ({} parameters, {}), {} samples, loss {}, batch norm {}",
-            a.model.display(),
-            model.n_params(),
-            model
-                .sizes()
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join("-"),
-            data.n_samples(),
-            kind.name(),
-            mode.name()
-        )?;
-        scope.print()?;
-        print_fit(cp.value, accuracy, net.gradient_norm(cp.gradient_norm)?)?;
-        outln!(
-            "eigenvalues    min {:.6e}  max {:.6e}  trace {:.6e}",
-            ev.first().copied().unwrap_or(0.0),
-            ev.last().copied().unwrap_or(0.0),
-            trace
-        )?;
-        let top: Vec<String> = ev
-            .iter()
-            .rev()
-            .take(10)
-            .map(|l| format!("{l:.4e}"))
-            .collect();
-        outln!("largest        {}", top.join(", "))?;
-        if scope.no_verdict().is_none() {
-            outln!(
-                "kind {}   index {}   minimum ratio {:.4}   ({seconds:.2} s, dense, {})",
-                c.kind,
-                c.index,
-                c.minimum_ratio,
-                backend.name()
-            )?;
-        }
-        print_escape(&escape)?;
-        extras.print()?;
-    }
+    analyze_and_report(a, &subject, &*full, &model.params)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// `--escape`: one step along the most negative curvature (only that eigenpair is computed),
-/// or a warning saying why not.
-pub(super) fn escape_json<O: Gradient + Hessian + ?Sized>(
-    a: &AnalyzeArgs,
-    obj: &O,
-    params: &[f64],
-    tol: &Tolerances,
-) -> Option<serde_json::Value> {
-    if !a.escape {
-        return None;
-    }
-    match escape_saddle(obj, params, tol, &EscapeOptions::default()) {
-        Ok(e) => Some(json!({
-            "eigenvalue": e.eigenvalue,
-            "step": e.step,
-            "loss_before": e.value_before,
-            "loss_after": e.value_after,
-            "predicted_change": e.predicted_change,
-        })),
-        Err(e) => {
-            errln!("warning: no escape step: {e}");
-            None
-        }
-    }
-}
-
-/// The end of every method's JSON report: the escape step (with `--escape`), the optional
-/// estimates, then the one JSON object on stdout.
-pub(super) fn print_report(
-    a: &AnalyzeArgs,
-    mut v: serde_json::Value,
-    escape: Option<serde_json::Value>,
-    extras: &Extras,
-) -> Result<()> {
-    if a.escape {
-        v["escape"] = escape.unwrap_or(serde_json::Value::Null);
-    }
-    extras.add_to(&mut v);
-    print_json(&v)
-}
-
-/// The lines every method's summary starts with: loss, accuracy (classification), gradient norm.
-pub(super) fn print_fit(loss: f64, accuracy: Option<f64>, gradient_norm: f64) -> Result<()> {
-    outln!("loss           {loss:.10}")?;
-    if let Some(acc) = accuracy {
-        outln!("accuracy       {acc:.4}")?;
-    }
-    outln!("gradient norm  {gradient_norm:.3e}")?;
-    Ok(())
-}
-
-fn print_escape(escape: &Option<serde_json::Value>) -> Result<()> {
-    if let Some(e) = escape {
-        outln!(
-            "escape: along λ = {} by {}: loss {} -> {}",
-            e["eigenvalue"],
-            e["step"],
-            e["loss_before"],
-            e["loss_after"]
-        )?;
-    }
-    Ok(())
-}
-
-/// `--method inertia`: exact counts from two `LBLᵀ` factorizations, the extremes by block
-/// Lanczos on the dense Hessian.
-fn run_inertia(
-    a: &AnalyzeArgs,
-    net: &Net<'_>,
-    obj: &dyn CurvatureOperator,
-    point: &[f64],
-    tol: &Tolerances,
-    extras: Extras,
-    spinner: Spinner,
-) -> Result<ExitCode> {
-    let Net {
-        model,
-        data,
-        kind,
-        mode,
-        scope,
-        ..
-    } = *net;
-    let backend = dense_backend(a, EigenBackend::fastest_factorization())?;
-    let start = std::time::Instant::now();
-    let p = classify_point_inertia(obj, point, tol, a.seed, backend)?;
-    let seconds = start.elapsed().as_secs_f64();
-    let c = p.classification;
-    let ext = &p.inertia.extremes;
-    let n = point.len();
-    let (extremes, residuals) = if n == 1 {
-        (vec![ext.smallest.value], vec![ext.smallest.residual])
-    } else {
-        (
-            vec![ext.smallest.value, ext.largest.value],
-            vec![ext.smallest.residual, ext.largest.residual],
-        )
-    };
-    let accuracy = match data.labels() {
-        Some(l) if kind.is_classification() => Some(model.accuracy(&data.x, l, mode)?),
-        _ => None,
-    };
-    let escape = escape_json(a, obj, point, tol);
-    drop(spinner);
-    let counts = p.inertia.counts;
-    if a.json {
-        let mut v = json!({
-            "parameters": model.n_params(),
-            "samples": data.n_samples(),
-            "loss": p.value,
-            "accuracy": accuracy,
-            "gradient_norm": p.gradient_norm,
-            "eigenvalues": extremes,
-            "residuals": residuals,
-            "converged": ext.converged,
-            "lambda_min": ext.smallest.value,
-            "lambda_max": ext.largest.value,
-            "counts": counts,
-            "zero_threshold": p.inertia.tau,
-            "kind": c.kind,
-            "index": c.index,
-            "minimum_ratio": c.minimum_ratio,
-            "trace": p.inertia.trace,
-            "trace_std_error": 0.0,
-            "method": "inertia",
-            "backend": backend.name(),
-            "loss_kind": kind.name(),
-            "batchnorm_mode": mode.name(),
-            "seconds": seconds,
-        });
-        net.add_fit(&mut v)?;
-        print_report(a, v, escape, &extras)?;
-    } else {
-        outln!(
-            "model {} ({n} parameters), {} samples, loss {}, batch norm {}",
-            a.model.display(),
-            data.n_samples(),
-            kind.name(),
-            mode.name()
-        )?;
-        scope.print()?;
-        print_fit(p.value, accuracy, net.gradient_norm(p.gradient_norm)?)?;
-        outln!(
-            "eigenvalues    min {:.6e} (residual {:.1e})  max {:.6e} (residual {:.1e})  trace {:.6e}",
-            ext.smallest.value,
-            ext.smallest.residual,
-            ext.largest.value,
-            ext.largest.residual,
-            p.inertia.trace
-        )?;
-        outln!(
-            "counts         {} negative, {} zero (|λ| <= {:.1e}), {} positive",
-            counts.negative,
-            counts.zero,
-            p.inertia.tau,
-            counts.positive
-        )?;
-        if scope.no_verdict().is_none() {
-            outln!(
-                "kind {}   index {}   minimum ratio {:.4}   ({seconds:.2} s, inertia, {})",
-                c.kind,
-                c.index,
-                c.minimum_ratio,
-                backend.name()
-            )?;
-        }
-        print_escape(&escape)?;
-        extras.print()?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The optional estimates (`--trace`, `--density`), shared by all methods.
-pub(super) struct Extras {
-    trace: Option<serde_json::Value>,
-    density: Option<serde_json::Value>,
-}
-
-impl Extras {
-    pub(super) fn compute<O: critpt::objective::Hvp + ?Sized>(
-        a: &AnalyzeArgs,
-        obj: &O,
-        params: &[f64],
-        dense: bool,
-    ) -> Result<Extras> {
-        let trace = if a.trace && !dense {
-            let start = std::time::Instant::now();
-            let t = hutch_plus_plus(obj, params, a.hvps, a.seed)?;
-            Some(json!({
-                "estimate": t.estimate,
-                "std_error": t.std_error,
-                "hvps": t.n_matvecs,
-                "seed": t.seed,
-                "method": "hutch++",
-                "seconds": start.elapsed().as_secs_f64(),
-            }))
-        } else {
-            None
-        };
-        let density = if a.density {
-            let start = std::time::Instant::now();
-            let cfg = Slq::new()
-                .with_runs(a.density_runs)?
-                .with_steps(a.density_steps)?
-                .with_grid_points(a.density_grid)?
-                .with_seed(a.seed);
-            let d = slq_density(obj, params, &cfg)?;
-            Some(json!({
-                "grid": d.grid,
-                "values": d.density,
-                "sigma": d.sigma,
-                "integral": d.integral(),
-                "runs": a.density_runs,
-                "steps": a.density_steps,
-                "first_moment": {"mean": d.first_moment.mean, "std_error": d.first_moment.std_error},
-                "second_moment": {"mean": d.second_moment.mean, "std_error": d.second_moment.std_error},
-                "hvps": d.n_hvps,
-                "seed": d.seed,
-                "runs_quadrature": d.runs,
-                "seconds": start.elapsed().as_secs_f64(),
-            }))
-        } else {
-            None
-        };
-        Ok(Extras { trace, density })
-    }
-
-    pub(super) fn add_to(&self, v: &mut serde_json::Value) {
-        if let Some(t) = &self.trace {
-            v["trace"] = t["estimate"].clone();
-            v["trace_std_error"] = t["std_error"].clone();
-            v["trace_estimate"] = t.clone();
-        }
-        if let Some(d) = &self.density {
-            v["density"] = d.clone();
-        }
-    }
-
-    pub(super) fn print(&self) -> Result<()> {
-        if let Some(t) = &self.trace {
-            outln!(
-                "trace          {} ± {} (hutch++, {} products)",
-                t["estimate"],
-                t["std_error"],
-                t["hvps"]
-            )?;
-        }
-        if let Some(d) = &self.density {
-            outln!(
-                "density        SLQ, {} runs x {} steps, σ = {}, mean eigenvalue {} ± {}",
-                d["runs"],
-                d["steps"],
-                d["sigma"],
-                d["first_moment"]["mean"],
-                d["first_moment"]["std_error"]
-            )?;
-        }
-        Ok(())
-    }
-}
-
-fn run_lanczos(
-    a: &AnalyzeArgs,
-    net: &Net<'_>,
-    obj: &dyn CurvatureOperator,
-    point: &[f64],
-    tol: &Tolerances,
-    extras: Extras,
-    spinner: Spinner,
-) -> Result<ExitCode> {
-    let Net {
-        model,
-        data,
-        kind,
-        mode,
-        scope,
-        ..
-    } = *net;
-    if a.escape {
-        bail!("--escape needs the dense Hessian; use --method dense");
-    }
-    let k = a.top.unwrap_or(5);
-    let start = std::time::Instant::now();
-    let mut grad = vec![0.0; point.len()];
-    let loss = obj.loss_and_gradient(point, &mut grad)?;
-    let gradient_norm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
-    drop(grad);
-    let which = a.which;
-    let mut lanczos = Lanczos::new(k, which);
-    if let Some(b) = a.block_size {
-        lanczos = lanczos.with_block_size(b)?;
-    }
-    if let Some(m) = a.basis_size {
-        lanczos = lanczos.with_basis_size(m)?;
-    }
-    let r = lanczos
-        .with_tol(a.lanczos_tol)?
-        .with_max_iters(a.max_iters)?
-        .with_seed(a.seed)
-        .run(obj, point)?;
-    let seconds = start.elapsed().as_secs_f64();
-    let ev = r.spectrum.eigenvalues();
-    let n = point.len();
-    let verdict = classify_extremes(&r, which, k, n, gradient_norm, loss, tol);
-    let kind_name = verdict.kind.map(|k| k.name());
-    let index = verdict.index;
-    let note = &verdict.note;
-    drop(spinner);
-    let accuracy = match data.labels() {
-        Some(l) if kind.is_classification() => Some(model.accuracy(&data.x, l, mode)?),
-        _ => None,
-    };
-    if a.json {
-        let mut v = json!({
-            "parameters": model.n_params(),
-            "samples": data.n_samples(),
-            "loss": loss,
-            "accuracy": accuracy,
-            "gradient_norm": gradient_norm,
-            "eigenvalues": ev,
-            "residuals": r.residuals,
-            "converged": r.converged,
-            "lambda_min": ev.first(),
-            "lambda_max": ev.last(),
-            "kind": kind_name,
-            "kind_note": note,
-            "index": index,
-            "index_at_least": verdict.index_at_least,
-            "minimum_ratio": verdict.minimum_ratio,
-            "zero_threshold": verdict.zero_threshold,
-            "trace": serde_json::Value::Null,
-            "trace_std_error": serde_json::Value::Null,
-            "method": "lanczos",
-            "top": k,
-            "which": which.name(),
-            "hvps": r.n_hvps,
-            "iterations": r.iterations,
-            "restarts": r.restarts,
-            "block_size": r.block_size,
-            "basis_size": r.basis_size,
-            "seed": r.seed,
-            "loss_kind": kind.name(),
-            "batchnorm_mode": mode.name(),
-            "seconds": seconds,
-        });
-        net.add_fit(&mut v)?;
-        print_report(a, v, None, &extras)?;
-    } else {
-        outln!(
-            "model {} ({n} parameters), {} samples, loss {}, batch norm {}",
-            a.model.display(),
-            data.n_samples(),
-            kind.name(),
-            mode.name()
-        )?;
-        scope.print()?;
-        print_fit(loss, accuracy, net.gradient_norm(gradient_norm)?)?;
-        for (l, res) in ev.iter().zip(&r.residuals) {
-            outln!("eigenvalue     {l:>14.6e}   residual {res:.1e}")?;
-        }
-        outln!(
-            "kind {}   index {}   ({note}; {} products, {} steps, {seconds:.2} s, lanczos)",
-            kind_name.unwrap_or("undecided"),
-            index.map_or("unknown".to_string(), |i| i.to_string()),
-            r.n_hvps,
-            r.iterations
-        )?;
-        extras.print()?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The MLP, its data and the chosen operator, as the methods report them.
-struct Net<'a> {
-    model: &'a critpt::nn::Mlp,
-    data: &'a Dataset,
-    kind: LossKind,
-    mode: BnMode,
-    scope: &'a Scope,
-    /// The operator over all parameters (the gradient norm of a block's report is the whole
-    /// gradient's).
-    full: &'a dyn CurvatureOperator,
-}
-
-impl Net<'_> {
-    /// The whole gradient's norm: `block_norm` itself without `--params`, else one more
-    /// gradient over all parameters.
-    fn gradient_norm(&self, block_norm: f64) -> Result<f64> {
-        if self.scope.selected.is_none() {
-            return Ok(block_norm);
-        }
-        let g = critpt::objective::gradient_vec(self.full, &self.model.params)?;
-        Ok(critpt::objective::norm(&g))
-    }
-
-    /// The scope's fields, the whole gradient's norm, and the null verdict where it applies.
-    fn add_fit(&self, v: &mut serde_json::Value) -> Result<()> {
-        if self.scope.selected.is_some() {
-            v["gradient_norm"] = json!(self.gradient_norm(0.0)?);
-        }
-        self.scope.add_to(v);
-        Ok(())
-    }
 }

@@ -4,7 +4,7 @@ use super::classify::tolerances;
 use super::common::{fmt_num, fmt_vec, parse_point, print_json, FunctionArgs};
 use super::out::{errln, outln};
 use anyhow::Result;
-use critpt::critical::{escape_saddle, EscapeOptions};
+use critpt::critical::{escape_saddle, EscapeOptions, EscapeStep};
 use critpt::derivatives::{FiniteDiff, Method};
 use std::process::ExitCode;
 
@@ -30,6 +30,16 @@ pub struct EscapeArgs {
     pub json: bool,
 }
 
+/// The JSON of `critpt escape`: the step's fields, the function's variables and the
+/// derivative method.
+#[derive(serde::Serialize)]
+struct EscapeJson<'a> {
+    #[serde(flatten)]
+    step: &'a EscapeStep,
+    variables: &'a [String],
+    method: &'static str,
+}
+
 /// Runs `critpt escape`.
 pub fn run(a: &EscapeArgs) -> Result<ExitCode> {
     let f = a.function.formula()?;
@@ -49,10 +59,11 @@ pub fn run(a: &EscapeArgs) -> Result<ExitCode> {
         errln!("warning: {}", super::flags::with_flags(w));
     }
     if a.json {
-        let mut v = serde_json::to_value(&e)?;
-        v["variables"] = serde_json::json!(f.variables());
-        v["method"] = serde_json::json!(method.name());
-        print_json(&v)?;
+        print_json(&serde_json::to_value(EscapeJson {
+            step: &e,
+            variables: f.variables(),
+            method: method.name(),
+        })?)?;
     } else {
         outln!(
             "from        {}  value {}",

@@ -3,7 +3,7 @@
 use super::common::print_json;
 use super::out::{outln, Spinner};
 use critpt::gallery::{run_all, GalleryReport};
-use serde_json::json;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,7 +33,7 @@ pub fn run(a: &GalleryArgs) -> anyhow::Result<ExitCode> {
     let report = run_all(&a.out, &only)?;
     drop(spinner);
     if a.json {
-        print_json(&report_json(&report))?;
+        print_json(&serde_json::to_value(GalleryJson::new(&report))?)?;
     } else {
         print_report(&report)?;
     }
@@ -56,39 +56,55 @@ fn fmt_value(v: f64) -> String {
     }
 }
 
-/// The report as one JSON object; a NaN number becomes null.
-fn report_json(r: &GalleryReport) -> serde_json::Value {
-    let figures: Vec<serde_json::Value> = r
-        .figures
-        .iter()
-        .map(|f| {
-            let mut v = json!({
-                "name": f.name,
-                "path": f.path.display().to_string(),
-                "ok": f.outcome.is_ok(),
-                "seconds": f.seconds,
-            });
-            match &f.outcome {
-                Ok(out) => {
-                    let nums: serde_json::Map<String, serde_json::Value> = out
-                        .numbers
-                        .iter()
-                        .map(|(k, x)| (k.clone(), json!(x)))
-                        .collect();
-                    v["numbers"] = serde_json::Value::Object(nums);
-                }
-                Err(e) => v["error"] = json!(e),
-            }
-            v
-        })
-        .collect();
-    let failed = r.failed().len();
-    json!({
-        "figures": figures,
-        "written": r.figures.len() - failed,
-        "failed": failed,
-        "seconds": r.seconds,
-    })
+/// The JSON of `critpt gallery`: every figure, how many were written and failed, the time.
+#[derive(serde::Serialize)]
+struct GalleryJson<'a> {
+    figures: Vec<FigureJson<'a>>,
+    written: usize,
+    failed: usize,
+    seconds: f64,
+}
+
+/// One figure of [`GalleryJson`]: its numbers when it was drawn, its error when not; a NaN
+/// number becomes null.
+#[derive(serde::Serialize)]
+struct FigureJson<'a> {
+    name: &'a str,
+    path: String,
+    ok: bool,
+    seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    numbers: Option<BTreeMap<&'a str, f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+impl<'a> GalleryJson<'a> {
+    fn new(r: &'a GalleryReport) -> Self {
+        let figures = r
+            .figures
+            .iter()
+            .map(|f| FigureJson {
+                name: &f.name,
+                path: f.path.display().to_string(),
+                ok: f.outcome.is_ok(),
+                seconds: f.seconds,
+                numbers: f
+                    .outcome
+                    .as_ref()
+                    .ok()
+                    .map(|out| out.numbers.iter().map(|(k, x)| (k.as_str(), *x)).collect()),
+                error: f.outcome.as_ref().err().map(String::as_str),
+            })
+            .collect();
+        let failed = r.failed().len();
+        GalleryJson {
+            figures,
+            written: r.figures.len() - failed,
+            failed,
+            seconds: r.seconds,
+        }
+    }
 }
 
 fn print_report(r: &GalleryReport) -> anyhow::Result<()> {

@@ -3,7 +3,7 @@
 
 use super::common::parse_list;
 use anyhow::{bail, Result};
-use critpt::optim::{default_lr, optimizer_by_name, Hyper, Optimizer};
+use critpt::optim::{default_lr, optimizer_by_name, Hyper, Optimizer, OptimizerKind};
 
 /// Hyper-parameter flags (flattened into a subcommand's flags).
 #[derive(Debug, Clone, clap::Args)]
@@ -90,7 +90,8 @@ impl HyperArgs {
 
     /// The optimizer `name` with these hyper-parameters and its learning rate (`lr`, else the
     /// torch default). Flags that do not apply to it are an error, not silently ignored.
-    pub fn build(&self, name: &str, lr: Option<f64>) -> Result<(Box<dyn Optimizer>, f64)> {
+    pub fn build(&self, kind: OptimizerKind, lr: Option<f64>) -> Result<(Box<dyn Optimizer>, f64)> {
+        let name = kind.name();
         let hyper = self.hyper()?;
         let unused = hyper.unused_for(name)?;
         if !unused.is_empty() {

@@ -6,6 +6,8 @@
 
 pub mod analyze;
 pub mod analyze_graph;
+pub mod analyze_methods;
+pub mod analyze_report;
 pub mod classify;
 pub mod common;
 pub mod escape;

@@ -4,7 +4,7 @@ use super::common::{fmt_num, parse_point, print_json, FunctionArgs};
 use super::hyper::HyperArgs;
 use super::out::{errln, outln, Spinner};
 use anyhow::Result;
-use critpt::optim::{Runner, Schedule, ScheduleKind};
+use critpt::optim::{OptimizerKind, Runner, Schedule, ScheduleKind};
 use std::process::ExitCode;
 
 /// The JSON of `critpt optimize`: the recorded trajectory (optimizer, path, values, gradient
@@ -31,7 +31,7 @@ pub struct OptimizeArgs {
     /// adadelta, rprop (as torch.optim), or the chapter's momentum-book, adagrad-book,
     /// rmsprop-book.
     #[arg(long)]
-    pub optimizer: String,
+    pub optimizer: OptimizerKind,
     /// Base learning rate. Defaults (torch's): adagrad, rmsprop, rprop, adagrad-book,
     /// rmsprop-book 0.01; adam, adamw, radam 0.001; nadam, adamax 0.002; adadelta 1.0;
     /// required for sgd, momentum, nesterov, momentum-book. Not used with the onecycle and
@@ -79,7 +79,7 @@ pub fn run(a: &OptimizeArgs) -> Result<ExitCode> {
     } else {
         a.lr
     };
-    let (mut opt, base) = a.hyper.build(&a.optimizer, base)?;
+    let (mut opt, base) = a.hyper.build(a.optimizer, base)?;
     let schedule = Schedule::new(kind, base)?;
     let lr = if kind.ignores_base_rate() {
         schedule.lr(0)
@@ -90,7 +90,7 @@ pub fn run(a: &OptimizeArgs) -> Result<ExitCode> {
     if let Some(tol) = a.grad_tol {
         runner = runner.with_grad_tol(tol)?;
     }
-    let spinner = Spinner::start(format!("{} steps of {}", a.steps, a.optimizer));
+    let spinner = Spinner::start(format!("{} steps of {}", a.steps, a.optimizer.name()));
     let (t, run) = runner.run_observed(&f, opt.as_mut(), &start, &mut [])?;
     drop(spinner);
     if let Some(k) = t.diverged_at_step {

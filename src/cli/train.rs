@@ -6,7 +6,8 @@ use super::out::outln;
 use anyhow::{bail, Result};
 use critpt::nn::{self, Activation, Dataset, LossKind, Mlp, Standardization, Task, TrainConfig};
 use critpt::optim::{
-    EpochState, Evaluation, Observer, ObserverAction, Plateau, Rates, Schedule, State,
+    EpochState, Evaluation, Observer, ObserverAction, OptimizerKind, Plateau, Rates, Schedule,
+    State,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -44,7 +45,7 @@ pub struct TrainArgs {
     pub standardize: bool,
     /// sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, or the chapter's forms.
     #[arg(long, default_value = "adam")]
-    pub optimizer: String,
+    pub optimizer: OptimizerKind,
     /// Base learning rate (default: the optimizer's torch default; required for sgd family).
     #[arg(long, allow_hyphen_values = true)]
     pub lr: Option<f64>,
@@ -220,7 +221,7 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
         }
         None => {}
     }
-    let (mut opt, lr) = a.hyper.build(&a.optimizer, a.lr)?;
+    let (mut opt, lr) = a.hyper.build(a.optimizer, a.lr)?;
     let schedule = Schedule::parse(&a.schedule, lr)?;
     let cfg = TrainConfig {
         batch_size: a.batch_size,
@@ -272,7 +273,7 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
             activation,
             loss_kind: kind.name(),
             batchnorm: model.has_batchnorm(),
-            optimizer: &a.optimizer,
+            optimizer: a.optimizer.name(),
             lr,
             seconds,
             out: a.out.display().to_string(),
@@ -290,7 +291,7 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
             data.n_samples(),
             a.epochs,
             report.steps,
-            a.optimizer
+            a.optimizer.name()
         )?;
         match report.accuracy {
             Some(acc) => outln!("loss {:.6}   accuracy {:.4}", report.loss, acc)?,

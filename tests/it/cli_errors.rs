@@ -172,6 +172,21 @@ fn malformed_inputs_give_one_line_errors() {
             "invalid value",
         ),
         (&["frobnicate"], 2, "unrecognized subcommand"),
+        // --optimizer is a typed flag: an unknown name is a usage error that lists the known
+        // ones.
+        (
+            &[
+                "optimize",
+                "--fn",
+                "himmelblau",
+                "--start",
+                "0,0",
+                "--optimizer",
+                "adamz",
+            ],
+            2,
+            "unknown optimizer 'adamz'; known: sgd, momentum",
+        ),
     ];
     assert!(cases.len() >= 15);
     for (args, code, needle) in cases {

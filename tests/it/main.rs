@@ -1,5 +1,6 @@
 //! critpt's integration tests: one binary, one module per area.
 
+mod analyze_formats;
 mod cli_errors;
 mod cli_hardening;
 mod core;
