@@ -10,6 +10,7 @@ use crate::nn::LossKind;
 use crate::objective::{check_params, Gradient, Hessian, Hvp, Loss};
 use nalgebra::DMatrix;
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
 /// Bytes of tangents one R pass may hold; wider blocks of directions are split.
@@ -26,8 +27,8 @@ const LANES: usize = 8;
 /// The mean loss of a graph's output over a data set.
 #[derive(Debug)]
 pub struct GraphLoss<'a> {
-    graph: &'a Graph,
-    data: &'a GraphData,
+    graph: Cow<'a, Graph>,
+    data: Cow<'a, GraphData>,
     kind: LossKind,
     /// The data in chunks of samples (one chunk when the graph mixes samples).
     chunks: Vec<GraphData>,
@@ -69,6 +70,27 @@ impl<'a> GraphLoss<'a> {
     /// The data do not fit the graph: input shape, output shape against the targets, labels
     /// out of range for the output width, or a loss that does not fit the targets.
     pub fn new(graph: &'a Graph, data: &'a GraphData, kind: LossKind) -> Result<Self> {
+        Self::from_cow(Cow::Borrowed(graph), Cow::Borrowed(data), kind)
+    }
+
+    /// As [`GraphLoss::new`], owning the graph and the data: for objectives that keep their
+    /// model and data inside (an MLP's [`NetLoss`](crate::nn::NetLoss)).
+    ///
+    /// # Errors
+    /// As [`GraphLoss::new`].
+    pub fn owned(graph: Graph, data: GraphData, kind: LossKind) -> Result<GraphLoss<'static>> {
+        GraphLoss::from_cow(Cow::Owned(graph), Cow::Owned(data), kind)
+    }
+
+    /// As [`GraphLoss::new`] on a borrowed graph and owned data: one model over many batches.
+    ///
+    /// # Errors
+    /// As [`GraphLoss::new`].
+    pub fn with_data(graph: &'a Graph, data: GraphData, kind: LossKind) -> Result<Self> {
+        Self::from_cow(Cow::Borrowed(graph), Cow::Owned(data), kind)
+    }
+
+    fn from_cow(graph: Cow<'a, Graph>, data: Cow<'a, GraphData>, kind: LossKind) -> Result<Self> {
         if let Some(dims) = graph.input_dims() {
             let got = &data.x.shape[1..];
             let fits = dims.len() == got.len()
@@ -93,10 +115,10 @@ impl<'a> GraphLoss<'a> {
             },
         )?;
         let fw = graph.forward(graph.initial_params(), &probe.x)?;
-        let out = fw.output(graph);
+        let out = fw.output(&graph);
         let per_sample: usize = fw.vals.iter().map(Tensor::len).sum();
         let separable = data.n_samples() > 1 && {
-            let two = slice_data(data, 0, 2)?;
+            let two = slice_data(&data, 0, 2)?;
             let fw2 = graph.forward(graph.initial_params(), &two.x)?;
             graph.separable_over_samples(&fw, &fw2)
         };
@@ -143,10 +165,10 @@ impl<'a> GraphLoss<'a> {
         let chunks = if separable {
             (0..data.n_samples())
                 .step_by(chunk)
-                .map(|n0| slice_data(data, n0, (n0 + chunk).min(data.n_samples())))
+                .map(|n0| slice_data(&data, n0, (n0 + chunk).min(data.n_samples())))
                 .collect::<Result<Vec<_>>>()?
         } else {
-            vec![data.clone()]
+            vec![data.as_ref().clone()]
         };
         Ok(GraphLoss {
             graph,
@@ -165,7 +187,7 @@ impl<'a> GraphLoss<'a> {
 
     /// The graph.
     pub fn graph(&self) -> &Graph {
-        self.graph
+        &self.graph
     }
 
     /// The fraction of samples whose largest logit is the label (classification only).
@@ -175,7 +197,7 @@ impl<'a> GraphLoss<'a> {
         };
         check_params(self, params)?;
         let fw = self.graph.forward(params, &self.data.x)?;
-        let z = fw.output(self.graph);
+        let z = fw.output(&self.graph);
         let c = z.shape[1];
         let hits = z
             .data
@@ -290,7 +312,7 @@ impl<'a> GraphLoss<'a> {
     /// The forward pass and the loss head of one chunk.
     fn chunk_pass(&self, params: &[f64], part: &GraphData) -> Result<(Forward, Head)> {
         let fw = self.graph.forward(params, &part.x)?;
-        let head = self.head(fw.output(self.graph), &part.y)?;
+        let head = self.head(fw.output(&self.graph), &part.y)?;
         Ok((fw, head))
     }
 
@@ -369,7 +391,7 @@ impl<'a> GraphLoss<'a> {
     /// The R passes over one chunk.
     fn chunk_hvp(&self, c: &ChunkPrimal, vs: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
         let rv = self.graph.r_forward(&c.fw, vs, k)?;
-        let z = c.fw.output(self.graph);
+        let z = c.fw.output(&self.graph);
         let rz = rv[self.graph.output_id()].as_ref();
         let rg = self.head_r(z, &c.head, rz, k);
         let radj = self.graph.r_backward(&c.fw, &c.adj, &rv, rg, k)?;
@@ -398,6 +420,20 @@ impl Tensor {
     fn with_batch(mut self) -> Tensor {
         self.shape.insert(0, 1);
         self
+    }
+}
+
+impl Clone for GraphLoss<'_> {
+    /// The same loss; the clone's cache of primal passes starts empty.
+    fn clone(&self) -> Self {
+        GraphLoss {
+            graph: self.graph.clone(),
+            data: self.data.clone(),
+            kind: self.kind,
+            chunks: self.chunks.clone(),
+            pass_len: self.pass_len,
+            cache: Mutex::new(None),
+        }
     }
 }
 
@@ -502,7 +538,7 @@ impl GraphLoss<'_> {
         params: &[f64],
     ) -> Result<(Forward, Head, Vec<Option<Tensor>>)> {
         check_params(self, params)?;
-        let (fw, head) = self.chunk_pass(params, self.data)?;
+        let (fw, head) = self.chunk_pass(params, &self.data)?;
         let adj = self.graph.backward(&fw, head.grad.clone())?;
         Ok((fw, head, adj))
     }
@@ -520,7 +556,7 @@ impl GraphLoss<'_> {
 
     /// The data.
     pub fn data(&self) -> &GraphData {
-        self.data
+        &self.data
     }
 
     /// Drops the primal passes cached for the last point of a Hessian-vector product, so the

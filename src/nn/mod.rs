@@ -8,6 +8,7 @@
 //! - [`gauss_newton`]: [`NetGaussNewton`], the Gauss–Newton matrix and the empirical Fisher.
 //! - [`data`]: [`Dataset`] (CSV, generators, standardization); [`shuffled_batches`] (the
 //!   executor's shuffler) is re-exported here for training loops written by hand.
+//! - [`lower`]: an [`Mlp`] as an op graph ([`lower::mlp_graph`]) and its data as graph data.
 //! - [`safetensors_io`]: [`load_model`], [`save_model`].
 //! - [`train`]: [`train()`], mini-batch training with the optimizers of [`crate::optim`].
 //!
@@ -17,6 +18,7 @@ pub mod curvature;
 pub mod data;
 pub mod gauss_newton;
 pub mod layers;
+pub mod lower;
 pub(crate) mod mat;
 pub mod model;
 pub mod objective;

@@ -16,6 +16,7 @@ mod gallery_landscape;
 mod gallery_nn;
 mod graph_cnn20k;
 mod inertia;
+mod lower;
 mod netcurv;
 mod nn;
 mod onnx;

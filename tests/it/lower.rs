@@ -1,0 +1,285 @@
+//! The MLP lowered to an op graph: every kind of MLP (each activation, batch norm absent, in
+//! evaluation and in training mode, cross-entropy and MSE) against float64 PyTorch
+//! (fixtures/torch_mlp_kinds.json, written by fixtures/generate_torch_mlp_kinds.py), through
+//! the graph and through `NetLoss`; and the digits MLP's lowered graph against the same model's
+//! ONNX export imported (fixtures/onnx/mlp_digits): the same ops, parameters and numbers.
+
+use critpt::curvature::Curvature;
+use critpt::graph::{load_onnx, GraphData, GraphGaussNewton, GraphLoss, GraphTargets, Tensor};
+use critpt::nn::lower::{graph_data, mlp_graph};
+use critpt::nn::{
+    load_model, Activation, BatchNormState, BnMode, Layer, LossKind, Mlp, NetGaussNewton, NetLoss,
+    Targets,
+};
+use critpt::objective::{Gradient, Hessian, Hvp, Loss};
+use nalgebra::DMatrix;
+use std::path::{Path, PathBuf};
+
+fn repo(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+fn floats(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+fn matrix(v: &serde_json::Value) -> DMatrix<f64> {
+    let rows: Vec<Vec<f64>> = v.as_array().unwrap().iter().map(floats).collect();
+    DMatrix::from_fn(rows.len(), rows[0].len(), |r, c| rows[r][c])
+}
+
+fn max_abs(v: &[f64]) -> f64 {
+    v.iter().fold(0.0f64, |m, x| m.max(x.abs()))
+}
+
+/// `max |got − want| ≤ tol · max |want|`: agreement to rounding, relative to the vector's scale.
+fn assert_rel(what: &str, got: &[f64], want: &[f64], tol: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    let scale = max_abs(want).max(f64::MIN_POSITIVE);
+    let err = got
+        .iter()
+        .zip(want)
+        .fold(0.0f64, |m, (g, w)| m.max((g - w).abs()));
+    assert!(
+        err <= tol * scale,
+        "{what}: max error {err:e} against scale {scale:e} (tolerance {tol:e} relative)"
+    );
+}
+
+/// One case of the PyTorch fixture: its model, data, loss and batch-norm mode.
+struct Case {
+    label: String,
+    model: Mlp,
+    x: DMatrix<f64>,
+    targets: Targets,
+    kind: LossKind,
+    mode: BnMode,
+    fx: serde_json::Value,
+}
+
+/// `Linear(3,4), [BatchNorm1d(4)], act, Linear(4,3), [BatchNorm1d(3)], act, Linear(3,2)`.
+fn case(fx: &serde_json::Value) -> Case {
+    let act: Activation = fx["activation"].as_str().unwrap().parse().unwrap();
+    let bn = fx["batchnorm"].as_str().unwrap();
+    let kind: LossKind = fx["loss_kind"].as_str().unwrap().parse().unwrap();
+    let mut layers = Vec::new();
+    let bn_layer = |i: usize, n: usize| {
+        let key = format!("{i}.running_mean");
+        let mut state = BatchNormState::new(n);
+        state.running_mean = floats(&fx["running_mean"][&key]);
+        state.running_var = floats(&fx["running_var"][&format!("{i}.running_var")]);
+        Layer::BatchNorm { n, state }
+    };
+    for (n_in, n_out) in [(3, 4), (4, 3)] {
+        layers.push(Layer::Linear { n_in, n_out });
+        if bn != "none" {
+            layers.push(bn_layer(layers.len(), n_out));
+        }
+        layers.push(Layer::Activation(act));
+    }
+    layers.push(Layer::Linear { n_in: 3, n_out: 2 });
+    let model = Mlp::from_parts(layers, floats(&fx["parameters"])).unwrap();
+    let x = matrix(&fx["x"]);
+    let targets = match kind {
+        LossKind::CrossEntropy => Targets::Labels(
+            fx["y"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as usize)
+                .collect(),
+        ),
+        LossKind::Mse => Targets::Values(matrix(&fx["y"])),
+    };
+    Case {
+        label: format!("{act} / batch norm {bn} / {kind}"),
+        model,
+        x,
+        targets,
+        kind,
+        mode: if bn == "train" {
+            BnMode::Train
+        } else {
+            BnMode::Eval
+        },
+        fx: fx.clone(),
+    }
+}
+
+fn cases() -> Vec<Case> {
+    let text = std::fs::read_to_string(repo("fixtures/torch_mlp_kinds.json")).unwrap();
+    let all: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let cases: Vec<Case> = all["cases"].as_array().unwrap().iter().map(case).collect();
+    assert_eq!(
+        cases.len(),
+        24,
+        "4 activations x 3 batch-norm settings x 2 losses"
+    );
+    cases
+}
+
+/// Loss, gradient, two products, and the dense Hessian (its products with the same
+/// directions, trace, Frobenius norm, exact symmetry) against torch's, to rounding.
+fn check_against_torch(what: &str, obj: &(impl Gradient + Hvp + Hessian), c: &Case) {
+    let p = &c.model.params;
+    let n = p.len();
+    let mut g = vec![0.0; n];
+    let loss = obj.loss_and_gradient(p, &mut g).unwrap();
+    let want = c.fx["loss"].as_f64().unwrap();
+    assert!(
+        ((loss - want) / want).abs() <= 1e-13,
+        "{what} {}: loss {loss} vs {want}",
+        c.label
+    );
+    assert_rel(
+        &format!("{what} {}: gradient", c.label),
+        &g,
+        &floats(&c.fx["gradient"]),
+        1e-12,
+    );
+    let h = obj.hessian(p).unwrap();
+    assert_eq!(h, h.transpose(), "{what} {}: symmetric", c.label);
+    for (d, want) in c.fx["directions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(c.fx["hvps"].as_array().unwrap())
+    {
+        let v = floats(d);
+        let want = floats(want);
+        let mut hv = vec![0.0; n];
+        obj.hvp(p, &v, &mut hv).unwrap();
+        assert_rel(&format!("{what} {}: hvp", c.label), &hv, &want, 1e-12);
+        let dense = &h * DMatrix::from_column_slice(n, 1, &v);
+        assert_rel(
+            &format!("{what} {}: dense Hessian times v", c.label),
+            dense.as_slice(),
+            &want,
+            1e-12,
+        );
+    }
+    let tr = c.fx["hessian_trace"].as_f64().unwrap();
+    let fro = c.fx["hessian_frobenius"].as_f64().unwrap();
+    assert!(
+        (h.trace() - tr).abs() <= 1e-12 * fro,
+        "{what} {}: trace {} vs {tr}",
+        c.label,
+        h.trace()
+    );
+    assert!(
+        (h.norm() - fro).abs() <= 1e-12 * fro,
+        "{what} {}: Frobenius norm {} vs {fro}",
+        c.label,
+        h.norm()
+    );
+}
+
+#[test]
+fn every_mlp_kind_lowered_to_a_graph_matches_torch() {
+    for c in cases() {
+        let graph = mlp_graph(&c.model, c.mode).unwrap();
+        assert_eq!(graph.initial_params(), c.model.params.as_slice());
+        assert_eq!(graph.param_names(), c.model.param_names());
+        let data = graph_data(&c.x, &c.targets).unwrap();
+        let obj = GraphLoss::new(&graph, &data, c.kind).unwrap();
+        check_against_torch("graph", &obj, &c);
+    }
+}
+
+#[test]
+fn every_mlp_kind_through_netloss_matches_torch() {
+    for c in cases() {
+        let obj =
+            NetLoss::from_parts(&c.model, c.x.clone(), c.targets.clone(), c.kind, c.mode).unwrap();
+        check_against_torch("netloss", &obj, &c);
+    }
+}
+
+/// The lowered graph and `NetLoss` agree to rounding on every kind: loss, gradient, blocked
+/// products, dense Hessian, Gauss–Newton and empirical Fisher products.
+#[test]
+fn lowered_graph_equals_netloss_on_every_kind() {
+    for c in cases() {
+        let graph = mlp_graph(&c.model, c.mode).unwrap();
+        let data = graph_data(&c.x, &c.targets).unwrap();
+        let gl = GraphLoss::new(&graph, &data, c.kind).unwrap();
+        let nl =
+            NetLoss::from_parts(&c.model, c.x.clone(), c.targets.clone(), c.kind, c.mode).unwrap();
+        let p = &c.model.params;
+        let n = p.len();
+        let what = |s: &str| format!("{}: {s}", c.label);
+        let (a, b) = (gl.loss(p).unwrap(), nl.loss(p).unwrap());
+        assert!(((a - b) / b).abs() <= 1e-13, "{}", what("loss"));
+        let (mut ga, mut gb) = (vec![0.0; n], vec![0.0; n]);
+        gl.gradient(p, &mut ga).unwrap();
+        nl.gradient(p, &mut gb).unwrap();
+        assert_rel(&what("gradient"), &ga, &gb, 1e-12);
+        let k = 5;
+        let vs: Vec<f64> = (0..n * k).map(|i| ((i * 37) % 11) as f64 - 5.0).collect();
+        let (mut ha, mut hb) = (vec![0.0; n * k], vec![0.0; n * k]);
+        gl.hvp_many(p, &vs, k, &mut ha).unwrap();
+        nl.hvp_many(p, &vs, k, &mut hb).unwrap();
+        assert_rel(&what("hvp_many"), &ha, &hb, 1e-12);
+        let (da, db) = (gl.hessian(p).unwrap(), nl.hessian(p).unwrap());
+        assert_rel(&what("dense Hessian"), da.as_slice(), db.as_slice(), 1e-12);
+        for curv in [Curvature::GaussNewton, Curvature::EmpiricalFisher] {
+            let oa = GraphGaussNewton::new(&gl, curv).unwrap();
+            let ob = NetGaussNewton::new(&nl, curv).unwrap();
+            oa.hvp_many(p, &vs, k, &mut ha).unwrap();
+            ob.hvp_many(p, &vs, k, &mut hb).unwrap();
+            assert_rel(&what(&format!("{curv:?} products")), &ha, &hb, 1e-12);
+        }
+    }
+}
+
+/// The digits MLP from its nn.Sequential file, lowered, is the graph of its ONNX export: the
+/// same ops in the same order, the same parameter tensors, and the same numbers.
+#[test]
+fn lowered_digits_mlp_is_its_onnx_import() {
+    let dir = repo("fixtures/onnx/mlp_digits");
+    let imported = load_onnx(&dir.join("model.onnx")).unwrap();
+    let model = load_model(&dir.join("model.safetensors"), None)
+        .unwrap()
+        .model;
+    let lowered = mlp_graph(&model, BnMode::Eval).unwrap();
+    let ops = |g: &critpt::graph::Graph| g.nodes().iter().map(|n| n.op.clone()).collect::<Vec<_>>();
+    assert_eq!(ops(&lowered), ops(&imported));
+    assert_eq!(lowered.params(), imported.params());
+    assert_eq!(lowered.initial_params(), imported.initial_params());
+    assert_eq!(lowered.input_dims(), imported.input_dims());
+    let images = GraphData::load(&repo("fixtures/onnx/cnn20k_digits/data.safetensors")).unwrap();
+    let n = images.n_samples();
+    let x = Tensor::new(vec![n, 64], images.x.data.clone()).unwrap();
+    let GraphTargets::Labels(labels) = images.y.clone() else {
+        panic!("labels")
+    };
+    let data = GraphData::new(x, GraphTargets::Labels(labels.clone())).unwrap();
+    let from_matrix = graph_data(
+        &DMatrix::from_row_slice(n, 64, &images.x.data),
+        &Targets::Labels(labels),
+    )
+    .unwrap();
+    assert_eq!(from_matrix, data);
+    let a = GraphLoss::new(&lowered, &data, LossKind::CrossEntropy).unwrap();
+    let b = GraphLoss::new(&imported, &data, LossKind::CrossEntropy).unwrap();
+    let p = &model.params;
+    let np = p.len();
+    let (mut ga, mut gb) = (vec![0.0; np], vec![0.0; np]);
+    let (la, lb) = (
+        a.loss_and_gradient(p, &mut ga).unwrap(),
+        b.loss_and_gradient(p, &mut gb).unwrap(),
+    );
+    assert!(((la - lb) / lb).abs() <= 1e-13, "loss {la} vs {lb}");
+    assert_rel("gradient", &ga, &gb, 1e-12);
+    let v: Vec<f64> = (0..np)
+        .map(|i| ((i * 7919) % 1000) as f64 / 1000.0 - 0.5)
+        .collect();
+    let (mut ha, mut hb) = (vec![0.0; np], vec![0.0; np]);
+    a.hvp(p, &v, &mut ha).unwrap();
+    b.hvp(p, &v, &mut hb).unwrap();
+    assert_rel("hvp", &ha, &hb, 1e-12);
+}
