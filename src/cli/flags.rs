@@ -29,6 +29,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("max rounds", "--max-rounds"),
     ("momentum", "--momentum"),
     ("momentum decay", "--momentum-decay"),
+    ("parameter names", "--params"),
     ("plateau schedule", "--lr-plateau"),
     ("record interval", "--record-every"),
     ("rho", "--rho"),

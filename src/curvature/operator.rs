@@ -142,7 +142,7 @@ pub fn select_tensors(tensors: &[ParamTensor], spec: &str) -> Result<Vec<ParamTe
     }
     if !any {
         return Err(Error::invalid(
-            "--params",
+            "parameter names",
             format!("no tensor named; the model's tensors: {}", known()),
         ));
     }
@@ -353,14 +353,14 @@ impl<C: Chunk> Chunked<C> {
     /// No chunks, an empty chunk, or chunks of different parameter counts.
     pub fn new(chunks: Vec<C>) -> Result<Self> {
         let Some(first) = chunks.first() else {
-            return Err(Error::invalid("--batch-size", "no chunks of data"));
+            return Err(Error::invalid("batch size", "no chunks of data"));
         };
         let n = first.n_params();
         if let Some(c) = chunks.iter().find(|c| c.n_params() != n) {
             return Err(Error::dim("chunk parameters", n, c.n_params()));
         }
         if chunks.iter().any(|c| c.n_samples() == 0) {
-            return Err(Error::invalid("--batch-size", "a chunk has no samples"));
+            return Err(Error::invalid("batch size", "a chunk has no samples"));
         }
         let total: usize = chunks.iter().map(Chunk::n_samples).sum();
         let weights = chunks

@@ -60,7 +60,7 @@ impl GraphData {
     /// ([`GraphData::load`]), else a CSV file or a generator (`moons:200`, seeded by `seed`)
     /// whose feature columns are reshaped row-major into the model's input shape; the target is
     /// the last column unless `target` names it, or for MSE the last `k` columns, `k` the
-    /// model's output size (DESIGN.md "Data and models").
+    /// model's output size (docs/reference.md §7).
     ///
     /// # Errors
     /// As [`GraphData::load`] and [`Dataset::load_for`]; for a CSV, a model whose input shape is
@@ -80,7 +80,7 @@ impl GraphData {
         {
             if target.is_some() {
                 return Err(Error::invalid(
-                    "--target",
+                    "target columns",
                     format!("{spec} is a safetensors file, whose targets are its y"),
                 ));
             }

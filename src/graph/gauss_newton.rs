@@ -209,7 +209,7 @@ impl Chunk for GraphGaussNewton<'_, '_> {
 /// A zero batch size.
 pub fn data_chunks(data: &super::GraphData, batch_size: usize) -> Result<Vec<super::GraphData>> {
     if batch_size == 0 {
-        return Err(Error::invalid("--batch-size", "must be at least 1, got 0"));
+        return Err(Error::invalid("batch size", "must be at least 1, got 0"));
     }
     let n = data.n_samples();
     let rows = |t: &Tensor, a: usize, b: usize| -> Result<Tensor> {
@@ -243,7 +243,7 @@ pub fn graph_operator<'l, 'g>(
 ) -> Result<Box<dyn crate::curvature::CurvatureOperator + 'l>> {
     use crate::curvature::Chunked;
     Ok(match (parts, curvature) {
-        ([], _) => return Err(Error::invalid("--batch-size", "no data")),
+        ([], _) => return Err(Error::invalid("batch size", "no data")),
         ([one], Curvature::Hessian) => Box::new(one),
         ([one], c) => Box::new(GraphGaussNewton::new(one, c)?),
         (many, Curvature::Hessian) => Box::new(Chunked::new(many.iter().collect())?),

@@ -464,7 +464,7 @@ pub fn net_operator(
 ) -> Result<Box<dyn crate::curvature::CurvatureOperator + '_>> {
     use crate::curvature::Chunked;
     Ok(match (parts, curvature) {
-        ([], _) => return Err(Error::invalid("--batch-size", "no data")),
+        ([], _) => return Err(Error::invalid("batch size", "no data")),
         ([one], Curvature::Hessian) => Box::new(one),
         ([one], c) => Box::new(NetGaussNewton::new(one, c)?),
         (many, Curvature::Hessian) => Box::new(Chunked::new(many.iter().collect())?),

@@ -538,7 +538,7 @@ impl NetLoss {
         batch_size: usize,
     ) -> Result<Vec<NetLoss>> {
         if batch_size == 0 {
-            return Err(Error::invalid("--batch-size", "must be at least 1, got 0"));
+            return Err(Error::invalid("batch size", "must be at least 1, got 0"));
         }
         if mode == BnMode::Train && model.has_batchnorm() {
             return Err(Error::Unsupported(
