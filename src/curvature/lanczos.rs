@@ -404,7 +404,8 @@ pub const MAX_BASIS: usize = 300;
 /// The default basis size: as many vectors as [`BASIS_BYTES`] holds, within
 /// `[max(MIN_BASIS, 4·wanted), MAX_BASIS]`. Restarts cost products on clustered ends: on the
 /// 26k-parameter digits MLP the 5 smallest (a dense bulk) take 2510 products with 40 vectors,
-/// 770 with 100, 400 with 300; the 5 largest take 75 with any basis from 40 up.
+/// 770 with 100, 400 with 300; the 5 largest take 85 with 20 vectors, 65 with 40 and 63 from
+/// 60 up.
 fn default_basis(n: usize, wanted: usize) -> usize {
     let by_memory = BASIS_BYTES / (8 * n.max(1));
     by_memory.clamp(MIN_BASIS.max(4 * wanted), MAX_BASIS.max(4 * wanted))
