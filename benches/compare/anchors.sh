@@ -21,15 +21,16 @@ bin=target/release/critpt
 $bin train --data data/digits.csv --layers "$layers" --standardize --lr 0.003 --batch-size 64 \
     --epochs 20 --seed 0 --out "$dir/model.safetensors" >/dev/null
 for run in 1 2 3; do
-    /usr/bin/time -f "%e %M" -o "$dir/time" \
+    /usr/bin/time -f "%e %M %U %S" -o "$dir/time" \
         $bin analyze --model "$dir/model.safetensors" --data data/digits.csv --method lanczos \
         --which largest --top 5 --json >"$dir/analyze.json"
     python3 - "$dir" <<'PYEOF'
 import json, sys
 d = json.load(open(sys.argv[1] + "/analyze.json"))
-wall, rss = open(sys.argv[1] + "/time").read().split()
+wall, rss, user, system = open(sys.argv[1] + "/time").read().split()[-4:]
 print(f"critpt lanczos top5 largest tol 1e-8: {d['seconds']:.2f}s in analysis ({wall}s whole "
-      f"process, {int(rss) / 1024:.0f} MB), {d['hvps']} products in {d['iterations']} blocks of "
+      f"process, {float(user) + float(system):.2f}s CPU, {int(rss) / 1024:.0f} MB), "
+      f"{d['hvps']} products in {d['iterations']} blocks of up to "
       f"{d['block_size']}, {d['seconds'] / d['hvps'] * 1e3:.2f} ms per product, "
       f"{sorted(d['eigenvalues'])}")
 PYEOF

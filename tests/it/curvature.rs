@@ -401,3 +401,41 @@ fn slq_error_bars_cover_the_exact_moments_on_a_spiky_spectrum() {
         "mean reported / exact standard error {ratio}"
     );
 }
+
+#[test]
+fn one_end_with_soft_locking_matches_dense_and_counts_its_products() {
+    // One end at a time, the block holding every wanted pair: converged pairs leave the block,
+    // so fewer products than block steps times block size; values, vectors and residuals
+    // against the dense decomposition of the same matrix, products against a counter.
+    let mut eig = uniform(1000, -1.0, 1.0, 21);
+    eig[..10].copy_from_slice(&[-40.0, -25.0, -18.0, -18.0, -9.0, 30.0, 12.0, 12.0, 9.0, 5.0]);
+    let q = Counted::new(QuadraticForm::from_spectrum(&eig, 22).unwrap());
+    let a = q.inner().matrix().clone();
+    let dense = symmetric_eigen(&a, EigenBackend::Faer).unwrap();
+    let d = dense.eigenvalues();
+    let norm = dense.max_abs();
+    let p = vec![0.0; 1000];
+    for (which, want) in [(Which::Largest, &d[995..]), (Which::Smallest, &d[..5])] {
+        let before = q.counts().hvps;
+        let r = Lanczos::new(5, which).with_seed(4).run(&q, &p).unwrap();
+        assert_eq!(q.counts().hvps - before, r.n_hvps);
+        assert!(
+            r.n_hvps < r.iterations * r.block_size,
+            "{which:?}: no pair left the block"
+        );
+        for (i, (got, want)) in r.spectrum.eigenvalues().iter().zip(want).enumerate() {
+            assert!(
+                (got - want).abs() <= 1e-8 * want.abs(),
+                "{which:?}: {got} vs {want}"
+            );
+            let x = DVector::from_column_slice(r.spectrum.eigenvector(i).as_slice());
+            let res = (&a * &x - &x * *got).norm();
+            assert!(res <= 1e-8 * norm, "{which:?} pair {i}: residual {res:e}");
+            assert!(
+                (res - r.residuals[i]).abs() <= 1e-12 * norm,
+                "reported residual"
+            );
+            assert!(r.converged[i]);
+        }
+    }
+}
