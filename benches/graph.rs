@@ -14,7 +14,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use critpt::graph::{load_onnx, GraphData, GraphLoss, GraphTargets, Tensor};
 use critpt::nn::{load_model, BnMode, LossKind, NetLoss, Targets};
-use critpt::objective::{Hvp, Loss};
+use critpt::objective::{Gradient, Hvp, Loss};
 use nalgebra::DMatrix;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -95,6 +95,44 @@ fn mlp(c: &mut Criterion) {
     });
     group.bench_function("netloss_hvp", |b| {
         b.iter(|| net_obj.hvp(&p, black_box(&v), &mut out).expect("hvp"))
+    });
+    for k in [5usize, 16] {
+        let vs: Vec<f64> = (0..k)
+            .flat_map(|d| v.iter().map(move |x| x * (1.0 + d as f64 / k as f64)))
+            .collect();
+        let mut outs = vec![0.0; k * p.len()];
+        group.bench_function(format!("graph_hvp_many_{k}"), |b| {
+            b.iter(|| {
+                graph_obj
+                    .hvp_many(&p, black_box(&vs), k, &mut outs)
+                    .expect("hvp_many")
+            })
+        });
+        group.bench_function(format!("netloss_hvp_many_{k}"), |b| {
+            b.iter(|| {
+                net_obj
+                    .hvp_many(&p, black_box(&vs), k, &mut outs)
+                    .expect("hvp_many")
+            })
+        });
+    }
+    // The gradient: a forward and a backward pass at a new point each time (training's cost).
+    let mut q = p.clone();
+    let mut g = vec![0.0; p.len()];
+    let mut step = 0u64;
+    group.bench_function("graph_gradient", |b| {
+        b.iter(|| {
+            step += 1;
+            q[0] = p[0] + step as f64 * 1e-12;
+            graph_obj.gradient(black_box(&q), &mut g).expect("gradient")
+        })
+    });
+    group.bench_function("netloss_gradient", |b| {
+        b.iter(|| {
+            step += 1;
+            q[0] = p[0] + step as f64 * 1e-12;
+            net_obj.gradient(black_box(&q), &mut g).expect("gradient")
+        })
     });
     group.finish();
 }

@@ -242,6 +242,17 @@ pub(crate) struct Forward {
 }
 
 impl Forward {
+    /// Returns the pass' buffers to this thread's pool.
+    pub fn recycle(self) {
+        super::tensor::recycle_all(self.vals.into_iter().map(Some));
+        for a in self.aux {
+            if let Aux::Derivatives(d1, d2) = a {
+                super::tensor::recycle(d1);
+                super::tensor::recycle(d2);
+            }
+        }
+    }
+
     /// The graph's output.
     pub fn output<'a>(&'a self, g: &Graph) -> &'a Tensor {
         &self.vals[g.output]
@@ -392,15 +403,15 @@ impl Graph {
         let mut aux = Vec::with_capacity(self.nodes.len());
         for v in &self.values {
             let t = match &v.source {
-                Source::Input => x.clone(),
+                Source::Input => x.pooled_clone(),
                 Source::Param(i) => {
                     let p = &self.params[*i];
                     Tensor::new(
                         p.shape.clone(),
-                        params[p.offset..p.offset + p.len()].to_vec(),
+                        super::tensor::copied(&params[p.offset..p.offset + p.len()]),
                     )?
                 }
-                Source::Const { value, .. } => value.clone(),
+                Source::Const { value, .. } => value.pooled_clone(),
                 Source::Node(n) => {
                     let node = &self.nodes[*n];
                     let ins: Vec<&Tensor> = node.inputs.iter().map(|&i| &vals[i]).collect();
@@ -454,7 +465,7 @@ impl Graph {
             let t = match &v.source {
                 Source::Param(i) => {
                     let p = &self.params[*i];
-                    let mut data = Vec::with_capacity(k * p.len());
+                    let mut data = super::tensor::take(k * p.len());
                     for d in 0..k {
                         data.extend_from_slice(&vs[d * n + p.offset..d * n + p.offset + p.len()]);
                     }
@@ -503,7 +514,7 @@ impl Graph {
             let ins: Vec<&Tensor> = node.inputs.iter().map(|&i| &fw.vals[i]).collect();
             let grads = node
                 .op
-                .r_backward(&ins, &rins, &fw.aux[n], g, rg.as_ref(), &need, k)
+                .r_backward_owned(&ins, &rins, &fw.aux[n], g, rg, &need, k)
                 .map_err(|e| self.fail(node, e))?;
             for (&i, gi) in node.inputs.iter().zip(grads) {
                 if let Some(gi) = gi {
@@ -544,7 +555,10 @@ impl Graph {
 
 fn add_into(slot: &mut Option<Tensor>, t: Tensor) {
     match slot {
-        Some(s) => s.add_assign(&t),
+        Some(s) => {
+            s.add_assign(&t);
+            t.recycle();
+        }
         None => *slot = Some(t),
     }
 }
