@@ -460,6 +460,12 @@ impl Graph {
         k: usize,
     ) -> Result<Vec<Option<Tensor>>> {
         let n = self.n_params;
+        // A tangent read by one sum alone is built on in place by that sum.
+        let mut consumers = vec![0usize; self.values.len()];
+        for node in &self.nodes {
+            node.inputs.iter().for_each(|&i| consumers[i] += 1);
+        }
+        consumers[self.output] += 1;
         let mut rv: Vec<Option<Tensor>> = Vec::with_capacity(self.values.len());
         for (id, v) in self.values.iter().enumerate() {
             let t = match &v.source {
@@ -476,6 +482,23 @@ impl Graph {
                 Source::Node(ni) if self.needs_grad[id] => {
                     let node = &self.nodes[*ni];
                     let ins: Vec<&Tensor> = node.inputs.iter().map(|&i| &fw.vals[i]).collect();
+                    let out_shape = &fw.vals[id].shape;
+                    let in_place = (0..node.inputs.len()).find(|&f| {
+                        let i = node.inputs[f];
+                        consumers[i] == 1
+                            && rv[i].is_some()
+                            && node.op.sums_in_place(&ins, f, out_shape)
+                    });
+                    if let Some(f) = in_place {
+                        checked_len(&[k, fw.vals[id].len()])?;
+                        let own = rv[node.inputs[f]].take().expect("a tangent");
+                        let other = rv[node.inputs[1 - f]].as_ref();
+                        rv.push(Some(
+                            node.op
+                                .r_forward_sum_in_place(&ins, f, own, other, out_shape, k),
+                        ));
+                        continue;
+                    }
                     let rins: Vec<Option<&Tensor>> =
                         node.inputs.iter().map(|&i| rv[i].as_ref()).collect();
                     checked_len(&[k, fw.vals[id].len()])?;

@@ -31,6 +31,9 @@ const MAX_CHUNK: usize = 1024;
 /// on any number of threads).
 const LANES: usize = 8;
 
+/// Entries of the products summed per task when the lanes' sums are added.
+const SUM_STRIDE: usize = 1 << 14;
+
 /// The mean loss of a graph's output over a data set.
 #[derive(Debug)]
 pub struct GraphLoss<'a> {
@@ -45,6 +48,8 @@ pub struct GraphLoss<'a> {
     /// The primal passes at the last point of a Hessian-vector product: Lanczos, trace and
     /// density estimates then pay one R pass per product.
     cache: Mutex<Option<(Vec<f64>, Arc<Primal>)>>,
+    /// The lanes' sums of products, kept between calls (fresh pages cost more than the sums).
+    lanes: Mutex<Vec<Vec<f64>>>,
 }
 
 /// The forward pass, the loss head and the adjoints at one point, per chunk of samples.
@@ -172,6 +177,7 @@ impl<'a> GraphLoss<'a> {
             chunks,
             pass_len,
             cache: Mutex::new(None),
+            lanes: Mutex::new(Vec::new()),
         })
     }
 
@@ -364,28 +370,62 @@ impl<'a> GraphLoss<'a> {
                 None => Ok(()),
             };
         }
+        let len = out.len();
         let parts = (0..lanes)
             .into_par_iter()
             .map(|lane| {
-                let mut acc = vec![0.0; out.len()];
+                let mut acc = self.lane_buffer(len);
                 let mut part = Vec::new();
                 for (i, c) in pr.chunks.iter().skip(lane).step_by(lanes).enumerate() {
                     if i == 0 {
                         self.chunk_hvp(c, vs, k, &mut acc)?;
                         continue;
                     }
-                    part.resize(out.len(), 0.0);
+                    if part.is_empty() {
+                        part = self.lane_buffer(len);
+                    }
                     self.chunk_hvp(c, vs, k, &mut part)?;
                     acc.iter_mut().zip(&part).for_each(|(a, b)| *a += b);
                 }
+                self.return_lane_buffer(part);
                 Ok(acc)
             })
             .collect::<Result<Vec<_>>>()?;
-        out.iter_mut().for_each(|v| *v = 0.0);
-        for p in &parts {
-            out.iter_mut().zip(p).for_each(|(a, b)| *a += b);
-        }
+        // The lanes' sums added in lane order, element by element, the elements in parallel.
+        out.par_chunks_mut(SUM_STRIDE)
+            .enumerate()
+            .for_each(|(i, o)| {
+                let at = i * SUM_STRIDE;
+                o.copy_from_slice(&parts[0][at..at + o.len()]);
+                for p in &parts[1..] {
+                    o.iter_mut().zip(&p[at..]).for_each(|(a, b)| *a += b);
+                }
+            });
+        parts.into_iter().for_each(|p| self.return_lane_buffer(p));
         Ok(())
+    }
+
+    /// A buffer of `len` values for a lane's sum, reused across calls.
+    fn lane_buffer(&self, len: usize) -> Vec<f64> {
+        let mut pool = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v = match pool.iter().position(|b| b.capacity() >= len) {
+            Some(i) => pool.swap_remove(i),
+            None => Vec::with_capacity(len),
+        };
+        v.clear();
+        v.resize(len, 0.0);
+        v
+    }
+
+    /// Keeps a lane's buffer for the next call (at most [`LANES`] + 1 of them, the largest).
+    fn return_lane_buffer(&self, v: Vec<f64>) {
+        if v.capacity() == 0 {
+            return;
+        }
+        let mut pool = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        pool.push(v);
+        pool.sort_by_key(|b| std::cmp::Reverse(b.capacity()));
+        pool.truncate(LANES + 1);
     }
 
     /// The R passes over one chunk.
@@ -576,6 +616,7 @@ impl GraphLoss<'_> {
     /// memory they held (every value of every sample) is returned.
     pub fn forget_point(&self) {
         *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.lanes.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
 

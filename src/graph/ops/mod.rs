@@ -28,7 +28,7 @@ pub use unary::Unary;
 
 use crate::error::{Error, Result};
 use crate::graph::tensor::{
-    add_broadcast, add_reduced, broadcast_index, broadcast_shape, reduce_to, take, zeroed, Tensor,
+    add_broadcast, add_reduced, broadcast_index, broadcast_shape, reduce_to, take, Tensor,
 };
 use sparse::SparseMap;
 
@@ -794,6 +794,51 @@ impl Op {
     }
 }
 
+impl Op {
+    /// Whether this is a sum whose output tangents can be built in the buffer of input `f`'s
+    /// tangents: `f` has the output's shape and enters with sign one.
+    pub(crate) fn sums_in_place(&self, ins: &[&Tensor], f: usize, out_shape: &[usize]) -> bool {
+        match self.kind() {
+            Kind::Sum(s) => ins[f].shape == out_shape && (f == 0 || s == 1.0),
+            _ => false,
+        }
+    }
+
+    /// A sum's output tangents `[k, out...]` built in the buffer of input `f`'s tangents
+    /// `own` (which no other node reads): the other input's tangents `other` broadcast into
+    /// it, with their sign. See [`Op::sums_in_place`].
+    pub(crate) fn r_forward_sum_in_place(
+        &self,
+        ins: &[&Tensor],
+        f: usize,
+        mut own: Tensor,
+        other: Option<&Tensor>,
+        out_shape: &[usize],
+        k: usize,
+    ) -> Tensor {
+        let o = 1 - f;
+        let sign = match self.kind() {
+            Kind::Sum(s) if o == 1 => s,
+            _ => 1.0,
+        };
+        if let Some(rx) = other {
+            let n: usize = out_shape.iter().product();
+            let len = ins[o].len();
+            for d in 0..k {
+                add_broadcast(
+                    &mut own.data[d * n..(d + 1) * n],
+                    out_shape,
+                    &rx.data[d * len..(d + 1) * len],
+                    &ins[o].shape,
+                    sign,
+                );
+            }
+        }
+        own.shape = block_shape(k, out_shape);
+        own
+    }
+}
+
 /// `Concat`'s axis resolved against its first input's rank.
 fn concat_axis(axis: i64, ins: &[&Tensor]) -> Result<usize> {
     let rank = ins.first().map_or(0, |t| t.rank());
@@ -843,11 +888,9 @@ fn unary_derivatives<'a>(
 /// Each direction of a block multiplied element-wise by `w` (the length of one direction).
 fn tile_mul(block: &Tensor, w: &[f64]) -> Tensor {
     let n = w.len().max(1);
-    let mut data = zeroed(block.len());
-    for (o, c) in data.chunks_exact_mut(n).zip(block.data.chunks_exact(n)) {
-        for ((o, a), b) in o.iter_mut().zip(c).zip(w) {
-            *o = a * b;
-        }
+    let mut data = take(block.len());
+    for c in block.data.chunks_exact(n) {
+        data.extend(c.iter().zip(w).map(|(a, b)| a * b));
     }
     Tensor {
         shape: block.shape.clone(),
@@ -859,15 +902,14 @@ fn tile_mul(block: &Tensor, w: &[f64]) -> Tensor {
 /// both terms in one sweep (the result equals the two terms formed apart and added).
 fn unary_r_backward(rg: &Tensor, rx: &Tensor, d1: &[f64], d2: &[f64], g: &[f64]) -> Tensor {
     let n = d1.len().max(1);
-    let mut data = zeroed(rg.len());
-    for ((o, r), x) in data
-        .chunks_exact_mut(n)
-        .zip(rg.data.chunks_exact(n))
-        .zip(rx.data.chunks_exact(n))
-    {
-        for i in 0..o.len() {
-            o[i] = d1[i] * r[i] + d2[i] * g[i] * x[i];
-        }
+    let mut data = take(rg.len());
+    for (r, x) in rg.data.chunks_exact(n).zip(rx.data.chunks_exact(n)) {
+        data.extend(
+            r.iter()
+                .zip(x)
+                .zip(d1.iter().zip(d2).zip(g))
+                .map(|((r, x), ((a, b), g))| a * r + b * g * x),
+        );
     }
     Tensor {
         shape: rg.shape.clone(),
