@@ -31,6 +31,9 @@ const MAX_CHUNK: usize = 1024;
 /// on any number of threads).
 const LANES: usize = 8;
 
+/// Most bytes of lane sums a loss keeps between calls.
+const LANE_BYTES: usize = 64 << 20;
+
 /// Entries of the products summed per task when the lanes' sums are added.
 const SUM_STRIDE: usize = 1 << 14;
 
@@ -417,7 +420,8 @@ impl<'a> GraphLoss<'a> {
         v
     }
 
-    /// Keeps a lane's buffer for the next call (at most [`LANES`] + 1 of them, the largest).
+    /// Keeps a lane's buffer for the next call: at most [`LANES`] + 1 of them, the largest,
+    /// and [`LANE_BYTES`] in all, so that a loss kept after wide blocks holds little.
     fn return_lane_buffer(&self, v: Vec<f64>) {
         if v.capacity() == 0 {
             return;
@@ -426,6 +430,9 @@ impl<'a> GraphLoss<'a> {
         pool.push(v);
         pool.sort_by_key(|b| std::cmp::Reverse(b.capacity()));
         pool.truncate(LANES + 1);
+        while pool.iter().map(|b| b.capacity() * 8).sum::<usize>() > LANE_BYTES {
+            pool.remove(0);
+        }
     }
 
     /// The R passes over one chunk.

@@ -288,7 +288,7 @@ pub(crate) fn broadcast_pattern(inp: &[usize], out: &[usize]) -> Option<(usize, 
     let Some(first) = kept.next() else {
         return Some((out.iter().product(), 1, 1));
     };
-    let last = kept.last().unwrap_or(first);
+    let last = kept.next_back().unwrap_or(first);
     if (first..=last).any(|i| out[i] != 1 && dim(i) == 1) {
         return None;
     }
