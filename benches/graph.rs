@@ -13,15 +13,15 @@
 //! The primal passes are cached at the point, as in Lanczos, so each product is the R passes.
 //! Run: `cargo bench --bench graph` (JAX and torch: `benches/compare/graph_vs_jax.py`).
 //!
-//! Measured on the shared 2-core machine with a load average of 7–14 from other builds, so
-//! wall times are inflated and noisy; CPU time with one rayon thread, best of 20 calls, is
-//! the steadier figure. The MLP, ms of CPU per direction (graph before the chunking and
-//! blocked-op rewrite → after; `NetLoss`): one product 34.3 → 12.6 (12.6); block of 5
-//! 40.5 → 13.0 (12.9); block of 16 22.4 → 12.8 (12.2); gradient 33.5 → 30.8 (30.0, two
-//! thirds of it `tanh`). The CNN, same measure: one product 678 → 394, block of 16
-//! 481 → 312 per direction, gradient 351 → 272. JAX `jit(jvp(grad))` on the MLP in the same
-//! hour: 66 ms wall per product against the graph's 15–30 ms wall (load 12; a quiet machine
-//! is needed for the ratio).
+//! Measured on the shared 2-core machine, criterion, before and after the blocked-op
+//! rewrite in the same minute, load average 1.3–2 (other agents building; ±10% noise):
+//! MLP one product 11.1 → 7.0–7.7 ms (`NetLoss` 6.1–6.9), block of 5 59.7 → 33.6 ms
+//! (`NetLoss` 37.1), block of 16 151 → 99 ms (`NetLoss` 108), gradient 17.4 → 16.4 ms
+//! (`NetLoss` 11.9–14.4: two thirds of it is `tanh`); CNN one product 326 → 194 ms.
+//! `graph_vs_jax.py` in the same minutes: JAX `jit(jvp(grad))` 13.0 ms per MLP product and
+//! 635 ms per CNN product, torch double backward 15.2 ms and 573 ms. So per product the graph
+//! takes 0.54–0.59× JAX's time on the MLP (0.48× per direction in blocks of 16) and 0.31× on
+//! the CNN.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use critpt::graph::{load_onnx, GraphData, GraphLoss, GraphTargets, Tensor};
