@@ -4,17 +4,29 @@
 //! - `graph_cnn20k_digits`: the 21 546-parameter CNN of fixtures/onnx/cnn20k_digits on all 1797
 //!   digits as 1x8x8 images: one product (`hvp_single`) and a block of 16 directions in one call
 //!   (`hvp_many_16`; divide by 16 for the per-direction cost).
-//! - `graph_vs_netloss_mlp_digits`: the 64-128-128-10 tanh MLP of fixtures/onnx/mlp_digits, one
-//!   product through the graph (its ONNX export) and through the MLP engine `NetLoss` (its
-//!   nn.Sequential safetensors file), same weights and data.
+//! - `graph_vs_netloss_mlp_digits`: the 64-128-128-10 tanh MLP of fixtures/onnx/mlp_digits
+//!   through the graph (its ONNX export) and through the MLP engine `NetLoss` (its
+//!   nn.Sequential safetensors file), same weights and data: one product (`*_hvp`), blocks of 5
+//!   and 16 directions (`*_hvp_many_{5,16}`), and the gradient at a new point each time
+//!   (`*_gradient`: forward and backward, training's cost).
 //!
-//! The primal passes are cached at the point, as in Lanczos, so each sample is the R passes.
-//! Run: `cargo bench --bench graph`.
+//! The primal passes are cached at the point, as in Lanczos, so each product is the R passes.
+//! Run: `cargo bench --bench graph` (JAX and torch: `benches/compare/graph_vs_jax.py`).
+//!
+//! Measured on the shared 2-core machine, criterion, before and after the blocked-op
+//! rewrite in the same minute, load average 1.3–2 (other agents building; ±10% noise):
+//! MLP one product 11.1 → 7.0–7.7 ms (`NetLoss` 6.1–6.9), block of 5 59.7 → 33.6 ms
+//! (`NetLoss` 37.1), block of 16 151 → 99 ms (`NetLoss` 108), gradient 17.4 → 16.4 ms
+//! (`NetLoss` 11.9–14.4: two thirds of it is `tanh`); CNN one product 326 → 194 ms.
+//! `graph_vs_jax.py` in the same minutes: JAX `jit(jvp(grad))` 13.0 ms per MLP product and
+//! 635 ms per CNN product, torch double backward 15.2 ms and 573 ms. So per product the graph
+//! takes 0.54–0.59× JAX's time on the MLP (0.48× per direction in blocks of 16) and 0.31× on
+//! the CNN.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use critpt::graph::{load_onnx, GraphData, GraphLoss, GraphTargets, Tensor};
 use critpt::nn::{load_model, BnMode, LossKind, NetLoss, Targets};
-use critpt::objective::{Hvp, Loss};
+use critpt::objective::{Gradient, Hvp, Loss};
 use nalgebra::DMatrix;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -95,6 +107,44 @@ fn mlp(c: &mut Criterion) {
     });
     group.bench_function("netloss_hvp", |b| {
         b.iter(|| net_obj.hvp(&p, black_box(&v), &mut out).expect("hvp"))
+    });
+    for k in [5usize, 16] {
+        let vs: Vec<f64> = (0..k)
+            .flat_map(|d| v.iter().map(move |x| x * (1.0 + d as f64 / k as f64)))
+            .collect();
+        let mut outs = vec![0.0; k * p.len()];
+        group.bench_function(format!("graph_hvp_many_{k}"), |b| {
+            b.iter(|| {
+                graph_obj
+                    .hvp_many(&p, black_box(&vs), k, &mut outs)
+                    .expect("hvp_many")
+            })
+        });
+        group.bench_function(format!("netloss_hvp_many_{k}"), |b| {
+            b.iter(|| {
+                net_obj
+                    .hvp_many(&p, black_box(&vs), k, &mut outs)
+                    .expect("hvp_many")
+            })
+        });
+    }
+    // The gradient: a forward and a backward pass at a new point each time (training's cost).
+    let mut q = p.clone();
+    let mut g = vec![0.0; p.len()];
+    let mut step = 0u64;
+    group.bench_function("graph_gradient", |b| {
+        b.iter(|| {
+            step += 1;
+            q[0] = p[0] + step as f64 * 1e-12;
+            graph_obj.gradient(black_box(&q), &mut g).expect("gradient")
+        })
+    });
+    group.bench_function("netloss_gradient", |b| {
+        b.iter(|| {
+            step += 1;
+            q[0] = p[0] + step as f64 * 1e-12;
+            net_obj.gradient(black_box(&q), &mut g).expect("gradient")
+        })
     });
     group.finish();
 }

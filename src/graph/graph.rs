@@ -242,6 +242,17 @@ pub(crate) struct Forward {
 }
 
 impl Forward {
+    /// Returns the pass' buffers to this thread's pool.
+    pub fn recycle(self) {
+        super::tensor::recycle_all(self.vals.into_iter().map(Some));
+        for a in self.aux {
+            if let Aux::Derivatives(d1, d2) = a {
+                super::tensor::recycle(d1);
+                super::tensor::recycle(d2);
+            }
+        }
+    }
+
     /// The graph's output.
     pub fn output<'a>(&'a self, g: &Graph) -> &'a Tensor {
         &self.vals[g.output]
@@ -392,15 +403,15 @@ impl Graph {
         let mut aux = Vec::with_capacity(self.nodes.len());
         for v in &self.values {
             let t = match &v.source {
-                Source::Input => x.clone(),
+                Source::Input => x.pooled_clone(),
                 Source::Param(i) => {
                     let p = &self.params[*i];
                     Tensor::new(
                         p.shape.clone(),
-                        params[p.offset..p.offset + p.len()].to_vec(),
+                        super::tensor::copied(&params[p.offset..p.offset + p.len()]),
                     )?
                 }
-                Source::Const { value, .. } => value.clone(),
+                Source::Const { value, .. } => value.pooled_clone(),
                 Source::Node(n) => {
                     let node = &self.nodes[*n];
                     let ins: Vec<&Tensor> = node.inputs.iter().map(|&i| &vals[i]).collect();
@@ -449,12 +460,18 @@ impl Graph {
         k: usize,
     ) -> Result<Vec<Option<Tensor>>> {
         let n = self.n_params;
+        // A tangent read by one sum alone is built on in place by that sum.
+        let mut consumers = vec![0usize; self.values.len()];
+        for node in &self.nodes {
+            node.inputs.iter().for_each(|&i| consumers[i] += 1);
+        }
+        consumers[self.output] += 1;
         let mut rv: Vec<Option<Tensor>> = Vec::with_capacity(self.values.len());
         for (id, v) in self.values.iter().enumerate() {
             let t = match &v.source {
                 Source::Param(i) => {
                     let p = &self.params[*i];
-                    let mut data = Vec::with_capacity(k * p.len());
+                    let mut data = super::tensor::take(k * p.len());
                     for d in 0..k {
                         data.extend_from_slice(&vs[d * n + p.offset..d * n + p.offset + p.len()]);
                     }
@@ -465,6 +482,23 @@ impl Graph {
                 Source::Node(ni) if self.needs_grad[id] => {
                     let node = &self.nodes[*ni];
                     let ins: Vec<&Tensor> = node.inputs.iter().map(|&i| &fw.vals[i]).collect();
+                    let out_shape = &fw.vals[id].shape;
+                    let in_place = (0..node.inputs.len()).find(|&f| {
+                        let i = node.inputs[f];
+                        consumers[i] == 1
+                            && rv[i].is_some()
+                            && node.op.sums_in_place(&ins, f, out_shape)
+                    });
+                    if let Some(f) = in_place {
+                        checked_len(&[k, fw.vals[id].len()])?;
+                        let own = rv[node.inputs[f]].take().expect("a tangent");
+                        let other = rv[node.inputs[1 - f]].as_ref();
+                        rv.push(Some(
+                            node.op
+                                .r_forward_sum_in_place(&ins, f, own, other, out_shape, k),
+                        ));
+                        continue;
+                    }
                     let rins: Vec<Option<&Tensor>> =
                         node.inputs.iter().map(|&i| rv[i].as_ref()).collect();
                     checked_len(&[k, fw.vals[id].len()])?;
@@ -503,7 +537,7 @@ impl Graph {
             let ins: Vec<&Tensor> = node.inputs.iter().map(|&i| &fw.vals[i]).collect();
             let grads = node
                 .op
-                .r_backward(&ins, &rins, &fw.aux[n], g, rg.as_ref(), &need, k)
+                .r_backward_owned(&ins, &rins, &fw.aux[n], g, rg, &need, k)
                 .map_err(|e| self.fail(node, e))?;
             for (&i, gi) in node.inputs.iter().zip(grads) {
                 if let Some(gi) = gi {
@@ -544,7 +578,10 @@ impl Graph {
 
 fn add_into(slot: &mut Option<Tensor>, t: Tensor) {
     match slot {
-        Some(s) => s.add_assign(&t),
+        Some(s) => {
+            s.add_assign(&t);
+            t.recycle();
+        }
         None => *slot = Some(t),
     }
 }

@@ -4,7 +4,7 @@
 
 use super::data::{GraphData, GraphTargets};
 use super::graph::{Forward, Graph};
-use super::tensor::Tensor;
+use super::tensor::{recycle_all, zeroed, Tensor};
 use crate::error::{Error, Result};
 use crate::nn::LossKind;
 use crate::objective::{check_params, Gradient, Hessian, Hvp, Loss};
@@ -16,13 +16,27 @@ use std::sync::{Arc, Mutex};
 /// Bytes of tangents one R pass may hold; wider blocks of directions are split.
 const BLOCK_BYTES: usize = 64 << 20;
 
-/// Samples per chunk of the passes, when the graph keeps samples apart: a chunk's values stay
-/// in cache, and the chunks run in parallel.
-const SAMPLE_CHUNK: usize = 64;
+/// Values of one forward pass over a chunk of samples aimed at, when the graph keeps samples
+/// apart: chunks large enough that their matrix products run near the GEMM's peak, small
+/// enough that a chunk's values stay in cache.
+const CHUNK_VALUES: usize = 1 << 18;
+
+/// Fewest samples per chunk (unless the data has fewer): below this the per-op overhead of a
+/// pass outweighs its arithmetic.
+const MIN_CHUNK: usize = 64;
+
+/// Most samples per chunk.
+const MAX_CHUNK: usize = 1024;
 
 /// Parallel partial sums over the chunks (a fixed count, so that the result has the same bytes
 /// on any number of threads).
 const LANES: usize = 8;
+
+/// Most bytes of lane sums a loss keeps between calls.
+const LANE_BYTES: usize = 64 << 20;
+
+/// Entries of the products summed per task when the lanes' sums are added.
+const SUM_STRIDE: usize = 1 << 14;
 
 /// The mean loss of a graph's output over a data set.
 #[derive(Debug)]
@@ -38,6 +52,8 @@ pub struct GraphLoss<'a> {
     /// The primal passes at the last point of a Hessian-vector product: Lanczos, trace and
     /// density estimates then pay one R pass per product.
     cache: Mutex<Option<(Vec<f64>, Arc<Primal>)>>,
+    /// The lanes' sums of products, kept between calls (fresh pages cost more than the sums).
+    lanes: Mutex<Vec<Vec<f64>>>,
 }
 
 /// The forward pass, the loss head and the adjoints at one point, per chunk of samples.
@@ -117,16 +133,25 @@ impl<'a> GraphLoss<'a> {
         let fw = graph.forward(graph.initial_params(), &probe.x)?;
         let out = fw.output(&graph);
         let per_sample: usize = fw.vals.iter().map(Tensor::len).sum();
+        let mut batched_per_sample = per_sample;
         let separable = data.n_samples() > 1 && {
             let two = slice_data(&data, 0, 2)?;
             let fw2 = graph.forward(graph.initial_params(), &two.x)?;
+            batched_per_sample = fw
+                .vals
+                .iter()
+                .zip(&fw2.vals)
+                .filter(|(a, b)| a.shape != b.shape)
+                .map(|(a, _)| a.len())
+                .sum();
             graph.separable_over_samples(&fw, &fw2)
         };
-        let chunk = if separable {
-            SAMPLE_CHUNK
+        let bounds = if separable {
+            chunk_bounds(data.n_samples(), batched_per_sample)
         } else {
-            data.n_samples()
+            vec![(0, data.n_samples())]
         };
+        let chunk = bounds.iter().map(|(a, b)| b - a).max().unwrap_or(0);
         let pass_len = per_sample.saturating_mul(chunk.min(data.n_samples()));
         match (&data.y, kind) {
             (GraphTargets::Labels(l), LossKind::CrossEntropy) => {
@@ -163,9 +188,9 @@ impl<'a> GraphLoss<'a> {
             }
         }
         let chunks = if separable {
-            (0..data.n_samples())
-                .step_by(chunk)
-                .map(|n0| slice_data(&data, n0, (n0 + chunk).min(data.n_samples())))
+            bounds
+                .iter()
+                .map(|&(n0, n1)| slice_data(&data, n0, n1))
                 .collect::<Result<Vec<_>>>()?
         } else {
             vec![data.as_ref().clone()]
@@ -177,6 +202,7 @@ impl<'a> GraphLoss<'a> {
             chunks,
             pass_len,
             cache: Mutex::new(None),
+            lanes: Mutex::new(Vec::new()),
         })
     }
 
@@ -283,7 +309,7 @@ impl<'a> GraphLoss<'a> {
         let data = match &head.probs {
             Some(p) => {
                 let c = z.shape[1];
-                let mut out = vec![0.0; rz.len()];
+                let mut out = zeroed(rz.len());
                 for (o, r) in out
                     .chunks_exact_mut(z.len())
                     .zip(rz.data.chunks_exact(z.len()))
@@ -369,23 +395,66 @@ impl<'a> GraphLoss<'a> {
                 None => Ok(()),
             };
         }
+        let len = out.len();
         let parts = (0..lanes)
             .into_par_iter()
             .map(|lane| {
-                let mut acc = vec![0.0; out.len()];
-                let mut part = vec![0.0; out.len()];
-                for c in pr.chunks.iter().skip(lane).step_by(lanes) {
+                let mut acc = self.lane_buffer(len);
+                let mut part = Vec::new();
+                for (i, c) in pr.chunks.iter().skip(lane).step_by(lanes).enumerate() {
+                    if i == 0 {
+                        self.chunk_hvp(c, vs, k, &mut acc)?;
+                        continue;
+                    }
+                    if part.is_empty() {
+                        part = self.lane_buffer(len);
+                    }
                     self.chunk_hvp(c, vs, k, &mut part)?;
                     acc.iter_mut().zip(&part).for_each(|(a, b)| *a += b);
                 }
+                self.return_lane_buffer(part);
                 Ok(acc)
             })
             .collect::<Result<Vec<_>>>()?;
-        out.iter_mut().for_each(|v| *v = 0.0);
-        for p in &parts {
-            out.iter_mut().zip(p).for_each(|(a, b)| *a += b);
-        }
+        // The lanes' sums added in lane order, element by element, the elements in parallel.
+        out.par_chunks_mut(SUM_STRIDE)
+            .enumerate()
+            .for_each(|(i, o)| {
+                let at = i * SUM_STRIDE;
+                o.copy_from_slice(&parts[0][at..at + o.len()]);
+                for p in &parts[1..] {
+                    o.iter_mut().zip(&p[at..]).for_each(|(a, b)| *a += b);
+                }
+            });
+        parts.into_iter().for_each(|p| self.return_lane_buffer(p));
         Ok(())
+    }
+
+    /// A buffer of `len` values for a lane's sum, reused across calls.
+    fn lane_buffer(&self, len: usize) -> Vec<f64> {
+        let mut pool = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v = match pool.iter().position(|b| b.capacity() >= len) {
+            Some(i) => pool.swap_remove(i),
+            None => Vec::with_capacity(len),
+        };
+        v.clear();
+        v.resize(len, 0.0);
+        v
+    }
+
+    /// Keeps a lane's buffer for the next call: at most [`LANES`] + 1 of them, the largest,
+    /// and [`LANE_BYTES`] in all, so that a loss kept after wide blocks holds little.
+    fn return_lane_buffer(&self, v: Vec<f64>) {
+        if v.capacity() == 0 {
+            return;
+        }
+        let mut pool = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        pool.push(v);
+        pool.sort_by_key(|b| std::cmp::Reverse(b.capacity()));
+        pool.truncate(LANES + 1);
+        while pool.iter().map(|b| b.capacity() * 8).sum::<usize>() > LANE_BYTES {
+            pool.remove(0);
+        }
     }
 
     /// The R passes over one chunk.
@@ -396,8 +465,28 @@ impl<'a> GraphLoss<'a> {
         let rg = self.head_r(z, &c.head, rz, k);
         let radj = self.graph.r_backward(&c.fw, &c.adj, &rv, rg, k)?;
         self.graph.collect_hvp(&radj, k, out);
+        recycle_all(rv);
+        recycle_all(radj);
         Ok(())
     }
+}
+
+/// The chunks of `n` samples, each of `per_sample` values in a forward pass, as consecutive
+/// ranges of nearly equal length: about [`CHUNK_VALUES`] values each, within
+/// [`MIN_CHUNK`]..=[`MAX_CHUNK`] samples, at least [`LANES`] chunks when the data has that many
+/// minimal chunks, and a multiple of [`LANES`] beyond, so that the lanes carry equal work. A
+/// function of the data's size and the graph alone, so the sums' rounding is the same on any
+/// machine.
+fn chunk_bounds(n: usize, per_sample: usize) -> Vec<(usize, usize)> {
+    let target = (CHUNK_VALUES / per_sample.max(1)).clamp(MIN_CHUNK, MAX_CHUNK);
+    let mut count = n.div_ceil(target).max(LANES.min(n.div_ceil(MIN_CHUNK)));
+    if count > LANES {
+        count = count.next_multiple_of(LANES);
+    }
+    let count = count.clamp(1, n.max(1));
+    (0..count)
+        .map(|i| (i * n / count, (i + 1) * n / count))
+        .collect()
 }
 
 /// Samples `n0 .. n1` of `data`.
@@ -433,6 +522,7 @@ impl Clone for GraphLoss<'_> {
             chunks: self.chunks.clone(),
             pass_len: self.pass_len,
             cache: Mutex::new(None),
+            lanes: Mutex::new(Vec::new()),
         }
     }
 }
@@ -443,7 +533,11 @@ impl Loss for GraphLoss<'_> {
     }
     fn loss(&self, params: &[f64]) -> Result<f64> {
         check_params(self, params)?;
-        let losses = self.over_chunks(|part| Ok(self.chunk_pass(params, part)?.1.loss))?;
+        let losses = self.over_chunks(|part| {
+            let (fw, head) = self.chunk_pass(params, part)?;
+            fw.recycle();
+            Ok(head.loss)
+        })?;
         Self::finite(losses.iter().sum())
     }
     fn param_names(&self) -> Vec<String> {
@@ -466,6 +560,9 @@ impl Gradient for GraphLoss<'_> {
             let adj = self.graph.backward(&fw, head.grad.clone())?;
             let mut g = vec![0.0; n];
             self.graph.collect_grad(&adj, &mut g);
+            recycle_all(adj);
+            fw.recycle();
+            head.grad.recycle();
             Ok((head.loss, g))
         })?;
         out.iter_mut().for_each(|v| *v = 0.0);
@@ -563,6 +660,7 @@ impl GraphLoss<'_> {
     /// memory they held (every value of every sample) is returned.
     pub fn forget_point(&self) {
         *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.lanes.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
 
@@ -572,5 +670,34 @@ impl crate::curvature::Chunk for GraphLoss<'_> {
     }
     fn forget_point(&self) {
         GraphLoss::forget_point(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{chunk_bounds, LANES, MAX_CHUNK, MIN_CHUNK};
+
+    /// The chunks tile the samples in order, differ in length by at most one, respect the
+    /// limits, and come in a multiple of the lanes once there are more than the lanes.
+    #[test]
+    fn chunks_tile_the_samples_evenly() {
+        for n in [1usize, 2, 63, 64, 300, 511, 1797, 5000, 100_000] {
+            for per_sample in [1usize, 700, 8000, 1 << 20] {
+                let b = chunk_bounds(n, per_sample);
+                assert_eq!(b.first().map(|c| c.0), Some(0));
+                assert_eq!(b.last().map(|c| c.1), Some(n));
+                assert!(b.windows(2).all(|w| w[0].1 == w[1].0));
+                let lens: Vec<usize> = b.iter().map(|(a, z)| z - a).collect();
+                let (lo, hi) = (lens.iter().min().unwrap(), lens.iter().max().unwrap());
+                assert!(hi - lo <= 1, "n {n}: {lens:?}");
+                assert!(*hi <= MAX_CHUNK + 1, "n {n}, per sample {per_sample}: {hi}");
+                if b.len() > LANES {
+                    assert_eq!(b.len() % LANES, 0, "n {n}");
+                    assert!(*lo >= MIN_CHUNK / 2, "n {n}: {lo}");
+                }
+            }
+        }
+        // The digits MLP: eight chunks of 224 or 225 samples.
+        assert_eq!(chunk_bounds(1797, 700).len(), 8);
     }
 }

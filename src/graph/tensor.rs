@@ -36,14 +36,106 @@ pub fn checked_len(shape: &[usize]) -> Result<usize> {
     Ok(if shape.contains(&0) { 0 } else { n })
 }
 
+thread_local! {
+    /// Buffers of finished passes, reused by the next pass on the same thread: the R passes
+    /// of a chunk allocate the same large tangents at every product, and fresh pages (page
+    /// faults, zeroing, the allocator returning them to the system) cost more than the
+    /// arithmetic on them.
+    static POOL: std::cell::RefCell<Vec<Vec<f64>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Most buffers kept per thread.
+const POOL_MAX: usize = 48;
+/// Most bytes kept per thread: the pool lives as long as the thread.
+const POOL_BYTES: usize = 96 << 20;
+/// Buffers shorter than this go back to the allocator, which serves them cheaply.
+const POOL_MIN: usize = 2048;
+
+/// An empty buffer with room for `len` values: the smallest pooled one that fits, else a new
+/// one.
+pub(crate) fn take(len: usize) -> Vec<f64> {
+    if len >= POOL_MIN {
+        let found = POOL.with(|p| {
+            let mut p = p.borrow_mut();
+            let best = p
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.capacity() >= len)
+                .min_by_key(|(_, v)| v.capacity())
+                .map(|(i, _)| i);
+            best.map(|i| p.swap_remove(i))
+        });
+        if let Some(mut v) = found {
+            v.clear();
+            return v;
+        }
+    }
+    Vec::with_capacity(len)
+}
+
+/// `len` zeros in a pooled buffer.
+pub(crate) fn zeroed(len: usize) -> Vec<f64> {
+    let mut v = take(len);
+    v.resize(len, 0.0);
+    v
+}
+
+/// A copy of `src` in a pooled buffer.
+pub(crate) fn copied(src: &[f64]) -> Vec<f64> {
+    let mut v = take(src.len());
+    v.extend_from_slice(src);
+    v
+}
+
+/// Returns a buffer to this thread's pool; a full pool drops its smallest buffers first.
+pub(crate) fn recycle(v: Vec<f64>) {
+    let bytes = |b: &Vec<f64>| b.capacity() * std::mem::size_of::<f64>();
+    if v.capacity() < POOL_MIN || bytes(&v) > POOL_BYTES {
+        return;
+    }
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        p.push(v);
+        while p.len() > POOL_MAX || p.iter().map(bytes).sum::<usize>() > POOL_BYTES {
+            let smallest = p
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, b)| b.capacity())
+                .map(|(i, _)| i);
+            match smallest {
+                Some(i) => drop(p.swap_remove(i)),
+                None => break,
+            }
+        }
+    });
+}
+
+/// Returns the buffers of every tensor in `ts` to the pool.
+pub(crate) fn recycle_all(ts: impl IntoIterator<Item = Option<Tensor>>) {
+    ts.into_iter().flatten().for_each(Tensor::recycle);
+}
+
 impl Tensor {
     /// A zero tensor, its size checked first.
     pub fn zeros(shape: &[usize]) -> Result<Tensor> {
         let n = checked_len(shape)?;
         Ok(Tensor {
             shape: shape.to_vec(),
-            data: vec![0.0; n],
+            data: zeroed(n),
         })
+    }
+
+    /// Returns the tensor's buffer to this thread's pool.
+    pub(crate) fn recycle(self) {
+        recycle(self.data);
+    }
+
+    /// A copy whose buffer comes from the pool.
+    pub(crate) fn pooled_clone(&self) -> Tensor {
+        Tensor {
+            shape: self.shape.clone(),
+            data: copied(&self.data),
+        }
     }
 
     /// A tensor from its shape and entries.
@@ -180,18 +272,103 @@ pub(crate) fn broadcast_index(inp: &[usize], out: &[usize]) -> Vec<usize> {
     idx
 }
 
+/// How an input of shape `inp` repeats over the broadcast shape `out`, when it does so in the
+/// common way: `out` read as `[outer, mid, inner]`, the input's `mid` entries each repeated
+/// `inner` times, the whole `outer` times (a bias `[C]` over `[N, C]`, a channel bias
+/// `[C, 1, 1]` over `[N, C, H, W]`, equal shapes). `None` for other broadcasts (several
+/// separated broadcast axes), which go through [`broadcast_index`].
+pub(crate) fn broadcast_pattern(inp: &[usize], out: &[usize]) -> Option<(usize, usize, usize)> {
+    let r = out.len();
+    let off = r.checked_sub(inp.len())?;
+    let dim = |i: usize| if i < off { 1 } else { inp[i - off] };
+    if (0..r).any(|i| dim(i) != out[i] && dim(i) != 1) {
+        return None;
+    }
+    let mut kept = (0..r).filter(|&i| out[i] != 1 && dim(i) != 1);
+    let Some(first) = kept.next() else {
+        return Some((out.iter().product(), 1, 1));
+    };
+    let last = kept.next_back().unwrap_or(first);
+    if (first..=last).any(|i| out[i] != 1 && dim(i) == 1) {
+        return None;
+    }
+    Some((
+        out[..first].iter().product(),
+        out[first..=last].iter().product(),
+        out[last + 1..].iter().product(),
+    ))
+}
+
+/// `dst += s · src` with `src` (shape `inp`) broadcast to `dst` (shape `out`).
+pub(crate) fn add_broadcast(dst: &mut [f64], out: &[usize], src: &[f64], inp: &[usize], s: f64) {
+    if dst.is_empty() {
+        return;
+    }
+    match broadcast_pattern(inp, out) {
+        Some((_, mid, 1)) => {
+            for row in dst.chunks_exact_mut(mid.max(1)) {
+                row.iter_mut().zip(src).for_each(|(d, v)| *d += s * v);
+            }
+        }
+        Some((_, mid, inner)) => {
+            for block in dst.chunks_exact_mut((mid * inner).max(1)) {
+                for (lane, &v) in block.chunks_exact_mut(inner).zip(src) {
+                    let sv = s * v;
+                    lane.iter_mut().for_each(|d| *d += sv);
+                }
+            }
+        }
+        None => {
+            for (d, &i) in dst.iter_mut().zip(&broadcast_index(inp, out)) {
+                *d += s * src[i];
+            }
+        }
+    }
+}
+
+/// `dst += s · Σ g` with `g` (the broadcast shape `out`) summed back onto `dst` (shape `inp`):
+/// the adjoint of [`add_broadcast`].
+pub(crate) fn add_reduced(dst: &mut [f64], inp: &[usize], g: &[f64], out: &[usize], s: f64) {
+    if g.is_empty() {
+        return;
+    }
+    match broadcast_pattern(inp, out) {
+        Some((1, _, 1)) => dst.iter_mut().zip(g).for_each(|(d, v)| *d += s * v),
+        Some((_, mid, 1)) => {
+            let mut acc = vec![0.0; mid];
+            for row in g.chunks_exact(mid.max(1)) {
+                acc.iter_mut().zip(row).for_each(|(a, v)| *a += v);
+            }
+            dst.iter_mut().zip(&acc).for_each(|(d, a)| *d += s * a);
+        }
+        Some((_, mid, inner)) => {
+            let mut acc = vec![0.0; mid];
+            for block in g.chunks_exact((mid * inner).max(1)) {
+                for (a, lane) in acc.iter_mut().zip(block.chunks_exact(inner)) {
+                    *a += lane.iter().sum::<f64>();
+                }
+            }
+            dst.iter_mut().zip(&acc).for_each(|(d, a)| *d += s * a);
+        }
+        None => {
+            for (v, &i) in g.iter().zip(&broadcast_index(inp, out)) {
+                dst[i] += s * v;
+            }
+        }
+    }
+}
+
 /// Sums `g` (of the broadcast shape `out`) back onto an input of shape `inp`: the adjoint of
 /// broadcasting.
 pub(crate) fn reduce_to(g: &[f64], out: &[usize], inp: &[usize]) -> Tensor {
     let n: usize = inp.iter().product();
-    let mut data = vec![0.0; n];
-    if inp == out {
-        data.copy_from_slice(g);
+    let data = if inp == out {
+        g.to_vec()
     } else {
-        for (v, &i) in g.iter().zip(&broadcast_index(inp, out)) {
-            data[i] += v;
-        }
-    }
+        let mut data = vec![0.0; n];
+        add_reduced(&mut data, inp, g, out, 1.0);
+        data
+    };
     Tensor {
         shape: inp.to_vec(),
         data,
@@ -216,6 +393,47 @@ mod tests {
                         flat += 1;
                     }
                 }
+            }
+        }
+    }
+
+    /// The fast broadcast and its adjoint against the index table, on every kind of pattern
+    /// and on one the pattern does not cover.
+    #[test]
+    fn broadcast_patterns_match_the_index_table() {
+        let out = [2, 3, 4, 5];
+        let cases: [&[usize]; 8] = [
+            &[5],
+            &[4, 5],
+            &[3, 1, 1],
+            &[1, 3, 4, 1],
+            &[2, 3, 4, 5],
+            &[1],
+            &[],
+            &[3, 1, 5],
+        ];
+        assert_eq!(broadcast_pattern(&[5], &out), Some((24, 5, 1)));
+        assert_eq!(broadcast_pattern(&[3, 1, 1], &out), Some((2, 3, 20)));
+        assert_eq!(broadcast_pattern(&[3, 1, 5], &out), None);
+        let n: usize = out.iter().product();
+        let g: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
+        for inp in cases {
+            let m: usize = inp.iter().product();
+            let src: Vec<f64> = (0..m).map(|i| 1.0 + i as f64).collect();
+            let idx = broadcast_index(inp, &out);
+            let mut dst = vec![0.5; n];
+            add_broadcast(&mut dst, &out, &src, inp, -2.0);
+            for (d, &i) in dst.iter().zip(&idx) {
+                assert_eq!(*d, 0.5 - 2.0 * src[i], "{inp:?}");
+            }
+            let mut red = vec![0.0; m];
+            add_reduced(&mut red, inp, &g, &out, 3.0);
+            let mut want = vec![0.0; m];
+            for (v, &i) in g.iter().zip(&idx) {
+                want[i] += v;
+            }
+            for (r, w) in red.iter().zip(&want) {
+                assert!((r - 3.0 * w).abs() <= 1e-13 * w.abs().max(1.0), "{inp:?}");
             }
         }
     }

@@ -82,51 +82,176 @@ impl MatMul {
         }
     }
 
+    /// The plan of a block of `k` tangents of `A` taken as one product, when `A` and `B` have
+    /// no batch axes and `A` is not transposed: the block `[k, m, K]` is then the matrix
+    /// `(k·m) x K`, and its `k` products are one GEMM.
+    fn stacked(&self, p: &Plan, k: usize) -> Option<Plan> {
+        (p.ia.len() == 1 && p.out_shape.len() == 2 && !self.trans_a).then(|| Plan {
+            m: k * p.m,
+            k: p.k,
+            n: p.n,
+            out_shape: vec![k * p.m, p.n],
+            ia: vec![0],
+            ib: vec![0],
+        })
+    }
+
+    /// `C = A'·B'` into `c` (`add`: `C += A'·B'`).
+    fn product_into(&self, p: &Plan, c: &mut [f64], a: &[f64], b: &[f64], add: bool) {
+        let (m, k, n) = (p.m, p.k, p.n);
+        for (t, (&ia, &ib)) in p.ia.iter().zip(&p.ib).enumerate() {
+            gemm(
+                MatMut::from_row_major_slice_mut(&mut c[t * m * n..][..m * n], m, n),
+                Self::view(&a[ia * m * k..][..m * k], m, k, self.trans_a),
+                Self::view(&b[ib * k * n..][..k * n], k, n, self.trans_b),
+                add,
+            );
+        }
+    }
+
+    /// `Ā += ∂_A(G, B)`: the adjoint in `A` from the output adjoint `g`, added into `da`.
+    fn grad_a_into(&self, p: &Plan, da: &mut [f64], g: &[f64], b: &[f64]) {
+        let (m, k, n) = (p.m, p.k, p.n);
+        for (t, (&ia, &ib)) in p.ia.iter().zip(&p.ib).enumerate() {
+            gemm(
+                Self::view_mut(&mut da[ia * m * k..][..m * k], m, k, self.trans_a),
+                MatRef::from_row_major_slice(&g[t * m * n..][..m * n], m, n),
+                Self::view(&b[ib * k * n..][..k * n], k, n, self.trans_b).transpose(),
+                true,
+            );
+        }
+    }
+
+    /// `B̄ += ∂_B(G, A)`: the adjoint in `B` from the output adjoint `g`, added into `db`.
+    fn grad_b_into(&self, p: &Plan, db: &mut [f64], g: &[f64], a: &[f64]) {
+        let (m, k, n) = (p.m, p.k, p.n);
+        for (t, (&ia, &ib)) in p.ia.iter().zip(&p.ib).enumerate() {
+            gemm(
+                Self::view_mut(&mut db[ib * k * n..][..k * n], k, n, self.trans_b),
+                Self::view(&a[ia * m * k..][..m * k], m, k, self.trans_a).transpose(),
+                MatRef::from_row_major_slice(&g[t * m * n..][..m * n], m, n),
+                true,
+            );
+        }
+    }
+
+    /// The output's tangents `[k, out...]` for a block of `k` directions:
+    /// `R{C} = R{A}'·B' + A'·R{B}'`, read straight from the blocks `ra` (`[k, A...]`) and `rb`
+    /// (`[k, B...]`); a block of `A` tangents of an unbatched product is one GEMM.
+    pub fn r_forward(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        ra: Option<&[f64]>,
+        rb: Option<&[f64]>,
+        k: usize,
+    ) -> Result<Tensor> {
+        let p = self.plan(&a.shape, &b.shape)?;
+        let (la, lb) = (a.len(), b.len());
+        let lc: usize = p.out_shape.iter().product();
+        let mut shape = vec![k];
+        shape.extend_from_slice(&p.out_shape);
+        let mut c = Tensor::zeros(&shape)?;
+        if let Some(ra) = ra {
+            match self.stacked(&p, k) {
+                Some(sp) => self.product_into(&sp, &mut c.data, ra, &b.data, false),
+                None => {
+                    for (cd, rad) in c.data.chunks_exact_mut(lc).zip(ra.chunks_exact(la)) {
+                        self.product_into(&p, cd, rad, &b.data, false);
+                    }
+                }
+            }
+        }
+        if let Some(rb) = rb {
+            for (cd, rbd) in c.data.chunks_exact_mut(lc).zip(rb.chunks_exact(lb)) {
+                self.product_into(&p, cd, &a.data, rbd, ra.is_some());
+            }
+        }
+        Ok(c)
+    }
+
+    /// The tangents `[k, A...]` and `[k, B...]` of the inputs' adjoints flagged in `need`:
+    /// `R{Ā} = ∂_A(R{G}, B) + ∂_A(G, R{B})` and `R{B̄} = ∂_B(R{G}, A) + ∂_B(G, R{A})`, from
+    /// the output adjoint `g`, its tangents `rg` and the inputs' tangents `ra`, `rb`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn r_backward(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        g: &Tensor,
+        rg: Option<&[f64]>,
+        ra: Option<&[f64]>,
+        rb: Option<&[f64]>,
+        need: [bool; 2],
+        k: usize,
+    ) -> Result<[Option<Tensor>; 2]> {
+        let p = self.plan(&a.shape, &b.shape)?;
+        let (la, lb) = (a.len(), b.len());
+        let lc: usize = p.out_shape.iter().product();
+        let block = |s: &[usize]| {
+            let mut shape = vec![k];
+            shape.extend_from_slice(s);
+            Tensor::zeros(&shape)
+        };
+        let mut da = None;
+        if need[0] && (rg.is_some() || rb.is_some()) {
+            let mut t = block(&a.shape)?;
+            if let Some(rg) = rg {
+                match self.stacked(&p, k) {
+                    Some(sp) => self.grad_a_into(&sp, &mut t.data, rg, &b.data),
+                    None => {
+                        for (td, rgd) in t.data.chunks_exact_mut(la).zip(rg.chunks_exact(lc)) {
+                            self.grad_a_into(&p, td, rgd, &b.data);
+                        }
+                    }
+                }
+            }
+            if let Some(rb) = rb {
+                for (td, rbd) in t.data.chunks_exact_mut(la).zip(rb.chunks_exact(lb)) {
+                    self.grad_a_into(&p, td, &g.data, rbd);
+                }
+            }
+            da = Some(t);
+        }
+        let mut db = None;
+        if need[1] && (rg.is_some() || ra.is_some()) {
+            let mut t = block(&b.shape)?;
+            if let Some(rg) = rg {
+                for (td, rgd) in t.data.chunks_exact_mut(lb).zip(rg.chunks_exact(lc)) {
+                    self.grad_b_into(&p, td, rgd, &a.data);
+                }
+            }
+            if let Some(ra) = ra {
+                for (td, rad) in t.data.chunks_exact_mut(lb).zip(ra.chunks_exact(la)) {
+                    self.grad_b_into(&p, td, &g.data, rad);
+                }
+            }
+            db = Some(t);
+        }
+        Ok([da, db])
+    }
+
     /// `C = A'·B'`.
     pub fn forward(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         let p = self.plan(&a.shape, &b.shape)?;
-        let (m, k, n) = (p.m, p.k, p.n);
         let mut c = Tensor::zeros(&p.out_shape)?;
-        for (t, (&ia, &ib)) in p.ia.iter().zip(&p.ib).enumerate() {
-            gemm(
-                MatMut::from_row_major_slice_mut(&mut c.data[t * m * n..][..m * n], m, n),
-                Self::view(&a.data[ia * m * k..][..m * k], m, k, self.trans_a),
-                Self::view(&b.data[ib * k * n..][..k * n], k, n, self.trans_b),
-                false,
-            );
-        }
+        self.product_into(&p, &mut c.data, &a.data, &b.data, false);
         Ok(c)
     }
 
     /// The adjoint in `A` (shape `a_shape`) from the output adjoint `g`.
     pub fn grad_a(&self, g: &Tensor, b: &Tensor, a_shape: &[usize]) -> Result<Tensor> {
         let p = self.plan(a_shape, &b.shape)?;
-        let (m, k, n) = (p.m, p.k, p.n);
         let mut da = Tensor::zeros(a_shape)?;
-        for (t, (&ia, &ib)) in p.ia.iter().zip(&p.ib).enumerate() {
-            gemm(
-                Self::view_mut(&mut da.data[ia * m * k..][..m * k], m, k, self.trans_a),
-                MatRef::from_row_major_slice(&g.data[t * m * n..][..m * n], m, n),
-                Self::view(&b.data[ib * k * n..][..k * n], k, n, self.trans_b).transpose(),
-                true,
-            );
-        }
+        self.grad_a_into(&p, &mut da.data, &g.data, &b.data);
         Ok(da)
     }
 
     /// The adjoint in `B` (shape `b_shape`) from the output adjoint `g`.
     pub fn grad_b(&self, g: &Tensor, a: &Tensor, b_shape: &[usize]) -> Result<Tensor> {
         let p = self.plan(&a.shape, b_shape)?;
-        let (m, k, n) = (p.m, p.k, p.n);
         let mut db = Tensor::zeros(b_shape)?;
-        for (t, (&ia, &ib)) in p.ia.iter().zip(&p.ib).enumerate() {
-            gemm(
-                Self::view_mut(&mut db.data[ib * k * n..][..k * n], k, n, self.trans_b),
-                Self::view(&a.data[ia * m * k..][..m * k], m, k, self.trans_a).transpose(),
-                MatRef::from_row_major_slice(&g.data[t * m * n..][..m * n], m, n),
-                true,
-            );
-        }
+        self.grad_b_into(&p, &mut db.data, &g.data, &a.data);
         Ok(db)
     }
 }

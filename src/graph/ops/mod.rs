@@ -27,7 +27,9 @@ pub use shape::{Axes, Reduce, Reshape};
 pub use unary::Unary;
 
 use crate::error::{Error, Result};
-use crate::graph::tensor::{broadcast_index, broadcast_shape, reduce_to, Tensor};
+use crate::graph::tensor::{
+    add_broadcast, add_reduced, broadcast_index, broadcast_shape, reduce_to, take, Tensor,
+};
 use sparse::SparseMap;
 
 /// One operation of a graph.
@@ -114,10 +116,18 @@ fn per_direction(
     Ok(Tensor::stack(parts))
 }
 
+/// The entries of an optional tangent.
+fn data(r: Option<&Tensor>) -> Option<&[f64]> {
+    r.map(|t| &t.data[..])
+}
+
 /// Adds `b` into an optional accumulator.
 fn accumulate(acc: &mut Option<Tensor>, b: Tensor) {
     match acc {
-        Some(a) => a.add_assign(&b),
+        Some(a) => {
+            a.add_assign(&b);
+            b.recycle();
+        }
         None => *acc = Some(b),
     }
 }
@@ -197,11 +207,7 @@ impl Op {
         let out = match self {
             Op::Unary(u) if !u.is_piecewise_linear() => {
                 let n = ins[0].len();
-                let (mut y, mut d1, mut d2) = (
-                    Vec::with_capacity(n),
-                    Vec::with_capacity(n),
-                    Vec::with_capacity(n),
-                );
+                let (mut y, mut d1, mut d2) = (take(n), take(n), take(n));
                 for &x in &ins[0].data {
                     let (f, a, b) = u.eval(x);
                     y.push(f);
@@ -332,6 +338,11 @@ impl Op {
         if rins.iter().all(Option::is_none) {
             return Ok(None);
         }
+        if let Op::MatMul(mm) = self {
+            let mut r = mm.r_forward(ins[0], ins[1], data(rins[0]), data(rins[1]), k)?;
+            r.shape = block_shape(k, out_shape);
+            return Ok(Some(r));
+        }
         if let Op::Conv(c) = self {
             // Both terms in one sweep over the samples per direction.
             let mut r = c.r_forward(ins[0], ins[1], rins[0], rins[1], k)?;
@@ -345,31 +356,36 @@ impl Op {
                 tile_mul(rx, &d1)
             }
             Kind::Sum(s) => {
-                let mut acc: Option<Tensor> = None;
-                for (i, sign) in [(0, 1.0), (1, s)] {
+                // A tangent of the output's shape is the start (one copy); the others are
+                // broadcast into it direction by direction.
+                let signs = [1.0, s];
+                let full = (0..2).find(|&i| rins[i].is_some() && ins[i].shape == out_shape);
+                let n: usize = out_shape.iter().product();
+                let mut t = match full {
+                    Some(i) => {
+                        let mut t = rins[i].expect("a tangent").pooled_clone();
+                        if signs[i] != 1.0 {
+                            t.data.iter_mut().for_each(|v| *v *= signs[i]);
+                        }
+                        t
+                    }
+                    None => Tensor::zeros(&block_shape(k, out_shape))?,
+                };
+                for i in (0..2).filter(|&i| Some(i) != full) {
                     if let Some(rx) = rins[i] {
-                        if ins[i].shape == out_shape {
-                            let mut t = rx.clone();
-                            if sign != 1.0 {
-                                t.data.iter_mut().for_each(|v| *v *= sign);
-                            }
-                            accumulate(&mut acc, t);
-                            continue;
-                        }
-                        let len: usize = ins[i].len();
-                        let idx = broadcast_index(&ins[i].shape, out_shape);
-                        let n: usize = out_shape.iter().product();
-                        let mut t = Tensor::zeros(&block_shape(k, out_shape))?;
+                        let len = ins[i].len();
                         for d in 0..k {
-                            let src = &rx.data[d * len..(d + 1) * len];
-                            for (o, &j) in t.data[d * n..(d + 1) * n].iter_mut().zip(&idx) {
-                                *o = sign * src[j];
-                            }
+                            add_broadcast(
+                                &mut t.data[d * n..(d + 1) * n],
+                                out_shape,
+                                &rx.data[d * len..(d + 1) * len],
+                                &ins[i].shape,
+                                signs[i],
+                            );
                         }
-                        accumulate(&mut acc, t);
                     }
                 }
-                acc.expect("a tangent")
+                t
             }
             Kind::Linear => {
                 // Only the first input is mapped; the others give shapes.
@@ -459,33 +475,44 @@ impl Op {
             )?;
             out = vec![dx, dw];
         }
+        if let Op::MatMul(mm) = self {
+            let [da, db] = mm.r_backward(
+                ins[0],
+                ins[1],
+                g,
+                data(rg),
+                data(rins[0]),
+                data(rins[1]),
+                [need[0], need[1]],
+                k,
+            )?;
+            out = vec![da, db];
+        }
         match self.kind() {
-            _ if matches!(self, Op::Conv(_)) => {}
+            _ if matches!(self, Op::Conv(_) | Op::MatMul(_)) => {}
             Kind::Unary(u) => {
                 if !need[0] {
                     return Ok(out);
                 }
                 let (d1, d2) = unary_derivatives(u, ins[0], aux);
-                if let Some(rg) = rg {
-                    accumulate(&mut out[0], tile_mul(rg, &d1));
-                }
-                if let (Some(rx), false) = (rins[0], u.is_piecewise_linear()) {
-                    let w: Vec<f64> = d2.iter().zip(&g.data).map(|(d, g)| d * g).collect();
-                    accumulate(&mut out[0], tile_mul(rx, &w));
-                }
+                let rx = rins[0].filter(|_| !u.is_piecewise_linear());
+                out[0] = match (rg, rx) {
+                    // `f'·R{ḡ} + (f''·ḡ)·R{x}` in one sweep.
+                    (Some(rg), Some(rx)) => Some(unary_r_backward(rg, rx, &d1, &d2, &g.data)),
+                    (Some(rg), None) => Some(tile_mul(rg, &d1)),
+                    (None, Some(rx)) => {
+                        let w: Vec<f64> = d2.iter().zip(&g.data).map(|(d, g)| d * g).collect();
+                        Some(tile_mul(rx, &w))
+                    }
+                    (None, None) => None,
+                };
             }
             Kind::Sum(s) => {
                 if let Some(rg) = rg {
                     for i in 0..2 {
                         if need[i] {
                             let sign = if i == 1 { s } else { 1.0 };
-                            let mut t = per_direction(rg, k, |gd| {
-                                Ok(reduce_to(&gd.data, &gd.shape, &ins[i].shape))
-                            })?;
-                            if sign != 1.0 {
-                                t.data.iter_mut().for_each(|v| *v *= sign);
-                            }
-                            out[i] = Some(t);
+                            out[i] = Some(sum_r_backward(ins, i, rg, sign, k)?);
                         }
                     }
                 }
@@ -687,6 +714,131 @@ impl Op {
     }
 }
 
+/// The tangents `[k, in...]` of input `i`'s adjoint of a broadcasting sum: the output
+/// adjoint's tangents `rg` summed back onto the input's shape, times `sign`.
+fn sum_r_backward(ins: &[&Tensor], i: usize, rg: &Tensor, sign: f64, k: usize) -> Result<Tensor> {
+    let out_shape = broadcast_shape(&ins[0].shape, &ins[1].shape, "Add")?;
+    if ins[i].shape == out_shape && sign == 1.0 {
+        return Ok(rg.pooled_clone());
+    }
+    let n: usize = out_shape.iter().product();
+    let len = ins[i].len();
+    let mut t = Tensor::zeros(&block_shape(k, &ins[i].shape))?;
+    for d in 0..k {
+        add_reduced(
+            &mut t.data[d * len..(d + 1) * len],
+            &ins[i].shape,
+            &rg.data[d * n..(d + 1) * n],
+            &out_shape,
+            sign,
+        );
+    }
+    Ok(t)
+}
+
+impl Op {
+    /// [`Op::r_backward`] taking the output adjoint's tangents `rg` by value: a sum hands
+    /// them on to an input of the output's shape instead of copying them, and the buffers
+    /// of what is left go back to the pool.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn r_backward_owned(
+        &self,
+        ins: &[&Tensor],
+        rins: &[Option<&Tensor>],
+        aux: &Aux,
+        g: &Tensor,
+        rg: Option<Tensor>,
+        need: &[bool],
+        k: usize,
+    ) -> Result<Vec<Option<Tensor>>> {
+        let rg = match (self.kind(), rg) {
+            (Kind::Sum(s), Some(rg)) => {
+                let out_shape = broadcast_shape(&ins[0].shape, &ins[1].shape, self.name())?;
+                let signs = [1.0, s];
+                let passed =
+                    (0..2).find(|&i| need[i] && ins[i].shape == out_shape && signs[i] == 1.0);
+                let Some(f) = passed else {
+                    return self.r_backward_then_recycle(ins, rins, aux, g, Some(rg), need, k);
+                };
+                let mut out: Vec<Option<Tensor>> = vec![None, None];
+                let o = 1 - f;
+                if need[o] {
+                    out[o] = Some(sum_r_backward(ins, o, &rg, signs[o], k)?);
+                }
+                let mut t = rg;
+                t.shape = block_shape(k, &ins[f].shape);
+                out[f] = Some(t);
+                return Ok(out);
+            }
+            (_, rg) => rg,
+        };
+        self.r_backward_then_recycle(ins, rins, aux, g, rg, need, k)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn r_backward_then_recycle(
+        &self,
+        ins: &[&Tensor],
+        rins: &[Option<&Tensor>],
+        aux: &Aux,
+        g: &Tensor,
+        rg: Option<Tensor>,
+        need: &[bool],
+        k: usize,
+    ) -> Result<Vec<Option<Tensor>>> {
+        let out = self.r_backward(ins, rins, aux, g, rg.as_ref(), need, k);
+        if let Some(rg) = rg {
+            rg.recycle();
+        }
+        out
+    }
+}
+
+impl Op {
+    /// Whether this is a sum whose output tangents can be built in the buffer of input `f`'s
+    /// tangents: `f` has the output's shape and enters with sign one.
+    pub(crate) fn sums_in_place(&self, ins: &[&Tensor], f: usize, out_shape: &[usize]) -> bool {
+        match self.kind() {
+            Kind::Sum(s) => ins[f].shape == out_shape && (f == 0 || s == 1.0),
+            _ => false,
+        }
+    }
+
+    /// A sum's output tangents `[k, out...]` built in the buffer of input `f`'s tangents
+    /// `own` (which no other node reads): the other input's tangents `other` broadcast into
+    /// it, with their sign. See [`Op::sums_in_place`].
+    pub(crate) fn r_forward_sum_in_place(
+        &self,
+        ins: &[&Tensor],
+        f: usize,
+        mut own: Tensor,
+        other: Option<&Tensor>,
+        out_shape: &[usize],
+        k: usize,
+    ) -> Tensor {
+        let o = 1 - f;
+        let sign = match self.kind() {
+            Kind::Sum(s) if o == 1 => s,
+            _ => 1.0,
+        };
+        if let Some(rx) = other {
+            let n: usize = out_shape.iter().product();
+            let len = ins[o].len();
+            for d in 0..k {
+                add_broadcast(
+                    &mut own.data[d * n..(d + 1) * n],
+                    out_shape,
+                    &rx.data[d * len..(d + 1) * len],
+                    &ins[o].shape,
+                    sign,
+                );
+            }
+        }
+        own.shape = block_shape(k, out_shape);
+        own
+    }
+}
+
 /// `Concat`'s axis resolved against its first input's rank.
 fn concat_axis(axis: i64, ins: &[&Tensor]) -> Result<usize> {
     let rank = ins.first().map_or(0, |t| t.rank());
@@ -697,14 +849,15 @@ fn concat_axis(axis: i64, ins: &[&Tensor]) -> Result<usize> {
 fn sum_broadcast(op: &str, a: &Tensor, b: Option<&Tensor>, s: f64) -> Result<Tensor> {
     let Some(b) = b else { return Ok(a.clone()) };
     let shape = broadcast_shape(&a.shape, &b.shape, op)?;
-    let ia = broadcast_index(&a.shape, &shape);
-    let ib = broadcast_index(&b.shape, &shape);
-    let data = ia
-        .iter()
-        .zip(&ib)
-        .map(|(&i, &j)| a.data[i] + s * b.data[j])
-        .collect();
-    Tensor::new(shape, data)
+    let mut out = if a.shape == shape {
+        a.clone()
+    } else {
+        let mut t = Tensor::zeros(&shape)?;
+        add_broadcast(&mut t.data, &shape, &a.data, &a.shape, 1.0);
+        t
+    };
+    add_broadcast(&mut out.data, &shape, &b.data, &b.shape, s);
+    Ok(out)
 }
 
 /// `f'` and `f''` at the input `x`: those the forward pass kept, else computed.
@@ -735,12 +888,142 @@ fn unary_derivatives<'a>(
 /// Each direction of a block multiplied element-wise by `w` (the length of one direction).
 fn tile_mul(block: &Tensor, w: &[f64]) -> Tensor {
     let n = w.len().max(1);
+    let mut data = take(block.len());
+    for c in block.data.chunks_exact(n) {
+        data.extend(c.iter().zip(w).map(|(a, b)| a * b));
+    }
     Tensor {
         shape: block.shape.clone(),
-        data: block
-            .data
-            .chunks_exact(n)
-            .flat_map(|c| c.iter().zip(w).map(|(a, b)| a * b))
-            .collect(),
+        data,
+    }
+}
+
+/// An element-wise function's R-backward for a block: `f'·R{ḡ} + f''·ḡ·R{x}` per direction,
+/// both terms in one sweep (the result equals the two terms formed apart and added).
+fn unary_r_backward(rg: &Tensor, rx: &Tensor, d1: &[f64], d2: &[f64], g: &[f64]) -> Tensor {
+    let n = d1.len().max(1);
+    let mut data = take(rg.len());
+    for (r, x) in rg.data.chunks_exact(n).zip(rx.data.chunks_exact(n)) {
+        data.extend(
+            r.iter()
+                .zip(x)
+                .zip(d1.iter().zip(d2).zip(g))
+                .map(|((r, x), ((a, b), g))| a * r + b * g * x),
+        );
+    }
+    Tensor {
+        shape: rg.shape.clone(),
+        data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MatMul, Op, Tensor, Unary};
+
+    fn block(shape: &[usize], seed: u64) -> Tensor {
+        let n: usize = shape.iter().product();
+        let data = (0..n)
+            .map(|i| ((i as u64 * 7919 + seed * 104_729) % 1000) as f64 / 500.0 - 1.0)
+            .collect();
+        Tensor::new(shape.to_vec(), data).unwrap()
+    }
+
+    /// The fused R-backward of an element-wise function equals its two terms formed apart
+    /// (`f'·R{ḡ}` from the output's tangent alone, `f''·ḡ·R{x}` from the input's alone) and
+    /// added, to the last bit.
+    #[test]
+    fn fused_unary_r_backward_is_the_sum_of_its_terms() {
+        let (k, shape) = (3, [4usize, 5]);
+        let x = block(&shape, 1);
+        let g = block(&shape, 2);
+        let rg = block(&[k, 4, 5], 3);
+        let rx = block(&[k, 4, 5], 4);
+        for u in [Unary::Tanh, Unary::Sigmoid, Unary::Gelu, Unary::Softplus] {
+            let op = Op::Unary(u);
+            let (_, aux) = op.forward(&[&x]).unwrap();
+            let run = |rg: Option<&Tensor>, rx: Option<&Tensor>| {
+                op.r_backward(&[&x], &[rx], &aux, &g, rg, &[true], k)
+                    .unwrap()
+                    .remove(0)
+                    .unwrap()
+            };
+            let fused = run(Some(&rg), Some(&rx));
+            let (a, b) = (run(Some(&rg), None), run(None, Some(&rx)));
+            assert_eq!(fused.shape, vec![k, 4, 5]);
+            for (i, f) in fused.data.iter().enumerate() {
+                assert_eq!(*f, a.data[i] + b.data[i], "{u:?} [{i}]");
+            }
+        }
+    }
+
+    /// A block of directions through a matrix product (one GEMM for the stacked block where
+    /// the shapes allow) gives each direction's result alone, to rounding.
+    #[test]
+    fn blocked_matmul_passes_match_one_direction_at_a_time() {
+        let k = 3;
+        for (ta, tb, sa, sb) in [
+            (false, true, vec![6usize, 4], vec![5usize, 4]),
+            (false, false, vec![6, 4], vec![4, 5]),
+            (true, false, vec![4, 6], vec![4, 5]),
+            (false, false, vec![2, 6, 4], vec![4, 5]),
+        ] {
+            let mm = MatMul {
+                trans_a: ta,
+                trans_b: tb,
+            };
+            let (a, b) = (block(&sa, 1), block(&sb, 2));
+            let c = mm.forward(&a, &b).unwrap();
+            let g = block(&c.shape, 3);
+            let bl = |s: &[usize], seed| {
+                let mut sh = vec![k];
+                sh.extend_from_slice(s);
+                block(&sh, seed)
+            };
+            let (ra, rb, rg) = (bl(&sa, 4), bl(&sb, 5), bl(&c.shape, 6));
+            let rc = mm
+                .r_forward(&a, &b, Some(&ra.data), Some(&rb.data), k)
+                .unwrap();
+            let [rda, rdb] = mm
+                .r_backward(
+                    &a,
+                    &b,
+                    &g,
+                    Some(&rg.data),
+                    Some(&ra.data),
+                    Some(&rb.data),
+                    [true, true],
+                    k,
+                )
+                .unwrap();
+            let (rda, rdb) = (rda.unwrap(), rdb.unwrap());
+            for d in 0..k {
+                let one = |t: &Tensor| t.direction(d).data;
+                let rc1 = mm
+                    .r_forward(&a, &b, Some(&one(&ra)), Some(&one(&rb)), 1)
+                    .unwrap();
+                let [da1, db1] = mm
+                    .r_backward(
+                        &a,
+                        &b,
+                        &g,
+                        Some(&one(&rg)),
+                        Some(&one(&ra)),
+                        Some(&one(&rb)),
+                        [true, true],
+                        1,
+                    )
+                    .unwrap();
+                for (got, want) in [
+                    (one(&rc), rc1.data),
+                    (one(&rda), da1.unwrap().data),
+                    (one(&rdb), db1.unwrap().data),
+                ] {
+                    for (x, y) in got.iter().zip(&want) {
+                        assert!((x - y).abs() <= 1e-14 * y.abs().max(1.0), "{x} vs {y}");
+                    }
+                }
+            }
+        }
     }
 }
