@@ -19,8 +19,8 @@ data loading included), each `--repeats` times, median reported:
 
 All three must report the same index and minimum ratio (the script exits 1 otherwise): the
 same weights, the same Hessian. Ratios are critpt / JAX. Build critpt first
-(`cargo build --release`, or `--features lapack` for LAPACK's dsyevd_2stage in the dense path
-and dsytrf in the inertia) and
+(`cargo build --release`, or `--features lapack` for LAPACK's dsyevd_2stage in the dense path;
+the inertia keeps faer's LBLT, `--backend lapack` gives dsytrf) and
 run from the repository root; the machine's load (`uptime`) is printed before and after.
 Needs a Python with jax and numpy (default: the interpreter running this script).
 
@@ -31,7 +31,7 @@ then two LBLT and the full Lanczos run of both ends) 8.7 s (0.36). With the dens
 LAPACK dsyevd_2stage and dsytrf and the inertia's 10-step Lanczos run, at load 10-12, one run
 each: JAX+eigvalsh 199.2 s (Hessian 82.6 s, eigvalsh 106.5 s), critpt dense (faer) 83.0 s
 (0.42), inertia (faer) 35.0 s (0.18), dense (lapack, dsyevd_2stage) 59.6 s (0.30), inertia
-(lapack, dsytrf) 49.4 s (0.25). OpenBLAS's threads wait by spinning, which a loaded machine
+(lapack, dsytrf, then the lapack build's default; faer's LBLT is now) 49.4 s (0.25). OpenBLAS's threads wait by spinning, which a loaded machine
 punishes (numpy's eigvalsh took 17x its quiet time); rerun quietly:
     cargo build --release && cp target/release/critpt /tmp/critpt-faer
     cargo build --release --features lapack && cp target/release/critpt /tmp/critpt-lapack

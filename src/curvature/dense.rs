@@ -321,6 +321,8 @@ impl EigenBackend {
     /// | `dsyevd_2stage`, `OPENBLAS_NUM_THREADS=1` | 7.8 | 19.8 |
     ///
     /// (On a quiet machine faer took 13.5 s and numpy's `eigvalsh`, OpenBLAS 0.3.31, 6.3 s.)
+    /// At n = 3000 (criterion, `benches/dense.rs`, load 13–16) faer took 18.3 s and
+    /// `dsyevd_2stage` 6.17 s.
     /// OpenBLAS's threads wait for work by spinning, which a loaded machine punishes: with one
     /// thread the same routine used less CPU and less wall time there, and
     /// `OPENBLAS_NUM_THREADS=1` is the setting for a busy machine. `critpt analyze --backend`
@@ -333,16 +335,16 @@ impl EigenBackend {
         }
     }
 
-    /// The backend [`crate::curvature::inertia`] factors with by default: LAPACK's `dsytrf`
-    /// (Bunch–Kaufman) in a build with the `lapack` feature, faer's `LBLᵀ` otherwise. The two
-    /// factorizations of the 5059-parameter digits Hessian, paired runs at load 9–10: `dsytrf`
-    /// 2.89 and 3.01 CPU s (7.2 s wall), faer 4.21 and 4.47 CPU s (10.4 and 10.9 s wall).
+    /// The backend [`crate::curvature::inertia`] factors with by default: faer's `LBLᵀ`, with
+    /// or without the `lapack` feature, because LAPACK's `dsytrf` (Bunch–Kaufman, Debian's
+    /// OpenBLAS 0.3.21) lost three of four comparisons here, all on a shared machine: the two
+    /// factorizations at n = 1500 (criterion, load 3–12) faer 98 ms, `dsytrf` 169 ms; at
+    /// n = 3000 (criterion, load 13–16) faer 3.31 s, `dsytrf` 5.66 s; whole `analyze --method
+    /// inertia` at n = 5059 faer 64.5 s against 65.6 s (load 14–20), 55.7 s against 66.0 s
+    /// (load 4–15) and 35.0 s against 49.4 s (load 10–12); only paired runs in one process at
+    /// n = 5059 (load 9–10) had `dsytrf` ahead, 7.2 s against 10.4 and 10.9 s.
     pub fn fastest_factorization() -> EigenBackend {
-        if cfg!(feature = "lapack") {
-            EigenBackend::Lapack
-        } else {
-            EigenBackend::Faer
-        }
+        EigenBackend::Faer
     }
 }
 
