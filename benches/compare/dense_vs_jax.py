@@ -31,7 +31,11 @@ then two LBLT and the full Lanczos run of both ends) 8.7 s (0.36). With the dens
 LAPACK dsyevd_2stage and dsytrf and the inertia's 10-step Lanczos run, at load 10-12, one run
 each: JAX+eigvalsh 199.2 s (Hessian 82.6 s, eigvalsh 106.5 s), critpt dense (faer) 83.0 s
 (0.42), inertia (faer) 35.0 s (0.18), dense (lapack, dsyevd_2stage) 59.6 s (0.30), inertia
-(lapack, dsytrf, then the lapack build's default; faer's LBLT is now) 49.4 s (0.25). OpenBLAS's threads wait by spinning, which a loaded machine
+(lapack, dsytrf, then the lapack build's default; faer's LBLT is now) 49.4 s (0.25). In a later
+sitting at load 4-7, one run each, the lapack build's inertia on faer's LBLT: JAX+eigvalsh
+97.9 s (Hessian 45.3 s, eigvalsh 45.9 s), critpt dense (faer) 51.3 s (0.52), inertia (faer)
+13.7 s (0.14), dense (lapack) 12.2 s (0.12), inertia (lapack build) 9.6 s (0.10); dense
+(lapack) with OPENBLAS_NUM_THREADS=1 just after: 13.4 s. OpenBLAS's threads wait by spinning, which a loaded machine
 punishes (numpy's eigvalsh took 17x its quiet time); rerun quietly:
     cargo build --release && cp target/release/critpt /tmp/critpt-faer
     cargo build --release --features lapack && cp target/release/critpt /tmp/critpt-lapack

@@ -322,7 +322,9 @@ impl EigenBackend {
     ///
     /// (On a quiet machine faer took 13.5 s and numpy's `eigvalsh`, OpenBLAS 0.3.31, 6.3 s.)
     /// At n = 3000 (criterion, `benches/dense.rs`, load 13–16) faer took 18.3 s and
-    /// `dsyevd_2stage` 6.17 s.
+    /// `dsyevd_2stage` 6.17 s. Whole `analyze --method dense` at n = 5059, load 4–7: faer
+    /// 51.3 s, `dsyevd_2stage` 12.2 s (JAX's Hessian plus numpy's `eigvalsh` 97.9 s;
+    /// `benches/compare/dense_vs_jax.py`).
     /// OpenBLAS's threads wait for work by spinning, which a loaded machine punishes: with one
     /// thread the same routine used less CPU and less wall time there, and
     /// `OPENBLAS_NUM_THREADS=1` is the setting for a busy machine. `critpt analyze --backend`
