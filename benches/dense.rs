@@ -14,8 +14,8 @@
 //! Baselines, same sitting: `benches/compare/dense_vs_jax.py` (whole process: JAX's
 //! `jax.jit(jax.hessian)` plus `numpy.linalg.eigvalsh` against `critpt analyze --method dense`
 //! and `--method inertia`) and `benches/compare/numpy_eigh.py`. Run with
-//! `cargo bench --bench dense` (add `--features lapack` for LAPACK's dsyevd); choose sizes with
-//! `CRITPT_DENSE_SIZES=1500,3000,5059` (the default). One sample at 5059 takes 2–15 s, so the
+//! `cargo bench --bench dense` (add `--features lapack` for LAPACK's dsyevd_2stage and dsytrf);
+//! choose sizes with `CRITPT_DENSE_SIZES=1500,3000,5059` (the default). One sample at 5059 takes 2–15 s, so the
 //! group takes minutes: run it on a quiet machine.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};

@@ -19,21 +19,27 @@ data loading included), each `--repeats` times, median reported:
 
 All three must report the same index and minimum ratio (the script exits 1 otherwise): the
 same weights, the same Hessian. Ratios are critpt / JAX. Build critpt first
-(`cargo build --release`, or `--features lapack` for LAPACK's dsyevd in the dense path) and
+(`cargo build --release`, or `--features lapack` for LAPACK's dsyevd_2stage in the dense path;
+the inertia keeps faer's LBLT, `--backend lapack` gives dsytrf) and
 run from the repository root; the machine's load (`uptime`) is printed before and after.
 Needs a Python with jax and numpy (default: the interpreter running this script).
 
-Measured on the 2-core development machine, shared with other builds (load 4-6), one run each,
-64-33-66-10 trained 20 epochs, all five agreeing on index 1526, 179 zeros, minimum ratio
-0.662977: JAX+eigvalsh 57.1 s (Hessian 33.4 s, eigvalsh 20.3 s), critpt dense 32.8 s (0.57),
-critpt inertia 15.9 s (0.28), with `--features lapack` dense 44.0 s (0.77) and inertia 16.2 s
-(0.28). At load 7-12: 147.9 s, 82.9 s (0.56), 38.9 s (0.26), 110.1 s (0.74), 24.2 s (0.16).
-With the inertia path's short Lanczos run and LAPACK's dsytrf (load 14-20, one run each, the
-same agreement): JAX+eigvalsh 237.3 s (Hessian 103.7 s, eigvalsh 123.0 s), critpt dense (faer)
-143.5 s (0.60), inertia (faer) 64.5 s (0.27), dense (lapack dsyevd) 177.8 s (0.75), inertia
-(lapack dsytrf) 65.6 s (0.28). OpenBLAS's threads wait by spinning, which a loaded machine
-punishes (numpy's eigvalsh took 20x its quiet time); rerun quietly:
-    benches/compare/dense_vs_jax.py --critpt-lapack target-lapack/release/critpt
+Measured on the 2-core development machine, shared with other builds, 64-33-66-10 trained 20
+epochs, all agreeing on index 1526, 179 zeros, minimum ratio 0.662977. Quiet, before the
+two-stage LAPACK route: JAX+eigvalsh 24.0 s, critpt dense (faer) 18.9 s (0.78), inertia (faer,
+then two LBLT and the full Lanczos run of both ends) 8.7 s (0.36). With the dense path's
+LAPACK dsyevd_2stage and dsytrf and the inertia's 10-step Lanczos run, at load 10-12, one run
+each: JAX+eigvalsh 199.2 s (Hessian 82.6 s, eigvalsh 106.5 s), critpt dense (faer) 83.0 s
+(0.42), inertia (faer) 35.0 s (0.18), dense (lapack, dsyevd_2stage) 59.6 s (0.30), inertia
+(lapack, dsytrf, then the lapack build's default; faer's LBLT is now) 49.4 s (0.25). In a later
+sitting at load 4-7, one run each, the lapack build's inertia on faer's LBLT: JAX+eigvalsh
+97.9 s (Hessian 45.3 s, eigvalsh 45.9 s), critpt dense (faer) 51.3 s (0.52), inertia (faer)
+13.7 s (0.14), dense (lapack) 12.2 s (0.12), inertia (lapack build) 9.6 s (0.10); dense
+(lapack) with OPENBLAS_NUM_THREADS=1 just after: 13.4 s. OpenBLAS's threads wait by spinning, which a loaded machine
+punishes (numpy's eigvalsh took 17x its quiet time); rerun quietly:
+    cargo build --release && cp target/release/critpt /tmp/critpt-faer
+    cargo build --release --features lapack && cp target/release/critpt /tmp/critpt-lapack
+    benches/compare/dense_vs_jax.py --critpt /tmp/critpt-faer --critpt-lapack /tmp/critpt-lapack
 """
 import argparse
 import json

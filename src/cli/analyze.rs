@@ -151,7 +151,8 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Dense methods: the eigenvalue and LDLᵀ backend, faer or lapack (a build with
-    /// `--features lapack`). Default: the fastest measured (faer).
+    /// `--features lapack`). Default: the fastest measured (dense: lapack in a lapack build,
+    /// else faer; inertia: faer).
     #[arg(long)]
     pub backend: Option<EigenBackend>,
     /// The matrix: hessian, ggn (the Gauss–Newton matrix Jᵀ(∂²L/∂z²)J, for cross-entropy the

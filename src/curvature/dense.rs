@@ -1,11 +1,12 @@
 //! Dense symmetric eigen-decomposition behind one interface.
 //!
 //! Backends ([`EigenBackend`]):
-//! - `faer` (default): pure Rust, blocked tridiagonalization and divide and conquer; on par with
-//!   LAPACK's `dsyevd` on this kind of machine.
+//! - `faer` (default): pure Rust, a one-stage blocked tridiagonalization and divide and
+//!   conquer; the fastest pure-Rust route, slower than LAPACK's for the eigenvalues alone.
 //! - `nalgebra`: nalgebra's own `SymmetricEigen` (implicit QR); simple and slow for large `n`.
 //! - `lapack` (feature `lapack`): LAPACK through OpenBLAS: `dsyev` (nalgebra-lapack) for the
-//!   full decomposition, `dsyevd` with `JOBZ = 'N'` for the eigenvalues alone.
+//!   full decomposition, the two-stage `dsyevd_2stage` with `JOBZ = 'N'` for the eigenvalues
+//!   alone (the fastest route measured, [`EigenBackend::fastest_eigenvalues`]).
 //!
 //! Whatever the backend, the result is sorted ascending with eigenvectors in matching columns,
 //! and each eigenvector's sign is fixed so that its largest-magnitude entry is positive, so that
@@ -140,7 +141,7 @@ pub enum EigenBackend {
     /// nalgebra's own `SymmetricEigen`.
     Nalgebra,
     /// LAPACK through OpenBLAS (only with the `lapack` feature): `dsyev` via nalgebra-lapack,
-    /// `dsyevd` for eigenvalues alone, `dsytrf` for the inertia.
+    /// `dsyevd_2stage` for eigenvalues alone, `dsytrf` for the inertia.
     Lapack,
 }
 
@@ -253,8 +254,9 @@ fn faer_eigen(a: &DMatrix<f64>) -> Result<Spectrum> {
 /// each within a small multiple of `n·ε·‖a‖₂`).
 ///
 /// # Cost
-/// `4/3·n³` flops for the tridiagonalization (half of them matrix-vector products, bound by
-/// memory bandwidth for matrices beyond the cache) and `O(n²)` for the tridiagonal eigenvalues;
+/// `4/3·n³` flops for the tridiagonalization (with faer half of them matrix-vector products,
+/// bound by memory bandwidth for matrices beyond the cache; LAPACK's two-stage reduction does
+/// them as matrix-matrix products) and `O(n²)` for the tridiagonal eigenvalues;
 /// memory one `n×n` copy. The full decomposition also back-transforms the eigenvectors
 /// (another `2n³` or more: 15–19 s against 13.5 s at n = 5059 with faer on a quiet machine).
 /// Backend timings are in [`EigenBackend::fastest_eigenvalues`].
@@ -293,36 +295,56 @@ pub fn symmetric_eigenvalues(a: &DMatrix<f64>, backend: EigenBackend) -> Result<
 }
 
 impl EigenBackend {
-    /// The backend [`symmetric_eigenvalues`] uses by default: faer, with or without the
-    /// `lapack` feature, because LAPACK's `dsyevd` (`JOBZ = 'N'`, what numpy's `eigvalsh`
-    /// calls; Debian's OpenBLAS 0.3.21) lost every paired run against it here.
+    /// The backend `analyze` computes eigenvalues with: [`EigenBackend::Lapack`] in a build
+    /// with the `lapack` feature (LAPACK's two-stage `dsyevd_2stage`, `JOBZ = 'N'`), faer
+    /// otherwise.
     ///
-    /// Both reduce to tridiagonal form (`dsytrd`-style, half of it symmetric matrix-vector
-    /// products that read the trailing matrix once per column, so beyond the cache, n ≳ 2000
-    /// here, every backend is bound by memory bandwidth) and then solve the tridiagonal
-    /// eigenvalue problem in `O(n²)`. On the 2-core development machine (AMD EPYC Zen 4 VM),
-    /// shared with other builds, paired runs in one sitting:
+    /// A one-stage reduction to tridiagonal form (faer's, LAPACK's `dsytrd` inside `dsyevd`,
+    /// which numpy's `eigvalsh` calls, and `dsyevr`) does half of its `4/3·n³` flops in
+    /// symmetric matrix-vector products that read the trailing matrix once per column, so
+    /// beyond the cache (n ≳ 2000 here) it runs at memory bandwidth. The two-stage reduction
+    /// does those flops as matrix-matrix products on the way to a band form, and the band to
+    /// tridiagonal step works in cache. The tridiagonal eigenvalues then cost `O(n²)`.
     ///
-    /// | what | load | faer | lapack |
-    /// |---|---|---|---|
-    /// | digits MLP Hessian, n = 1500 (criterion, `benches/dense.rs`) | 3–12 | 0.98 s | 1.21 s |
-    /// | digits MLP Hessian, n = 3000 | 11–16 | 18.7, 21.9 s | 24.7, 27.2 s |
-    /// | whole `analyze --method dense`, n = 5059 | 14–20 | 143.5 s | 177.8 s |
-    /// | whole `analyze --method dense`, n = 5059 | 4–15 | 112.4 s | 178.2 s |
+    /// The 5059-parameter digits Hessian (64-33-66-10 tanh, trained 20 epochs), one process,
+    /// routines in turn, on the 2-core development machine (AMD EPYC Zen 4 VM, Debian's
+    /// OpenBLAS 0.3.21, pthread build) shared with other builds at load 7–11, so the CPU
+    /// seconds (user + system, all threads) rank better than the wall time:
     ///
-    /// (JAX's Hessian plus numpy's `eigvalsh` took 237.3 s and 169.1 s in the last two.)
-    /// OpenBLAS's threads wait by spinning, which a loaded machine punishes; on a quiet one
-    /// faer took 13.5 s at n = 5059 and numpy's `eigvalsh` (OpenBLAS 0.3.31) 6.3 s, so
-    /// `critpt analyze --backend lapack` and `cargo bench --bench dense --features lapack`
-    /// let a quiet machine decide again.
+    /// | routine | CPU s | wall s |
+    /// |---|---|---|
+    /// | faer `self_adjoint_eigenvalues` | 28.5 | 71.1 |
+    /// | `dsyevd`, `JOBZ = 'N'` (numpy's `eigvalsh`) | 17.7 | 43.3 |
+    /// | `dsyevr`, `RANGE = 'A'`, `JOBZ = 'N'` | 14.2, 17.2 | 35.3, 33.6 |
+    /// | `dsyev_2stage`, `JOBZ = 'N'` | 13.9 | 84.1 |
+    /// | `dsyevd_2stage`, `JOBZ = 'N'` | 9.2, 10.3 | 23.0, 88.1 |
+    /// | `dsyevd_2stage`, `OPENBLAS_NUM_THREADS=1` | 7.8 | 19.8 |
+    ///
+    /// (On a quiet machine faer took 13.5 s and numpy's `eigvalsh`, OpenBLAS 0.3.31, 6.3 s.)
+    /// At n = 3000 (criterion, `benches/dense.rs`, load 13–16) faer took 18.3 s and
+    /// `dsyevd_2stage` 6.17 s. Whole `analyze --method dense` at n = 5059, load 4–7: faer
+    /// 51.3 s, `dsyevd_2stage` 12.2 s (JAX's Hessian plus numpy's `eigvalsh` 97.9 s;
+    /// `benches/compare/dense_vs_jax.py`).
+    /// OpenBLAS's threads wait for work by spinning, which a loaded machine punishes: with one
+    /// thread the same routine used less CPU and less wall time there, and
+    /// `OPENBLAS_NUM_THREADS=1` is the setting for a busy machine. `critpt analyze --backend`
+    /// and `cargo bench --bench dense --features lapack` compare the backends again.
     pub fn fastest_eigenvalues() -> EigenBackend {
-        EigenBackend::Faer
+        if cfg!(feature = "lapack") {
+            EigenBackend::Lapack
+        } else {
+            EigenBackend::Faer
+        }
     }
 
     /// The backend [`crate::curvature::inertia`] factors with by default: faer's `LBLᵀ`, with
-    /// or without the `lapack` feature. Two factorizations at n = 1500 (criterion, load 3–12):
-    /// faer 98 ms, LAPACK's `dsytrf` 169 ms; whole `analyze --method inertia` at n = 5059:
-    /// 64.5 s against 65.6 s (load 14–20), 55.7 s against 66.0 s (load 4–15).
+    /// or without the `lapack` feature, because LAPACK's `dsytrf` (Bunch–Kaufman, Debian's
+    /// OpenBLAS 0.3.21) lost three of four comparisons here, all on a shared machine: the two
+    /// factorizations at n = 1500 (criterion, load 3–12) faer 98 ms, `dsytrf` 169 ms; at
+    /// n = 3000 (criterion, load 13–16) faer 3.31 s, `dsytrf` 5.66 s; whole `analyze --method
+    /// inertia` at n = 5059 faer 64.5 s against 65.6 s (load 14–20), 55.7 s against 66.0 s
+    /// (load 4–15) and 35.0 s against 49.4 s (load 10–12); only paired runs in one process at
+    /// n = 5059 (load 9–10) had `dsytrf` ahead, 7.2 s against 10.4 and 10.9 s.
     pub fn fastest_factorization() -> EigenBackend {
         EigenBackend::Faer
     }
@@ -339,6 +361,12 @@ fn check_square_finite(a: &DMatrix<f64>) -> Result<()> {
     crate::error::ensure_finite("matrix", a.as_slice())
 }
 
+/// LAPACK's two-stage `dsyevd_2stage` with `JOBZ = 'N'`: dense to band form by blocked
+/// Householder reflections (matrix-matrix products, so not bound by memory bandwidth), band to
+/// tridiagonal by bulge chasing in the band (which fits in cache), then `dsterf`'s
+/// root-free QR for the tridiagonal eigenvalues. The one-stage `dsyevd` (numpy's `eigvalsh`)
+/// and `dsyevr` spend half of their flops in symmetric matrix-vector products over the whole
+/// trailing matrix; timings in [`EigenBackend::fastest_eigenvalues`].
 #[cfg(feature = "lapack")]
 fn lapack_eigenvalues(a: &DMatrix<f64>) -> Result<Vec<f64>> {
     let n = a.nrows();
@@ -347,13 +375,43 @@ fn lapack_eigenvalues(a: &DMatrix<f64>) -> Result<Vec<f64>> {
     let mut work_a = a.as_slice().to_vec();
     let mut w = vec![0.0; n];
     let mut info = 0;
-    // JOBZ = 'N' needs lwork = 2n + 1 and liwork = 1 (dsyevd's documentation).
-    let mut work = vec![0.0; 2 * n + 1];
-    let mut iwork = vec![0i32; 1];
-    // SAFETY: the buffers have the sizes dsyevd documents for JOBZ = 'N', `work_a` is a
-    // column-major n×n array with leading dimension n.
+    let mut query = [0.0f64];
+    let mut iquery = [0i32];
+    // SAFETY: `work_a` is a column-major n×n array with leading dimension n and `w` has n
+    // entries; lwork = liwork = −1 only asks for the workspace sizes.
     unsafe {
-        lapack::dsyevd(
+        lapack::dsyevd_2stage(
+            b'N',
+            b'L',
+            ni,
+            &mut work_a,
+            ni,
+            &mut w,
+            &mut query,
+            -1,
+            &mut iquery,
+            -1,
+            &mut info,
+        );
+    }
+    if info != 0 {
+        return Err(Error::Unsupported(format!(
+            "lapack dsyevd_2stage rejected argument {}",
+            -info
+        )));
+    }
+    // The band form's workspace grows like n·(block size); the query's answer is exact in
+    // floating point for any n that fits in 32 bits.
+    let lwork = (query[0] as usize).max(2 * n + 1);
+    let lwork_i = i32::try_from(lwork)
+        .map_err(|_| Error::Unsupported(format!("lapack: workspace {lwork} exceeds 32 bits")))?;
+    let liwork = iquery[0].max(1);
+    let mut work = vec![0.0; lwork];
+    let mut iwork = vec![0i32; liwork as usize];
+    // SAFETY: `work_a` is a column-major n×n array with leading dimension n, `w` has n
+    // entries, and the workspaces have the sizes the query returned.
+    unsafe {
+        lapack::dsyevd_2stage(
             b'N',
             b'L',
             ni,
@@ -361,15 +419,15 @@ fn lapack_eigenvalues(a: &DMatrix<f64>) -> Result<Vec<f64>> {
             ni,
             &mut w,
             &mut work,
-            2 * ni + 1,
+            lwork_i,
             &mut iwork,
-            1,
+            liwork,
             &mut info,
         );
     }
     if info != 0 {
         return Err(Error::NoConvergence {
-            method: "lapack dsyevd".into(),
+            method: "lapack dsyevd_2stage".into(),
             iters: 0,
             residual: info as f64,
         });
@@ -648,5 +706,80 @@ mod tests {
         v[(1, 0)] = f64::NAN;
         let nan = Spectrum::new(vec![1.0, 2.0], v).unwrap_err();
         assert!(matches!(nan, Error::NonFinite(_)), "{nan}");
+    }
+
+    /// Matrices with closed-form spectra: the tridiagonal Toeplitz matrix with `a` on the
+    /// diagonal and `b` beside it has the eigenvalues `a + 2b·cos(kπ/(n+1))`, `k = 1..n`;
+    /// `a·I + b·11ᵀ` has `a` (`n − 1` times) and `a + n·b`.
+    fn closed_form_cases(n: usize) -> Vec<(&'static str, DMatrix<f64>, Vec<f64>)> {
+        let (a, b) = (2.0, -1.0);
+        let toeplitz = DMatrix::from_fn(n, n, |i, j| match i.abs_diff(j) {
+            0 => a,
+            1 => b,
+            _ => 0.0,
+        });
+        let mut toeplitz_values: Vec<f64> = (1..=n)
+            .map(|k| a + 2.0 * b * (k as f64 * std::f64::consts::PI / (n as f64 + 1.0)).cos())
+            .collect();
+        toeplitz_values.sort_by(f64::total_cmp);
+        let (c, d) = (-1.5, 0.25);
+        let rank_one = DMatrix::from_fn(n, n, |i, j| if i == j { c + d } else { d });
+        let mut rank_one_values = vec![c; n - 1];
+        rank_one_values.push(c + n as f64 * d);
+        vec![
+            ("toeplitz", toeplitz, toeplitz_values),
+            ("identity plus ones", rank_one, rank_one_values),
+        ]
+    }
+
+    #[test]
+    fn faer_eigenvalues_match_closed_forms() {
+        for n in [1usize, 2, 7, 64, 150, 600] {
+            for (name, m, want) in closed_form_cases(n) {
+                let norm = want.iter().fold(0.0f64, |x, l| x.max(l.abs()));
+                // Backward stability: within a small multiple of n·ε·‖A‖₂ of the truth (the
+                // largest error seen is 17.5·ε·‖A‖ at n = 600).
+                let tol = n as f64 * f64::EPSILON * norm;
+                let got = symmetric_eigenvalues(&m, EigenBackend::Faer).unwrap();
+                for k in 0..n {
+                    assert!(
+                        (got[k] - want[k]).abs() <= tol,
+                        "{name} n={n} k={k}: {} vs {}",
+                        got[k],
+                        want[k]
+                    );
+                }
+            }
+        }
+    }
+
+    #[cfg(feature = "lapack")]
+    #[test]
+    fn lapack_two_stage_eigenvalues_match_closed_forms_and_faer() {
+        // Sizes below, at and well beyond the band width of the two-stage reduction.
+        for n in [1usize, 2, 7, 64, 150, 600] {
+            for (name, m, want) in closed_form_cases(n) {
+                let norm = want.iter().fold(0.0f64, |x, l| x.max(l.abs()));
+                // As for faer (the largest error seen is 22·ε·‖A‖ at n = 600).
+                let tol = n as f64 * f64::EPSILON * norm;
+                let lapack = symmetric_eigenvalues(&m, EigenBackend::Lapack).unwrap();
+                let faer = symmetric_eigenvalues(&m, EigenBackend::Faer).unwrap();
+                assert_eq!(lapack.len(), n);
+                for k in 0..n {
+                    assert!(
+                        (lapack[k] - want[k]).abs() <= tol,
+                        "{name} n={n} k={k}: {} vs {}",
+                        lapack[k],
+                        want[k]
+                    );
+                    assert!(
+                        (lapack[k] - faer[k]).abs() <= 2.0 * tol,
+                        "{name} n={n} k={k}: {} vs faer {}",
+                        lapack[k],
+                        faer[k]
+                    );
+                }
+            }
+        }
     }
 }
