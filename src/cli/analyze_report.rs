@@ -421,8 +421,13 @@ fn print_mlp(subject: &Subject<'_>, sizes: &[usize], analysis: &Analysis) -> Res
                 analysis.lambda_max.unwrap_or(f64::NAN),
             );
             let (r_lo, r_hi) = analysis.end_residuals.unwrap_or((f64::NAN, f64::NAN));
+            // Ritz values always lie inside the spectrum; unconverged, they are bounds only.
+            let (le, ge) = match analysis.converged {
+                Some(Converged::Both(false)) => ("<= ", ">= "),
+                _ => ("", ""),
+            };
             outln!(
-                "eigenvalues    min {lo:.6e} (residual {r_lo:.1e})  max {hi:.6e} (residual {r_hi:.1e})  trace {:.6e}",
+                "eigenvalues    min {le}{lo:.6e} (residual {r_lo:.1e})  max {ge}{hi:.6e} (residual {r_hi:.1e})  trace {:.6e}",
                 analysis.trace.unwrap_or(f64::NAN)
             )?;
             let counts = analysis.counts.unwrap_or_default();
