@@ -21,6 +21,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod buffer_pool;
 pub mod critical;
 pub mod curvature;
 pub mod derivatives;

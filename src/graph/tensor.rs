@@ -36,42 +36,7 @@ pub fn checked_len(shape: &[usize]) -> Result<usize> {
     Ok(if shape.contains(&0) { 0 } else { n })
 }
 
-thread_local! {
-    /// Buffers of finished passes, reused by the next pass on the same thread: the R passes
-    /// of a chunk allocate the same large tangents at every product, and fresh pages (page
-    /// faults, zeroing, the allocator returning them to the system) cost more than the
-    /// arithmetic on them.
-    static POOL: std::cell::RefCell<Vec<Vec<f64>>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Most buffers kept per thread.
-const POOL_MAX: usize = 48;
-/// Most bytes kept per thread: the pool lives as long as the thread.
-const POOL_BYTES: usize = 96 << 20;
-/// Buffers shorter than this go back to the allocator, which serves them cheaply.
-const POOL_MIN: usize = 2048;
-
-/// An empty buffer with room for `len` values: the smallest pooled one that fits, else a new
-/// one.
-pub(crate) fn take(len: usize) -> Vec<f64> {
-    if len >= POOL_MIN {
-        let found = POOL.with(|p| {
-            let mut p = p.borrow_mut();
-            let best = p
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| v.capacity() >= len)
-                .min_by_key(|(_, v)| v.capacity())
-                .map(|(i, _)| i);
-            best.map(|i| p.swap_remove(i))
-        });
-        if let Some(mut v) = found {
-            v.clear();
-            return v;
-        }
-    }
-    Vec::with_capacity(len)
-}
+pub(crate) use crate::buffer_pool::{recycle, take};
 
 /// `len` zeros in a pooled buffer.
 pub(crate) fn zeroed(len: usize) -> Vec<f64> {
@@ -85,29 +50,6 @@ pub(crate) fn copied(src: &[f64]) -> Vec<f64> {
     let mut v = take(src.len());
     v.extend_from_slice(src);
     v
-}
-
-/// Returns a buffer to this thread's pool; a full pool drops its smallest buffers first.
-pub(crate) fn recycle(v: Vec<f64>) {
-    let bytes = |b: &Vec<f64>| b.capacity() * std::mem::size_of::<f64>();
-    if v.capacity() < POOL_MIN || bytes(&v) > POOL_BYTES {
-        return;
-    }
-    POOL.with(|p| {
-        let mut p = p.borrow_mut();
-        p.push(v);
-        while p.len() > POOL_MAX || p.iter().map(bytes).sum::<usize>() > POOL_BYTES {
-            let smallest = p
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, b)| b.capacity())
-                .map(|(i, _)| i);
-            match smallest {
-                Some(i) => drop(p.swap_remove(i)),
-                None => break,
-            }
-        }
-    });
 }
 
 /// Returns the buffers of every tensor in `ts` to the pool.

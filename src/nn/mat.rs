@@ -72,33 +72,7 @@ pub(crate) fn sum(v: &[f64]) -> f64 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
-thread_local! {
-    /// Buffers of finished R passes, reused by the next pass on the same thread: the blocks of a
-    /// dense Hessian allocate the same large matrices over and over, and fresh pages cost more
-    /// than the arithmetic.
-    static POOL: std::cell::RefCell<Vec<Vec<f64>>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Most buffers kept per thread.
-const POOL_MAX: usize = 24;
-/// Most bytes kept per thread: the pool lives as long as rayon's threads, so what it holds
-/// after a burst of large R passes must stay small.
-const POOL_BYTES: usize = 64 << 20;
-
-/// The smallest pooled buffer that holds `len` values, taken out of the pool: best fit, so
-/// that small matrices do not take the buffers the large ones need.
-fn take_pooled(len: usize) -> Option<Vec<f64>> {
-    POOL.with(|p| {
-        let mut p = p.borrow_mut();
-        let pos = p
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| v.capacity() >= len)
-            .min_by_key(|(_, v)| v.capacity())
-            .map(|(i, _)| i);
-        pos.map(|i| p.swap_remove(i))
-    })
-}
+use crate::buffer_pool::take_pooled;
 
 /// A fresh zero `r x c` matrix whose buffer has room for 1/16 more: the parts of a data set
 /// differ by a row, and their matrices then share the pooled buffers.
@@ -123,29 +97,9 @@ pub(crate) fn pooled_zeros(r: usize, c: usize) -> DMatrix<f64> {
     }
 }
 
-/// Returns a matrix's buffer to the pool. A full pool drops its smallest buffers first: the
-/// large ones are the expensive ones to allocate again.
+/// Returns a matrix's buffer to the pool.
 pub(crate) fn recycle(m: DMatrix<f64>) {
-    let v: Vec<f64> = m.data.into();
-    let bytes = |b: &Vec<f64>| b.capacity() * std::mem::size_of::<f64>();
-    if v.capacity() < 4096 || bytes(&v) > POOL_BYTES {
-        return;
-    }
-    POOL.with(|p| {
-        let mut p = p.borrow_mut();
-        p.push(v);
-        while p.len() > POOL_MAX || p.iter().map(bytes).sum::<usize>() > POOL_BYTES {
-            let smallest = p
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, b)| b.capacity())
-                .map(|(i, _)| i);
-            match smallest {
-                Some(i) => drop(p.swap_remove(i)),
-                None => break,
-            }
-        }
-    });
+    crate::buffer_pool::recycle(m.data.into());
 }
 
 /// An `r x c` matrix whose entries are unspecified (stale pooled values): only for outputs that

@@ -1,0 +1,96 @@
+//! One thread-local pool of `f64` buffers, shared by the network passes (`nn`) and the op graph
+//! (`graph`).
+//!
+//! The R passes of a product, and the blocks of a dense Hessian, allocate the same large
+//! buffers over and over; fresh pages (page faults, zeroing, the allocator returning them to the
+//! system) cost more than the arithmetic on them. Finished passes hand their buffers back here
+//! and the next pass on the same thread takes them again. Reuse never changes a value: a taken
+//! buffer is empty, and callers fill it.
+
+use std::cell::RefCell;
+
+thread_local! {
+    static POOL: RefCell<Vec<Vec<f64>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Most buffers kept per thread.
+const POOL_MAX: usize = 48;
+/// Most bytes kept per thread: the pool lives as long as the thread (rayon's live as long as
+/// the process), so what it holds after a burst of large passes must stay bounded.
+const POOL_BYTES: usize = 96 << 20;
+/// Buffers shorter than this go back to the allocator, which serves them cheaply.
+const POOL_MIN: usize = 2048;
+
+/// The smallest pooled buffer with room for `len` values, emptied, if there is one: best fit,
+/// so that small requests do not take the buffers large ones need.
+pub(crate) fn take_pooled(len: usize) -> Option<Vec<f64>> {
+    if len < POOL_MIN {
+        return None;
+    }
+    let found = POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        let best = p
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.capacity() >= len)
+            .min_by_key(|(_, v)| v.capacity())
+            .map(|(i, _)| i);
+        best.map(|i| p.swap_remove(i))
+    });
+    found.map(|mut v| {
+        v.clear();
+        v
+    })
+}
+
+/// An empty buffer with room for `len` values: a pooled one that fits, else a new one.
+pub(crate) fn take(len: usize) -> Vec<f64> {
+    take_pooled(len).unwrap_or_else(|| Vec::with_capacity(len))
+}
+
+/// Returns a buffer to this thread's pool; a full pool drops its smallest buffers first (the
+/// large ones are the expensive ones to allocate again).
+pub(crate) fn recycle(v: Vec<f64>) {
+    let bytes = |b: &Vec<f64>| b.capacity() * std::mem::size_of::<f64>();
+    if v.capacity() < POOL_MIN || bytes(&v) > POOL_BYTES {
+        return;
+    }
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        p.push(v);
+        while p.len() > POOL_MAX || p.iter().map(bytes).sum::<usize>() > POOL_BYTES {
+            let smallest = p
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, b)| b.capacity())
+                .map(|(i, _)| i);
+            match smallest {
+                Some(i) => drop(p.swap_remove(i)),
+                None => break,
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recycled_buffer_comes_back_empty_and_best_fit() {
+        let big = Vec::<f64>::with_capacity(1 << 16);
+        let small = vec![7.0; 4096];
+        let (big_ptr, small_ptr) = (big.as_ptr(), small.as_ptr());
+        recycle(big);
+        recycle(small);
+        let got = take(3000);
+        assert!(got.is_empty());
+        assert_eq!(got.as_ptr(), small_ptr, "the smallest buffer that fits");
+        let got2 = take(5000);
+        assert_eq!(got2.as_ptr(), big_ptr);
+        assert!(
+            take_pooled(100).is_none(),
+            "short requests go to the allocator"
+        );
+    }
+}
