@@ -543,6 +543,21 @@ impl Importer {
         format!("{base}/{}", self.fresh)
     }
 
+    /// `(x − mean x) / √(var x + eps)` over the axes `stat` reduces (kept), with the biased
+    /// variance, as torch's LayerNorm and training-mode BatchNorm normalize.
+    fn normalized(&mut self, n: &NodeProto, x: usize, stat: Reduce, eps: f64) -> Result<usize> {
+        let mu = self.add(n, Op::Reduce(stat.clone()), &[x], None)?;
+        let d = self.add(n, Op::Sub, &[x, mu], None)?;
+        let sq = self.add(n, Op::Mul, &[d, d], None)?;
+        let var = self.add(n, Op::Reduce(stat), &[sq], None)?;
+        let pow = Unary::Pow {
+            p: -0.5,
+            shift: eps,
+        };
+        let inv = self.add(n, Op::Unary(pow), &[var], None)?;
+        self.add(n, Op::Mul, &[d, inv], None)
+    }
+
     /// Adds `op` on `inputs`; `out` names the result (a fresh name when `None`).
     fn add(&mut self, n: &NodeProto, op: Op, inputs: &[usize], out: Option<&str>) -> Result<usize> {
         let name = match out {
@@ -1046,27 +1061,12 @@ impl Importer {
                 let eps = attr_f(n, "epsilon", 1e-5);
                 let x = self.value(arg(0)?)?;
                 let scale = self.value(arg(1)?)?;
-                let mean = |keep| {
-                    Op::Reduce(Reduce {
-                        axes: Axes::From(axis),
-                        keepdims: keep,
-                        mean: true,
-                    })
+                let stat = Reduce {
+                    axes: Axes::From(axis),
+                    keepdims: true,
+                    mean: true,
                 };
-                let mu = self.add(n, mean(true), &[x], None)?;
-                let d = self.add(n, Op::Sub, &[x, mu], None)?;
-                let sq = self.add(n, Op::Mul, &[d, d], None)?;
-                let var = self.add(n, mean(true), &[sq], None)?;
-                let inv = self.add(
-                    n,
-                    unary(Unary::Pow {
-                        p: -0.5,
-                        shift: eps,
-                    }),
-                    &[var],
-                    None,
-                )?;
-                let xn = self.add(n, Op::Mul, &[d, inv], None)?;
+                let xn = self.normalized(n, x, stat, eps)?;
                 match opt(2) {
                     None => {
                         self.add(n, Op::Mul, &[xn, scale], o)?;
@@ -1093,30 +1093,14 @@ impl Importer {
                 let scale = self.value(arg(1)?)?;
                 let bias = self.value(arg(2)?)?;
                 if train {
-                    // The statistics of the batch, over every axis but the channel's; the
-                    // variance is the biased one, as torch normalizes with.
-                    let stat = || {
-                        Op::Reduce(Reduce {
-                            axes: Axes::Except(1),
-                            keepdims: true,
-                            mean: true,
-                        })
+                    // The statistics of the batch, over every axis but the channel's.
+                    let stat = Reduce {
+                        axes: Axes::Except(1),
+                        keepdims: true,
+                        mean: true,
                     };
-                    let mu = self.add(n, stat(), &[x], None)?;
-                    let d = self.add(n, Op::Sub, &[x, mu], None)?;
-                    let sq = self.add(n, Op::Mul, &[d, d], None)?;
-                    let var = self.add(n, stat(), &[sq], None)?;
-                    let inv = self.add(
-                        n,
-                        unary(Unary::Pow {
-                            p: -0.5,
-                            shift: eps,
-                        }),
-                        &[var],
-                        None,
-                    )?;
+                    let xn = self.normalized(n, x, stat, eps)?;
                     let (scale, bias) = (ch(self, scale)?, ch(self, bias)?);
-                    let xn = self.add(n, Op::Mul, &[d, inv], None)?;
                     let y = self.add(n, Op::Mul, &[xn, scale], None)?;
                     self.add(n, Op::Add, &[y, bias], o)?;
                     return Ok(());
