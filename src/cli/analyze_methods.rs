@@ -234,6 +234,7 @@ fn lanczos(
             top: k,
             which: which.name(),
             hvps: r.n_hvps,
+            product_seconds: r.product_seconds,
             iterations: r.iterations,
             restarts: r.restarts,
             block_size: r.block_size,

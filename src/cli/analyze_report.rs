@@ -78,6 +78,8 @@ pub(super) struct LanczosRun {
     pub(super) top: usize,
     pub(super) which: &'static str,
     pub(super) hvps: usize,
+    /// Seconds of the run spent in the products (the rest is the solver's own work).
+    pub(super) product_seconds: f64,
     pub(super) iterations: usize,
     pub(super) restarts: usize,
     pub(super) block_size: usize,

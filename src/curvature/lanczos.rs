@@ -17,6 +17,7 @@ use nalgebra::DMatrix;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
+use std::time::Instant;
 
 /// A symmetric operator `v ↦ H(params)·v` at a fixed point, counting its products.
 ///
@@ -26,6 +27,7 @@ pub struct HvpOperator<'a, O: ?Sized> {
     obj: &'a O,
     params: &'a [f64],
     n_hvps: usize,
+    seconds: f64,
 }
 
 impl<'a, O: Hvp + ?Sized> HvpOperator<'a, O> {
@@ -39,6 +41,7 @@ impl<'a, O: Hvp + ?Sized> HvpOperator<'a, O> {
             obj,
             params,
             n_hvps: 0,
+            seconds: 0.0,
         })
     }
 
@@ -53,7 +56,10 @@ impl<'a, O: Hvp + ?Sized> HvpOperator<'a, O> {
     /// The objective's error, or a non-finite product.
     pub fn apply(&mut self, v: &[f64], out: &mut [f64]) -> Result<()> {
         self.n_hvps += 1;
-        self.obj.hvp(self.params, v, out)?;
+        let start = Instant::now();
+        let done = self.obj.hvp(self.params, v, out);
+        self.seconds += start.elapsed().as_secs_f64();
+        done?;
         ensure_finite("Hessian-vector product", out)
     }
 
@@ -64,13 +70,23 @@ impl<'a, O: Hvp + ?Sized> HvpOperator<'a, O> {
     /// The objective's error, or a non-finite product.
     pub fn apply_many(&mut self, vs: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
         self.n_hvps += k;
-        self.obj.hvp_many(self.params, vs, k, out)?;
+        let start = Instant::now();
+        let done = self.obj.hvp_many(self.params, vs, k, out);
+        self.seconds += start.elapsed().as_secs_f64();
+        done?;
         ensure_finite("Hessian-vector product", out)
     }
 
     /// Products made so far.
     pub fn n_hvps(&self) -> usize {
         self.n_hvps
+    }
+
+    /// Wall-clock seconds spent in the products so far: with [`HvpOperator::n_hvps`], the
+    /// cost of one product as the solver issues them (blocked, the objective's one-time setup
+    /// at the point included), apart from the solver's own work.
+    pub fn product_seconds(&self) -> f64 {
+        self.seconds
     }
 }
 
@@ -285,6 +301,9 @@ pub struct LanczosResult {
     pub converged: Vec<bool>,
     /// Hessian-vector products used, residual checks included.
     pub n_hvps: usize,
+    /// Wall-clock seconds spent in those products (the rest of the run is the solver's own
+    /// orthogonalization and Rayleigh–Ritz work).
+    pub product_seconds: f64,
     /// Block steps done (each applies `H` to one block of at most `block_size` vectors;
     /// `n_hvps < iterations · block_size` when converged pairs left the block).
     pub iterations: usize,
@@ -725,6 +744,7 @@ impl Lanczos {
             residuals,
             converged,
             n_hvps: op.n_hvps(),
+            product_seconds: op.product_seconds(),
             iterations,
             restarts,
             block_size: kr.block,

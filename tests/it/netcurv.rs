@@ -501,6 +501,12 @@ fn analyze_lanczos_on_repeated_extremes_never_reports_a_wrong_index() {
                 }
                 assert_eq!(lz["which"], which);
                 assert_eq!(lz["block_size"].as_u64().unwrap() as usize, k);
+                // The products' share of the run: positive, and part of the whole.
+                let (pt, all_t) = (lz["product_seconds"].as_f64(), lz["seconds"].as_f64());
+                assert!(
+                    pt.unwrap() > 0.0 && pt.unwrap() <= all_t.unwrap(),
+                    "{pt:?} {all_t:?}"
+                );
             }
         }
     }
