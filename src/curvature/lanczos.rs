@@ -871,6 +871,35 @@ impl BlockKrylov {
         total
     }
 
+    /// Removes from the products `w` of the pending block (first column at `q0`, `q`
+    /// columns) their components along the vectors they couple to in exact arithmetic: the
+    /// block itself and the earlier vectors with a nonzero entry in the block's columns of `T`
+    /// (the block that made it, and after a restart the kept Ritz vectors). Returns those
+    /// coefficients (`len x q`, zero elsewhere).
+    ///
+    /// These are the large components of `H q`; taken out first, the full pass over the basis
+    /// that follows ([`BlockKrylov::project_out`]) starts from a vector that is already
+    /// orthogonal to the basis in exact arithmetic, loses little of its norm and so needs no
+    /// second pass over the whole basis: local then global Gram–Schmidt, with the DGKS test on
+    /// the global pass.
+    fn project_out_coupled(&self, w: &mut [f64], q0: usize, q: usize) -> DMatrix<f64> {
+        let (n, len) = (self.n, self.len());
+        let mut c = DMatrix::zeros(len, q);
+        let coupled: Vec<usize> = (0..q0)
+            .filter(|&i| (q0..q0 + q).any(|j| self.t[(i, j)] != 0.0))
+            .chain(q0..(q0 + q).min(len))
+            .collect();
+        for (col, wc) in w.chunks_exact_mut(n.max(1)).take(q).enumerate() {
+            for &i in &coupled {
+                let vi = &self.v[i * n..(i + 1) * n];
+                let d = dot(vi, wc);
+                axpy(-d, vi, wc);
+                c[(i, col)] += d;
+            }
+        }
+        c
+    }
+
     /// Orthonormalizes the candidates `w` (`q` columns: the residuals of the applied block
     /// whose first column is at `from`, already projected off the basis; or the start block
     /// when `from` is `None`) into the next pending block, recording the coupling. A candidate
@@ -990,7 +1019,8 @@ impl BlockKrylov {
             hv.extend_from_slice(&hq);
         }
         let coeffs = if extend {
-            self.project_out(&mut hq, q)
+            let local = self.project_out_coupled(&mut hq, q0, q);
+            self.project_out(&mut hq, q) + local
         } else {
             let len = self.len();
             let mut c = DMatrix::zeros(len, q);
