@@ -31,8 +31,9 @@ wall, rss, user, system = open(sys.argv[1] + "/time").read().split()[-4:]
 print(f"critpt lanczos top5 largest tol 1e-8: {d['seconds']:.2f}s in analysis ({wall}s whole "
       f"process, {float(user) + float(system):.2f}s CPU, {int(rss) / 1024:.0f} MB), "
       f"{d['hvps']} products in {d['iterations']} blocks of up to "
-      f"{d['block_size']}, {d['seconds'] / d['hvps'] * 1e3:.2f} ms per product, "
-      f"{sorted(d['eigenvalues'])}")
+      f"{d['block_size']}, {d['seconds'] / d['hvps'] * 1e3:.2f} ms per product with the "
+      f"solver's own work, {d['product_seconds'] / d['hvps'] * 1e3:.2f} ms in the products "
+      f"alone ({d['product_seconds']:.2}s), {sorted(d['eigenvalues'])}")
 PYEOF
 done
 "$PY" benches/compare/curvature_anchors.py "$dir/model.safetensors" data/digits.csv
