@@ -795,6 +795,38 @@ impl Op {
 }
 
 impl Op {
+    /// Whether the op forms the term of input `f`'s tangents more cheaply when they are unit
+    /// vectors (Hessian columns) than as a dense block: a matrix product, whose term for a
+    /// unit weight is one column or row of the other operand, not a product.
+    pub(crate) fn has_unit_term(&self, f: usize) -> bool {
+        matches!(self, Op::MatMul(_)) && f < 2
+    }
+
+    /// The output's tangents `[k, out...]` when input `f`'s tangents are the unit vectors at
+    /// the flat indices `idx` (one per direction) and the other inputs' are `rins`; see
+    /// [`Op::has_unit_term`].
+    pub(crate) fn r_forward_unit(
+        &self,
+        ins: &[&Tensor],
+        rins: &[Option<&Tensor>],
+        f: usize,
+        idx: &[usize],
+        out_shape: &[usize],
+        k: usize,
+    ) -> Result<Tensor> {
+        match self {
+            Op::MatMul(mm) => {
+                let mut r = mm.r_forward_unit(ins[0], ins[1], f, idx, data(rins[1 - f]), k)?;
+                r.shape = block_shape(k, out_shape);
+                Ok(r)
+            }
+            _ => Err(Error::Data(format!(
+                "{}: no unit-direction term for input {f}",
+                self.name()
+            ))),
+        }
+    }
+
     /// Whether this is a sum whose output tangents can be built in the buffer of input `f`'s
     /// tangents: `f` has the output's shape and enters with sign one.
     pub(crate) fn sums_in_place(&self, ins: &[&Tensor], f: usize, out_shape: &[usize]) -> bool {
