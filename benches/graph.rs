@@ -9,6 +9,12 @@
 //!   nn.Sequential safetensors file), same weights and data: one product (`*_hvp`), blocks of 5
 //!   and 16 directions (`*_hvp_many_{5,16}`), and the gradient at a new point each time
 //!   (`*_gradient`: forward and backward, training's cost).
+//! - `graph_dense_hessian`: the dense Hessian (`Hessian::hessian`) through the graph and
+//!   through `NetLoss` on tanh MLPs over the 1797 digits (`mlp2410`: 64-32-10; `mlp5059`:
+//!   64-33-66-10, the size of `benches/compare/dense_vs_jax.py`, seeded initial weights: the
+//!   cost does not depend on their values), and through the graph alone on the ONNX fixtures
+//!   `lenet_digits` (a CNN, 666 parameters) and `resblock_digits` (residual block with
+//!   LayerNorm, 1514). Run: `cargo bench --bench graph -- graph_dense_hessian`.
 //!
 //! The primal passes are cached at the point, as in Lanczos, so each product is the R passes.
 //! Run: `cargo bench --bench graph` (JAX and torch: `benches/compare/graph_vs_jax.py`).
@@ -22,6 +28,14 @@
 //! 635 ms per CNN product, torch double backward 15.2 ms and 573 ms. So per product the graph
 //! takes 0.54–0.59× JAX's time on the MLP (0.48× per direction in blocks of 16) and 0.31× on
 //! the CNN.
+//!
+//! `graph_dense_hessian`, before and after the graph's dense build took blocks of unit
+//! directions inside one tensor (rows of later tensors only, the rest by symmetry, the unit
+//! terms of products and convolutions as copies), criterion back to back on the shared
+//! machine at load 4.6–5.8 (±15% noise; `NetLoss` is the same code in both runs):
+//! `mlp2410` graph 2.95 s → 2.30 s (`NetLoss` 2.36 s, 2.75 s: 1.25× → 0.84× of it);
+//! `mlp5059` graph 23.0 s → 13.6 s (`NetLoss` 10.7 s, 13.7 s: 2.2× → 0.99×); `lenet_digits`
+//! 2.13 s → 72 ms; `resblock_digits` 2.67 s → 1.18 s.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use critpt::graph::{load_onnx, GraphData, GraphLoss, GraphTargets, Tensor};

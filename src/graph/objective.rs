@@ -1,6 +1,7 @@
 //! The loss of a graph over a data set as a function of its parameters, with the exact gradient
 //! (backpropagation), Hessian-vector products (the R-operator, many directions per pass) and
-//! the dense Hessian (parallel blocks of products).
+//! the dense Hessian (parallel blocks of unit directions, the rows of earlier tensors from
+//! symmetry).
 
 use super::data::{GraphData, GraphTargets};
 use super::graph::{Forward, Graph, TensorOrder, UnitBlock};
@@ -32,7 +33,8 @@ const MAX_CHUNK: usize = 1024;
 /// on any number of threads).
 const LANES: usize = 8;
 
-/// Hessian columns per block of the dense build.
+/// Hessian columns per block of the dense build: enough directions per pass for the GEMMs,
+/// and many blocks for the threads (on the digits MLPs 16 is as fast as 32 and faster than 8).
 const DENSE_BLOCK: usize = 16;
 
 /// Most bytes of lane sums a loss keeps between calls.
