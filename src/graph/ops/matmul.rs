@@ -187,6 +187,11 @@ impl MatMul {
         if idx.len() != k {
             return Err(Error::dim("unit directions", k, idx.len()));
         }
+        if unit > 1 {
+            return Err(Error::Data(format!(
+                "MatMul: operand {unit} does not exist"
+            )));
+        }
         let (ra, rb) = if unit == 0 {
             (None, other)
         } else {
@@ -198,11 +203,11 @@ impl MatMul {
         let lc = p.out_shape.iter().product::<usize>();
         for (d, &q) in idx.iter().enumerate() {
             let cd = &mut c.data[d * lc..(d + 1) * lc];
+            if q >= [a.len(), b.len()][unit] {
+                return Err(Error::Data(format!("MatMul: unit index {q} out of range")));
+            }
             if unit == 1 {
                 let (tb, rem) = (q / (kk * n), q % (kk * n));
-                if tb * kk * n >= b.len() {
-                    return Err(Error::Data(format!("MatMul: unit index {q} out of range")));
-                }
                 // Storage `[K, n]`, or `[n, K]` transposed.
                 let (ki, ni) = if self.trans_b {
                     (rem % kk, rem / kk)
@@ -227,9 +232,6 @@ impl MatMul {
                 }
             } else {
                 let (ta, rem) = (q / (m * kk), q % (m * kk));
-                if ta * m * kk >= a.len() {
-                    return Err(Error::Data(format!("MatMul: unit index {q} out of range")));
-                }
                 let (mi, ki) = if self.trans_a {
                     (rem % m, rem / m)
                 } else {
