@@ -9,6 +9,12 @@
 //!   nn.Sequential safetensors file), same weights and data: one product (`*_hvp`), blocks of 5
 //!   and 16 directions (`*_hvp_many_{5,16}`), and the gradient at a new point each time
 //!   (`*_gradient`: forward and backward, training's cost).
+//! - `graph_dense_hessian`: the dense Hessian (`Hessian::hessian`) through the graph and
+//!   through `NetLoss` on tanh MLPs over the 1797 digits (`mlp2410`: 64-32-10; `mlp5059`:
+//!   64-33-66-10, the size of `benches/compare/dense_vs_jax.py`, seeded initial weights: the
+//!   cost does not depend on their values), and through the graph alone on the ONNX fixtures
+//!   `lenet_digits` (a CNN, 666 parameters) and `resblock_digits` (residual block with
+//!   LayerNorm, 1514). Run: `cargo bench --bench graph -- graph_dense_hessian`.
 //!
 //! The primal passes are cached at the point, as in Lanczos, so each product is the R passes.
 //! Run: `cargo bench --bench graph` (JAX and torch: `benches/compare/graph_vs_jax.py`).
@@ -22,11 +28,20 @@
 //! 635 ms per CNN product, torch double backward 15.2 ms and 573 ms. So per product the graph
 //! takes 0.54–0.59× JAX's time on the MLP (0.48× per direction in blocks of 16) and 0.31× on
 //! the CNN.
+//!
+//! `graph_dense_hessian`, before and after the graph's dense build took blocks of unit
+//! directions inside one tensor (rows of later tensors only, the rest by symmetry, the unit
+//! terms of products and convolutions as copies), criterion back to back on the shared
+//! machine at load 4.6–5.8 (±15% noise; `NetLoss` is the same code in both runs):
+//! `mlp2410` graph 2.95 s → 2.30 s (`NetLoss` 2.36 s, 2.75 s: 1.25× → 0.84× of it);
+//! `mlp5059` graph 23.0 s → 13.6 s (`NetLoss` 10.7 s, 13.7 s: 2.2× → 0.99×); `lenet_digits`
+//! 2.13 s → 72 ms; `resblock_digits` 2.67 s → 1.18 s.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use critpt::graph::{load_onnx, GraphData, GraphLoss, GraphTargets, Tensor};
-use critpt::nn::{load_model, BnMode, LossKind, NetLoss, Targets};
-use critpt::objective::{Gradient, Hvp, Loss};
+use critpt::nn::lower::{graph_data, mlp_graph};
+use critpt::nn::{load_model, Activation, BnMode, LossKind, Mlp, NetLoss, Targets};
+use critpt::objective::{Gradient, Hessian, Hvp, Loss};
 use nalgebra::DMatrix;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -149,5 +164,59 @@ fn mlp(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, cnn, mlp);
+/// The digits (all 1797, pixels / 16) as `N x 64` features and their labels.
+fn digits() -> (DMatrix<f64>, Vec<usize>) {
+    let images = GraphData::load(&fixture("cnn20k_digits", "data.safetensors")).expect("data");
+    let labels = match &images.y {
+        GraphTargets::Labels(l) => l.clone(),
+        GraphTargets::Values(_) => panic!("the digits have labels"),
+    };
+    let x = DMatrix::from_row_slice(images.n_samples(), 64, &images.x.data);
+    (x, labels)
+}
+
+/// The dense Hessian through the graph and through `NetLoss`, same model and data: tanh MLPs
+/// on the digits (64-32-10, 2410 parameters; 64-33-66-10, 5059, the size of
+/// `benches/compare/dense_vs_jax.py`), and the ONNX fixtures `lenet_digits` (a CNN, 666) and
+/// `resblock_digits` (a residual block with LayerNorm, 1514) through the graph alone.
+fn dense(c: &mut Criterion) {
+    let mut group = c.benchmark_group("graph_dense_hessian");
+    group.sample_size(10);
+    let (x, labels) = digits();
+    for sizes in [&[64usize, 32, 10][..], &[64, 33, 66, 10]] {
+        let model = Mlp::new(sizes, Activation::Tanh, false, 0).expect("mlp");
+        let targets = Targets::Labels(labels.clone());
+        let g = mlp_graph(&model, BnMode::Eval).expect("graph");
+        let data = graph_data(&x, &targets).expect("data");
+        let graph_obj = GraphLoss::new(&g, &data, LossKind::CrossEntropy).expect("loss");
+        let net_obj = NetLoss::from_parts(
+            &model,
+            x.clone(),
+            targets,
+            LossKind::CrossEntropy,
+            BnMode::Eval,
+        )
+        .expect("netloss");
+        let p = model.params.clone();
+        let name = format!("mlp{}", model.params.len());
+        group.bench_function(format!("{name}_graph"), |b| {
+            b.iter(|| graph_obj.hessian(black_box(&p)).expect("hessian"))
+        });
+        group.bench_function(format!("{name}_netloss"), |b| {
+            b.iter(|| net_obj.hessian(black_box(&p)).expect("hessian"))
+        });
+    }
+    for name in ["lenet_digits", "resblock_digits"] {
+        let g = load_onnx(&fixture(name, "model.onnx")).expect("model");
+        let data = GraphData::load(&fixture(name, "data.safetensors")).expect("data");
+        let obj = GraphLoss::new(&g, &data, LossKind::CrossEntropy).expect("loss");
+        let p = g.initial_params().to_vec();
+        group.bench_function(format!("{name}_graph"), |b| {
+            b.iter(|| obj.hessian(black_box(&p)).expect("hessian"))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, cnn, mlp, dense);
 criterion_main!(benches);

@@ -460,6 +460,50 @@ impl Graph {
         k: usize,
     ) -> Result<Vec<Option<Tensor>>> {
         let n = self.n_params;
+        self.r_forward_seeded(fw, k, None, |_, p| {
+            let mut data = super::tensor::take(k * p.len());
+            for d in 0..k {
+                data.extend_from_slice(&vs[d * n + p.offset..d * n + p.offset + p.len()]);
+            }
+            Some(data)
+        })
+    }
+
+    /// Tangents `[k, ...]` of every value along `k` unit directions inside one parameter
+    /// tensor: a block of Hessian columns. Only the values that depend on the tensor get a
+    /// tangent, and the ops that read it take their unit term as a copy rather than a product.
+    pub(crate) fn r_forward_units(
+        &self,
+        fw: &Forward,
+        block: &UnitBlock<'_>,
+    ) -> Result<Vec<Option<Tensor>>> {
+        let k = block.idx.len();
+        let value = self
+            .values
+            .iter()
+            .position(|v| matches!(v.source, Source::Param(i) if i == block.tensor));
+        self.r_forward_seeded(fw, k, value.map(|v| (v, block.idx)), |i, p| {
+            (i == block.tensor).then(|| {
+                let len = p.len();
+                let mut data = super::tensor::zeroed(k * len);
+                for (d, &q) in block.idx.iter().enumerate() {
+                    data[d * len + q] = 1.0;
+                }
+                data
+            })
+        })
+    }
+
+    /// The R-forward from the parameters' tangents `seed(p)` (`None`: zero); `unit` names the
+    /// value whose tangents are the unit vectors at these local indices, for the ops with a
+    /// cheaper unit term.
+    fn r_forward_seeded(
+        &self,
+        fw: &Forward,
+        k: usize,
+        unit: Option<(usize, &[usize])>,
+        seed: impl Fn(usize, &ParamSpec) -> Option<Vec<f64>>,
+    ) -> Result<Vec<Option<Tensor>>> {
         // A tangent read by one sum alone is built on in place by that sum.
         let mut consumers = vec![0usize; self.values.len()];
         for node in &self.nodes {
@@ -471,18 +515,30 @@ impl Graph {
             let t = match &v.source {
                 Source::Param(i) => {
                     let p = &self.params[*i];
-                    let mut data = super::tensor::take(k * p.len());
-                    for d in 0..k {
-                        data.extend_from_slice(&vs[d * n + p.offset..d * n + p.offset + p.len()]);
-                    }
-                    let mut shape = vec![k];
-                    shape.extend_from_slice(&p.shape);
-                    Some(Tensor { shape, data })
+                    seed(*i, p).map(|data| {
+                        let mut shape = vec![k];
+                        shape.extend_from_slice(&p.shape);
+                        Tensor { shape, data }
+                    })
                 }
                 Source::Node(ni) if self.needs_grad[id] => {
                     let node = &self.nodes[*ni];
                     let ins: Vec<&Tensor> = node.inputs.iter().map(|&i| &fw.vals[i]).collect();
                     let out_shape = &fw.vals[id].shape;
+                    let rins: Vec<Option<&Tensor>> =
+                        node.inputs.iter().map(|&i| rv[i].as_ref()).collect();
+                    if let Some((f, idx)) = unit.and_then(|(u, idx)| {
+                        let f = node.inputs.iter().position(|&i| i == u)?;
+                        node.op.has_unit_term(f).then_some((f, idx))
+                    }) {
+                        checked_len(&[k, fw.vals[id].len()])?;
+                        let r = node
+                            .op
+                            .r_forward_unit(&ins, &rins, f, idx, out_shape, k)
+                            .map_err(|e| self.fail(node, e))?;
+                        rv.push(Some(r));
+                        continue;
+                    }
                     let in_place = (0..node.inputs.len()).find(|&f| {
                         let i = node.inputs[f];
                         consumers[i] == 1
@@ -491,6 +547,7 @@ impl Graph {
                     });
                     if let Some(f) = in_place {
                         checked_len(&[k, fw.vals[id].len()])?;
+                        drop(rins);
                         let own = rv[node.inputs[f]].take().expect("a tangent");
                         let other = rv[node.inputs[1 - f]].as_ref();
                         rv.push(Some(
@@ -499,8 +556,6 @@ impl Graph {
                         ));
                         continue;
                     }
-                    let rins: Vec<Option<&Tensor>> =
-                        node.inputs.iter().map(|&i| rv[i].as_ref()).collect();
                     checked_len(&[k, fw.vals[id].len()])?;
                     node.op
                         .r_forward(&ins, &rins, &fw.aux[*ni], &fw.vals[id].shape, k)
@@ -522,6 +577,22 @@ impl Graph {
         rg_out: Tensor,
         k: usize,
     ) -> Result<Vec<Option<Tensor>>> {
+        self.r_backward_masked(fw, adj, rv, rg_out, k, &self.needs_grad)
+    }
+
+    /// [`Graph::r_backward`] computing the adjoints' tangents only of the values flagged in
+    /// `needed`: values that depend on a parameter, flagged together with every value computed
+    /// from them (as "depends on a tensor of rank `r` or later" is), so that no flagged
+    /// value's tangent is formed from one that was skipped.
+    pub(crate) fn r_backward_masked(
+        &self,
+        fw: &Forward,
+        adj: &[Option<Tensor>],
+        rv: &[Option<Tensor>],
+        rg_out: Tensor,
+        k: usize,
+        needed: &[bool],
+    ) -> Result<Vec<Option<Tensor>>> {
         let mut radj: Vec<Option<Tensor>> = vec![None; self.values.len()];
         radj[self.output] = Some(rg_out);
         for (n, node) in self.nodes.iter().enumerate().rev() {
@@ -529,7 +600,7 @@ impl Graph {
                 continue;
             };
             let rg = radj[node.output].take();
-            let need: Vec<bool> = node.inputs.iter().map(|&i| self.needs_grad[i]).collect();
+            let need: Vec<bool> = node.inputs.iter().map(|&i| needed[i]).collect();
             let rins: Vec<Option<&Tensor>> = node.inputs.iter().map(|&i| rv[i].as_ref()).collect();
             if !need.iter().any(|&b| b) || (rg.is_none() && rins.iter().all(Option::is_none)) {
                 continue;
@@ -570,6 +641,101 @@ impl Graph {
                 for d in 0..k {
                     out[d * n + p.offset..d * n + p.offset + len]
                         .copy_from_slice(&r.data[d * len..(d + 1) * len]);
+                }
+            }
+        }
+    }
+}
+
+/// A block of unit directions inside one parameter tensor: the Hessian's columns
+/// `offset + idx[j]` of tensor `tensor`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UnitBlock<'a> {
+    /// The parameter tensor.
+    pub tensor: usize,
+    /// The directions' indices inside it (flat, row-major).
+    pub idx: &'a [usize],
+}
+
+/// The order in which the dense Hessian visits the parameter tensors, and what each value
+/// depends on, so that a block of columns of one tensor computes only the rows of it and of
+/// the tensors after it.
+#[derive(Debug, Clone)]
+pub(crate) struct TensorOrder {
+    /// Per parameter tensor, its rank: tensors ranked by first use in the topological node
+    /// order (those no node reads come last), so that the backward pass of a late tensor's
+    /// columns stops where that tensor enters.
+    pub rank: Vec<usize>,
+    /// Per value, the highest rank of the tensors it depends on (`None`: none).
+    pub reach: Vec<Option<usize>>,
+}
+
+impl TensorOrder {
+    /// Which values' adjoint tangents a block of columns of the tensor of rank `r` needs: those
+    /// that depend on a tensor of rank `r` or later.
+    pub fn needed(&self, r: usize) -> Vec<bool> {
+        self.reach
+            .iter()
+            .map(|d| d.is_some_and(|d| d >= r))
+            .collect()
+    }
+}
+
+impl Graph {
+    /// The tensors' ranks by first use and each value's dependence on them.
+    pub(crate) fn tensor_order(&self) -> TensorOrder {
+        let mut rank = vec![usize::MAX; self.params.len()];
+        let mut next = 0;
+        for node in &self.nodes {
+            for &i in &node.inputs {
+                if let Source::Param(p) = self.values[i].source {
+                    if rank[p] == usize::MAX {
+                        rank[p] = next;
+                        next += 1;
+                    }
+                }
+            }
+        }
+        for r in rank.iter_mut().filter(|r| **r == usize::MAX) {
+            *r = next;
+            next += 1;
+        }
+        let mut reach: Vec<Option<usize>> = self
+            .values
+            .iter()
+            .map(|v| match v.source {
+                Source::Param(p) => Some(rank[p]),
+                _ => None,
+            })
+            .collect();
+        for node in &self.nodes {
+            reach[node.output] = node.inputs.iter().filter_map(|&i| reach[i]).max();
+        }
+        TensorOrder { rank, reach }
+    }
+
+    /// Adds the rows of the tensors flagged in `rows` of the `k` products (column-major
+    /// `n x k`) from the adjoints' tangents into `out`.
+    pub(crate) fn add_hvp_rows(
+        &self,
+        radj: &[Option<Tensor>],
+        k: usize,
+        rows: &[bool],
+        out: &mut [f64],
+    ) {
+        let n = self.n_params;
+        for (id, v) in self.values.iter().enumerate() {
+            if let (Source::Param(i), Some(r)) = (&v.source, &radj[id]) {
+                if !rows[*i] {
+                    continue;
+                }
+                let p = &self.params[*i];
+                let len = p.len();
+                for d in 0..k {
+                    out[d * n + p.offset..d * n + p.offset + len]
+                        .iter_mut()
+                        .zip(&r.data[d * len..(d + 1) * len])
+                        .for_each(|(o, x)| *o += x);
                 }
             }
         }

@@ -15,6 +15,7 @@ mod gallery_bn_sharp;
 mod gallery_landscape;
 mod gallery_nn;
 mod graph_cnn20k;
+mod graph_dense;
 mod inertia;
 mod lower;
 mod netcurv;

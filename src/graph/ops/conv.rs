@@ -251,6 +251,48 @@ impl Conv2d {
         Ok(ry)
     }
 
+    /// The output's tangents `[k, y...]` when the weight's tangents are the unit vectors at
+    /// the flat indices `idx` (one per direction) and the input's are `rx`: a unit weight
+    /// `(o, c, ki, kj)` adds to output channel `o` the input channel `c` of its group read at
+    /// the tap `(ki, kj)` of every output pixel (zero in the padding), a shifted copy rather
+    /// than a convolution.
+    pub fn r_forward_unit_weight(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        rx: Option<&Tensor>,
+        idx: &[usize],
+        k: usize,
+    ) -> Result<Tensor> {
+        if idx.len() != k {
+            return Err(Error::dim("unit directions", k, idx.len()));
+        }
+        let d = self.dims(&x.shape, &w.shape)?;
+        let mut ry = self.r_forward(x, w, rx, None, k)?;
+        let yl = d.batch * d.y_len();
+        let taps = self.col_index(&d);
+        let (p, ckk) = (d.ohw(), d.ckk());
+        for (dir, &q) in idx.iter().enumerate() {
+            if q >= w.len() {
+                return Err(Error::Data(format!("Conv: unit index {q} out of range")));
+            }
+            let (o, r) = (q / ckk, q % ckk);
+            let grp = o / d.og.max(1);
+            let tap = &taps[r * p..(r + 1) * p];
+            let out = &mut ry.data[dir * yl..(dir + 1) * yl];
+            for s in 0..d.batch {
+                let xs = &x.data[s * d.x_len() + grp * d.cg * d.h * d.w..];
+                let ys = &mut out[s * d.y_len() + o * p..][..p];
+                for (y, &i) in ys.iter_mut().zip(tap) {
+                    if i != usize::MAX {
+                        *y += xs[i];
+                    }
+                }
+            }
+        }
+        Ok(ry)
+    }
+
     /// The tangents of the adjoints of `x` and `w` (those flagged in `need`), each `[k, ...]`,
     /// from the output adjoint `g`, its tangents `rg` and the inputs' tangents `rx`, `rw`:
     /// `R{x̄} = convᵀ(R{ḡ}, w) + convᵀ(ḡ, R{w})`, `R{w̄} = R{ḡ} ⋆ x + ḡ ⋆ R{x}`.

@@ -170,6 +170,96 @@ impl MatMul {
         Ok(c)
     }
 
+    /// The output's tangents `[k, out...]` when operand `unit`'s tangents (0: `A`, 1: `B`) are
+    /// the unit vectors at the flat indices `idx`, one per direction, and the other operand's
+    /// are `other`: a unit entry `(kk, nn)` of `B'` adds column `kk` of `A'` to column `nn` of
+    /// the output, a unit entry `(mm, kk)` of `A'` row `kk` of `B'` to row `mm`, in every
+    /// output matrix whose batch reads that matrix of the operand. No product is formed.
+    pub fn r_forward_unit(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        unit: usize,
+        idx: &[usize],
+        other: Option<&[f64]>,
+        k: usize,
+    ) -> Result<Tensor> {
+        if idx.len() != k {
+            return Err(Error::dim("unit directions", k, idx.len()));
+        }
+        if unit > 1 {
+            return Err(Error::Data(format!(
+                "MatMul: operand {unit} does not exist"
+            )));
+        }
+        let (ra, rb) = if unit == 0 {
+            (None, other)
+        } else {
+            (other, None)
+        };
+        let mut c = self.r_forward(a, b, ra, rb, k)?;
+        let p = self.plan(&a.shape, &b.shape)?;
+        let (m, kk, n) = (p.m, p.k, p.n);
+        let lc = p.out_shape.iter().product::<usize>();
+        for (d, &q) in idx.iter().enumerate() {
+            let cd = &mut c.data[d * lc..(d + 1) * lc];
+            if q >= [a.len(), b.len()][unit] {
+                return Err(Error::Data(format!("MatMul: unit index {q} out of range")));
+            }
+            if unit == 1 {
+                let (tb, rem) = (q / (kk * n), q % (kk * n));
+                // Storage `[K, n]`, or `[n, K]` transposed.
+                let (ki, ni) = if self.trans_b {
+                    (rem % kk, rem / kk)
+                } else {
+                    (rem / n, rem % n)
+                };
+                for (t, (&ia, &ib)) in p.ia.iter().zip(&p.ib).enumerate() {
+                    if ib != tb {
+                        continue;
+                    }
+                    let am = &a.data[ia * m * kk..(ia + 1) * m * kk];
+                    let ct = &mut cd[t * m * n..(t + 1) * m * n];
+                    for row in 0..m {
+                        // `A'[row, ki]`: storage `[m, K]`, or `[K, m]` transposed.
+                        let v = if self.trans_a {
+                            am[ki * m + row]
+                        } else {
+                            am[row * kk + ki]
+                        };
+                        ct[row * n + ni] += v;
+                    }
+                }
+            } else {
+                let (ta, rem) = (q / (m * kk), q % (m * kk));
+                let (mi, ki) = if self.trans_a {
+                    (rem % m, rem / m)
+                } else {
+                    (rem / kk, rem % kk)
+                };
+                for (t, (&ia, &ib)) in p.ia.iter().zip(&p.ib).enumerate() {
+                    if ia != ta {
+                        continue;
+                    }
+                    let bm = &b.data[ib * kk * n..(ib + 1) * kk * n];
+                    let ct = &mut cd[t * m * n..(t + 1) * m * n];
+                    let crow = &mut ct[mi * n..(mi + 1) * n];
+                    if self.trans_b {
+                        // `B'[ki, col] = B[col, ki]`, storage `[n, K]`.
+                        for (col, x) in crow.iter_mut().enumerate() {
+                            *x += bm[col * kk + ki];
+                        }
+                    } else {
+                        crow.iter_mut()
+                            .zip(&bm[ki * n..(ki + 1) * n])
+                            .for_each(|(x, v)| *x += v);
+                    }
+                }
+            }
+        }
+        Ok(c)
+    }
+
     /// The tangents `[k, A...]` and `[k, B...]` of the inputs' adjoints flagged in `need`:
     /// `R{Ā} = ∂_A(R{G}, B) + ∂_A(G, R{B})` and `R{B̄} = ∂_B(R{G}, A) + ∂_B(G, R{A})`, from
     /// the output adjoint `g`, its tangents `rg` and the inputs' tangents `ra`, `rb`.

@@ -795,6 +795,48 @@ impl Op {
 }
 
 impl Op {
+    /// Whether the op forms the term of input `f`'s tangents more cheaply when they are unit
+    /// vectors (Hessian columns) than as a dense block: a matrix product, whose term for a
+    /// unit weight is one column or row of the other operand, and a convolution's weight,
+    /// whose term is a shifted copy of one input channel, not a product.
+    pub(crate) fn has_unit_term(&self, f: usize) -> bool {
+        match self {
+            Op::MatMul(_) => f < 2,
+            Op::Conv(_) => f == 1,
+            _ => false,
+        }
+    }
+
+    /// The output's tangents `[k, out...]` when input `f`'s tangents are the unit vectors at
+    /// the flat indices `idx` (one per direction) and the other inputs' are `rins`; see
+    /// [`Op::has_unit_term`].
+    pub(crate) fn r_forward_unit(
+        &self,
+        ins: &[&Tensor],
+        rins: &[Option<&Tensor>],
+        f: usize,
+        idx: &[usize],
+        out_shape: &[usize],
+        k: usize,
+    ) -> Result<Tensor> {
+        match self {
+            Op::MatMul(mm) => {
+                let mut r = mm.r_forward_unit(ins[0], ins[1], f, idx, data(rins[1 - f]), k)?;
+                r.shape = block_shape(k, out_shape);
+                Ok(r)
+            }
+            Op::Conv(c) if f == 1 => {
+                let mut r = c.r_forward_unit_weight(ins[0], ins[1], rins[0], idx, k)?;
+                r.shape = block_shape(k, out_shape);
+                Ok(r)
+            }
+            _ => Err(Error::Data(format!(
+                "{}: no unit-direction term for input {f}",
+                self.name()
+            ))),
+        }
+    }
+
     /// Whether this is a sum whose output tangents can be built in the buffer of input `f`'s
     /// tangents: `f` has the output's shape and enters with sign one.
     pub(crate) fn sums_in_place(&self, ins: &[&Tensor], f: usize, out_shape: &[usize]) -> bool {
@@ -919,7 +961,85 @@ fn unary_r_backward(rg: &Tensor, rx: &Tensor, d1: &[f64], d2: &[f64], g: &[f64])
 
 #[cfg(test)]
 mod tests {
-    use super::{MatMul, Op, Tensor, Unary};
+    use super::{Conv2d, MatMul, Op, Tensor, Unary};
+
+    /// The unit-direction term of a matrix product (either operand, each transpose, batched
+    /// and broadcast) and of a convolution's weight (stride, padding, dilation, groups), with
+    /// the other operand's tangents added, equals the dense R-forward of the same unit
+    /// vectors written out, to rounding.
+    #[test]
+    fn unit_terms_equal_the_dense_terms_of_unit_vectors() {
+        let k = 3;
+        let mm = |trans_a, trans_b| Op::MatMul(MatMul { trans_a, trans_b });
+        let conv = |strides, pads, dilations, groups| {
+            Op::Conv(Conv2d {
+                strides,
+                pads,
+                dilations,
+                groups,
+            })
+        };
+        let cases: Vec<(Op, Vec<usize>, Vec<usize>)> = vec![
+            (mm(false, true), vec![6, 4], vec![5, 4]),
+            (mm(false, false), vec![6, 4], vec![4, 5]),
+            (mm(true, false), vec![4, 6], vec![4, 5]),
+            (mm(true, true), vec![4, 6], vec![5, 4]),
+            (mm(false, false), vec![2, 6, 4], vec![4, 5]),
+            (mm(false, true), vec![2, 6, 4], vec![2, 5, 4]),
+            (mm(false, false), vec![6, 4], vec![3, 4, 5]),
+            (
+                conv([1, 1], [1, 1, 1, 1], [1, 1], 1),
+                vec![2, 3, 5, 5],
+                vec![4, 3, 3, 3],
+            ),
+            (
+                conv([2, 1], [0, 1, 2, 0], [1, 2], 2),
+                vec![2, 4, 6, 5],
+                vec![6, 2, 2, 3],
+            ),
+        ];
+        for (op, sa, sb) in cases {
+            let (a, b) = (block(&sa, 1), block(&sb, 2));
+            let (y, aux) = op.forward(&[&a, &b]).unwrap();
+            let sides: &[usize] = if matches!(op, Op::Conv(_)) {
+                &[1]
+            } else {
+                &[0, 1]
+            };
+            for &f in sides {
+                assert!(op.has_unit_term(f));
+                let len = [a.len(), b.len()][f];
+                let idx: Vec<usize> = (0..k).map(|d| (d * 7 + 2) % len).collect();
+                let mut unit = Tensor::zeros(&[k, len]).unwrap();
+                for (d, &q) in idx.iter().enumerate() {
+                    unit.data[d * len + q] = 1.0;
+                }
+                let other = block(&[k, [a.len(), b.len()][1 - f]], 3);
+                for with_other in [false, true] {
+                    let o = with_other.then_some(&other);
+                    let rins = if f == 0 {
+                        [Some(&unit), o]
+                    } else {
+                        [o, Some(&unit)]
+                    };
+                    let dense = op
+                        .r_forward(&[&a, &b], &rins, &aux, &y.shape, k)
+                        .unwrap()
+                        .unwrap();
+                    let got = op
+                        .r_forward_unit(&[&a, &b], &rins, f, &idx, &y.shape, k)
+                        .unwrap();
+                    assert_eq!(got.shape, dense.shape);
+                    for (x, w) in got.data.iter().zip(&dense.data) {
+                        assert!(
+                            (x - w).abs() <= 1e-14 * w.abs().max(1.0),
+                            "{op:?} {f}: {x} vs {w}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     fn block(shape: &[usize], seed: u64) -> Tensor {
         let n: usize = shape.iter().product();
