@@ -187,10 +187,6 @@ fn lanczos(
 ) -> Result<Analysis> {
     let k = a.top.unwrap_or(5);
     let start = Instant::now();
-    let mut grad = vec![0.0; point.len()];
-    let loss = obj.loss_and_gradient(point, &mut grad)?;
-    let gradient_norm = critpt::objective::norm(&grad);
-    drop(grad);
     let which = a.which;
     let mut lanczos = Lanczos::new(k, which);
     if let Some(b) = a.block_size {
@@ -204,6 +200,12 @@ fn lanczos(
         .with_max_iters(a.max_iters)?
         .with_seed(a.seed)
         .run(obj, point)?;
+    // After the products, whose forward and backward passes at the point a network keeps:
+    // the gradient then costs no pass of its own.
+    let mut grad = vec![0.0; point.len()];
+    let loss = obj.loss_and_gradient(point, &mut grad)?;
+    let gradient_norm = critpt::objective::norm(&grad);
+    drop(grad);
     let seconds = start.elapsed().as_secs_f64();
     let n = point.len();
     let v = classify_extremes(&r, which, k, n, gradient_norm, loss, tol);
