@@ -244,3 +244,85 @@ fn lowered_digits_mlp_is_its_onnx_import() {
     b.hvp(p, &v, &mut hb).unwrap();
     assert_rel("hvp", &ha, &hb, 1e-12);
 }
+
+/// Every result of the MLP through the graph as bits: loss and gradient, a block of
+/// Hessian-vector products and of GGN products (eight chunks of the digits summed in lanes, and
+/// training-mode batch norm, one chunk), the forward pass over the whole set (a product large
+/// enough to split over the threads when called outside a pool), and a few shuffled mini-batch
+/// epochs of Adam.
+fn mlp_results_as_bits() -> Vec<u64> {
+    use critpt::curvature::Curvature;
+    use critpt::nn::{train, Dataset, NetGaussNewton, Task, TrainConfig};
+    use critpt::optim::{optimizer_by_name, Hyper, Rates};
+    let data = Dataset::from_csv(
+        &repo("data/digits.csv"),
+        None,
+        Task::Classification { n_classes: None },
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let mut bits = |v: &[f64]| out.extend(v.iter().map(|x| x.to_bits()));
+    for (bn, mode) in [(false, BnMode::Eval), (true, BnMode::Train)] {
+        let model = Mlp::new(&[64, 64, 64, 10], Activation::Tanh, bn, 3).unwrap();
+        let obj = NetLoss::new(&model, &data, LossKind::CrossEntropy, mode).unwrap();
+        let p = &model.params;
+        let n = p.len();
+        let mut g = vec![0.0; n];
+        let l = obj.loss_and_gradient(p, &mut g).unwrap();
+        bits(&[l, critpt::objective::Loss::loss(&obj, p).unwrap()]);
+        bits(&g);
+        let k = 3;
+        let v: Vec<f64> = (0..n * k)
+            .map(|i| ((i * 7919) % 1000) as f64 / 1000.0 - 0.5)
+            .collect();
+        let mut hv = vec![0.0; n * k];
+        obj.hvp_many(p, &v, k, &mut hv).unwrap();
+        bits(&hv);
+        let ggn = NetGaussNewton::new(&obj, Curvature::GaussNewton).unwrap();
+        ggn.hvp_many(p, &v, k, &mut hv).unwrap();
+        bits(&hv);
+        bits(model.forward(&data.x, mode).unwrap().as_slice());
+    }
+    let mut model = Mlp::new(&[64, 32, 10], Activation::Tanh, true, 4).unwrap();
+    let mut opt = optimizer_by_name("adam", &Hyper::default()).unwrap();
+    let cfg = TrainConfig {
+        batch_size: 100,
+        epochs: 2,
+        ..TrainConfig::default()
+    };
+    let rates = Rates::constant(1e-2).unwrap();
+    let rep = train(
+        &mut model,
+        &data,
+        LossKind::CrossEntropy,
+        opt.as_mut(),
+        &rates,
+        &cfg,
+        &mut [],
+    )
+    .unwrap();
+    bits(&rep.batch_losses);
+    bits(&model.params);
+    out
+}
+
+/// The same inputs give the same bits on one thread and on two, and called from outside any
+/// pool (where a large matrix product may use every thread of the global pool): chunks, lanes
+/// and their sums are fixed by the data and the graph alone.
+#[test]
+fn mlp_results_have_the_same_bits_on_one_and_two_threads() {
+    let on = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(mlp_results_as_bits)
+    };
+    let one = on(1);
+    assert_eq!(one, on(2), "1 thread against 2");
+    let outside = std::thread::spawn(mlp_results_as_bits).join().unwrap();
+    assert_eq!(
+        one, outside,
+        "inside a 1-thread pool against outside any pool"
+    );
+}
