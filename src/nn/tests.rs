@@ -77,7 +77,7 @@ fn accuracy_takes_the_first_maximum() {
 }
 
 #[test]
-fn fast_tanh_agrees_with_libm_to_rounding() {
+fn tanh_agrees_with_libm_to_rounding() {
     let mut worst = 0.0f64;
     for i in -40_000..=40_000 {
         let x = i as f64 * 5e-4;
@@ -94,7 +94,7 @@ fn fast_tanh_agrees_with_libm_to_rounding() {
     ] {
         worst = worst.max((Activation::Tanh.apply(x) - x.tanh()).abs());
     }
-    assert!(worst < 4e-16, "worst {worst:e}");
+    assert!(worst < 2.3e-16, "worst {worst:e}");
     assert!(Activation::Tanh.apply(f64::NAN).is_nan());
 }
 

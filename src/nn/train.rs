@@ -12,7 +12,7 @@ use super::lower::{self, Lowered};
 use super::model::Mlp;
 use super::objective::{checked_targets, NetLoss};
 use crate::error::{Error, Result};
-use crate::graph::GraphLoss;
+use crate::graph::batch_loss_and_gradient;
 use crate::objective::{EvalCounts, Loss};
 use crate::optim::{
     Batching, Chain, Divergence, EpochState, Evaluation, Executor, GradientSource, Observer,
@@ -201,20 +201,17 @@ impl GradientSource for TrainSource<'_> {
         let (xb, tb) = self.data.select(batch);
         let tb = checked_targets(&self.model, &xb, tb, self.kind)?;
         let graph = &self.train_graph.graph;
-        let obj = GraphLoss::with_data(graph, lower::graph_data(&xb, &tb)?, self.kind)?;
         self.counts.losses += 1;
         self.counts.gradients += 1;
-        let (fw, head, adj) = obj.first_order_pass(params)?;
-        if !head.loss.is_finite() {
-            return Err(Error::NonFinite(format!(
-                "the loss is not finite: {}",
-                head.loss
-            )));
+        let data = lower::graph_data(&xb, &tb)?;
+        let (loss, fw) = batch_loss_and_gradient(graph, &data, params, grad)?;
+        if !loss.is_finite() {
+            return Err(Error::NonFinite(format!("the loss is not finite: {loss}")));
         }
-        graph.collect_grad(&adj, grad);
         let stats = self.train_graph.batch_stats_of(&fw);
+        fw.recycle();
         self.model.track_batch_stats(&stats, batch.len());
-        Ok(head.loss)
+        Ok(loss)
     }
     fn accepts(&self, len: usize) -> bool {
         len > 1 || (len == 1 && !self.model.has_batchnorm())
