@@ -30,7 +30,7 @@ const MAX_CHUNK: usize = 1024;
 
 /// Parallel partial sums over the chunks (a fixed count, so that the result has the same bytes
 /// on any number of threads).
-const LANES: usize = 8;
+pub(crate) const LANES: usize = 8;
 
 /// Most bytes of lane sums a loss keeps between calls.
 const LANE_BYTES: usize = 64 << 20;
@@ -658,16 +658,19 @@ impl Hessian for GraphLoss<'_> {
 
 /// What the Gauss–Newton operators and the chunked loss need from a [`GraphLoss`].
 impl GraphLoss<'_> {
-    /// The forward pass over the whole data set, the loss head and the adjoints at `params`
-    /// (not cached).
-    pub(crate) fn first_order_pass(
+    /// The forward pass, the loss head and the adjoints at `params` of every chunk of the data
+    /// (in parallel, in chunk order; not cached), each head scaled as a part of the mean over
+    /// the whole data set.
+    pub(crate) fn chunk_first_order_passes(
         &self,
         params: &[f64],
-    ) -> Result<(Forward, Head, Vec<Option<Tensor>>)> {
+    ) -> Result<Vec<(Forward, Head, Vec<Option<Tensor>>)>> {
         check_params(self, params)?;
-        let (fw, head) = self.chunk_pass(params, &self.data)?;
-        let adj = self.graph.backward(&fw, head.grad.clone())?;
-        Ok((fw, head, adj))
+        self.over_chunks(|part| {
+            let (fw, head) = self.chunk_pass(params, part)?;
+            let adj = self.graph.backward(&fw, head.grad.clone())?;
+            Ok((fw, head, adj))
+        })
     }
 
     /// `(∂²L/∂z²)·R{z}` for a block of `k` output tangents `[k, N, ...]`.
