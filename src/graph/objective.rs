@@ -234,6 +234,7 @@ impl<'a> GraphLoss<'a> {
                 best == y
             })
             .count();
+        fw.recycle();
         Ok(Some(hits as f64 / l.len() as f64))
     }
 

@@ -188,10 +188,7 @@ fn activation_op(a: Activation) -> Op {
 
 /// A feature matrix `N x d` as the graph input `[N, d]` (row-major).
 pub(crate) fn input_tensor(x: &DMatrix<f64>) -> Result<Tensor> {
-    Tensor::new(
-        vec![x.nrows(), x.ncols()],
-        x.transpose().as_slice().to_vec(),
-    )
+    Tensor::new(vec![x.nrows(), x.ncols()], x.transpose().data.into())
 }
 
 /// A graph output `[N, C]` as an `N x C` matrix.

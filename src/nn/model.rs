@@ -276,7 +276,9 @@ impl Mlp {
             .graph
             .forward(&self.params, &lower::input_tensor(x)?)?;
         let z = lower::output_matrix(fw.output(&lowered.graph));
-        Ok((z, lowered.batch_stats_of(&fw)))
+        let stats = lowered.batch_stats_of(&fw);
+        fw.recycle();
+        Ok((z, stats))
     }
 
     /// Folds per-layer batch statistics `(mean, biased variance)` into the running statistics.
