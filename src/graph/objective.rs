@@ -70,6 +70,9 @@ struct ChunkPrimal {
     adj: Vec<Option<Tensor>>,
 }
 
+/// A chunk's forward pass, loss head and adjoints.
+pub(crate) type FirstOrder = (Forward, Head, Vec<Option<Tensor>>);
+
 /// The loss value, the output's adjoint, and what the output's second-order term needs.
 #[derive(Debug)]
 pub(crate) struct Head {
@@ -662,10 +665,7 @@ impl GraphLoss<'_> {
     /// The forward pass, the loss head and the adjoints at `params` of every chunk of the data
     /// (in parallel, in chunk order; not cached), each head scaled as a part of the mean over
     /// the whole data set.
-    pub(crate) fn chunk_first_order_passes(
-        &self,
-        params: &[f64],
-    ) -> Result<Vec<(Forward, Head, Vec<Option<Tensor>>)>> {
+    pub(crate) fn chunk_first_order_passes(&self, params: &[f64]) -> Result<Vec<FirstOrder>> {
         check_params(self, params)?;
         self.over_chunks(|part| {
             let (fw, head) = self.chunk_pass(params, part)?;

@@ -211,8 +211,8 @@ const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
 
 /// `tanh x` from `eᵘ − 1` at `u = 2|x|`: with `e = (eᵘ − 1)/2`, `tanh |x| = e/(1 + e)`, taken as
 /// `e − e·e/(1 + e)` while `e < 1/2` (the correction is small there, so its rounding is too),
-/// which keeps the relative accuracy near 0 where `1 − 2/(eᵘ + 1)` cancels. `eᵘ − 1 = 2ᵏ(eʳ − 1)
-/// + (2ᵏ − 1)` with `u = k ln 2 + r`, `0 ≤ r < ln 2` (Cody–Waite, the high part of `ln 2` exact
+/// which keeps the relative accuracy near 0 where `1 − 2/(eᵘ + 1)` cancels.
+/// `eᵘ − 1 = 2ᵏ(eʳ − 1) + (2ᵏ − 1)` with `u = k ln 2 + r`, `0 ≤ r < ln 2` (Cody–Waite, the high part of `ln 2` exact
 /// in `k ln 2`; `r ≥ 0`, so the two terms never cancel) and `eʳ − 1 = r + r²·g(r)`, `g` a
 /// degree-10 Chebyshev fit of `(eʳ − 1 − r)/r²` on `[−10⁻³, ln 2]` (mpmath's `chebyfit`, printed
 /// by fixtures/generate_tanh_reference.py; relative error of `eʳ − 1` below `2·10⁻¹⁸`). Within
@@ -222,7 +222,7 @@ const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
 /// NaN.
 #[inline]
 pub fn tanh(x: f64) -> f64 {
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
+    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
     const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     // g's coefficients, highest degree first (Horner's order).
     const C: [f64; 11] = [
