@@ -1,5 +1,4 @@
-//! One thread-local pool of `f64` buffers, shared by the network passes (`nn`) and the op graph
-//! (`graph`).
+//! One thread-local pool of `f64` buffers for the op graph's passes.
 //!
 //! The R passes of a product, and the blocks of a dense Hessian, allocate the same large
 //! buffers over and over; fresh pages (page faults, zeroing, the allocator returning them to the

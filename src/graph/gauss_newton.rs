@@ -12,8 +12,8 @@
 //!   reduction), `u_n = (g_n · R{z}_n) g_n / N`, so `Jᵀ u = (1/N) Σ_n ∇ℓ_n (∇ℓ_n · v)`.
 
 use super::graph::Forward;
-use super::objective::{GraphLoss, Head};
-use super::tensor::Tensor;
+use super::objective::{GraphLoss, Head, LANES};
+use super::tensor::{recycle_all, Tensor};
 use crate::curvature::{dense_from_products, Chunk, Curvature};
 use crate::error::{Error, Result};
 use crate::objective::{check_params, Gradient, Hessian, Hvp, Loss};
@@ -36,15 +36,21 @@ pub struct GraphGaussNewton<'l, 'g> {
     cache: Mutex<Option<Arc<Primal>>>,
 }
 
-/// The passes at one point.
+/// The passes at one point, per chunk of the loss's data.
 #[derive(Debug)]
 struct Primal {
     params: Vec<f64>,
+    chunks: Vec<ChunkPrimal>,
+    /// Elements of all values of the largest chunk's forward pass (sizes the blocks).
+    len: usize,
+}
+
+/// The first-order passes over one chunk.
+#[derive(Debug)]
+struct ChunkPrimal {
     fw: Forward,
     head: Head,
     adj: Vec<Option<Tensor>>,
-    /// Elements of all values of the forward pass (sizes the blocks).
-    len: usize,
 }
 
 impl<'l, 'g> GraphGaussNewton<'l, 'g> {
@@ -76,44 +82,85 @@ impl<'l, 'g> GraphGaussNewton<'l, 'g> {
         if let Some(p) = c.as_ref().filter(|p| p.params == params) {
             return Ok(Arc::clone(p));
         }
-        let (fw, head, adj) = self.loss.first_order_pass(params)?;
-        let len = fw.vals.iter().map(Tensor::len).sum();
+        let chunks: Vec<ChunkPrimal> = self
+            .loss
+            .chunk_first_order_passes(params)?
+            .into_iter()
+            .map(|(fw, head, adj)| ChunkPrimal { fw, head, adj })
+            .collect();
+        let len = chunks
+            .iter()
+            .map(|c| c.fw.vals.iter().map(Tensor::len).sum::<usize>())
+            .max()
+            .unwrap_or(0);
         let p = Arc::new(Primal {
             params: params.to_vec(),
-            fw,
-            head,
-            adj,
+            chunks,
             len,
         });
         *c = Some(Arc::clone(&p));
         Ok(p)
     }
 
+    /// The `k` products (column-major `n x k`) for the directions `vs`: every chunk's passes,
+    /// the chunks dealt to [`LANES`] lanes in turn, each lane's sum in chunk order, the lanes
+    /// added in lane order: a function of the data and the graph, not of the threads.
     fn block(&self, p: &Primal, vs: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
+        let lanes = p.chunks.len().clamp(1, LANES);
+        let len = out.len();
+        let parts = (0..lanes)
+            .into_par_iter()
+            .map(|lane| {
+                let mut acc = vec![0.0; len];
+                let mut part = Vec::new();
+                for (i, c) in p.chunks.iter().skip(lane).step_by(lanes).enumerate() {
+                    if i == 0 {
+                        self.chunk_block(c, vs, k, &mut acc)?;
+                        continue;
+                    }
+                    part.resize(len, 0.0);
+                    self.chunk_block(c, vs, k, &mut part)?;
+                    acc.iter_mut().zip(&part).for_each(|(a, b)| *a += b);
+                }
+                Ok(acc)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.copy_from_slice(&parts[0]);
+        for q in &parts[1..] {
+            out.iter_mut().zip(q).for_each(|(a, b)| *a += b);
+        }
+        Ok(())
+    }
+
+    /// One chunk's part of the `k` products, written into `out`.
+    fn chunk_block(&self, c: &ChunkPrimal, vs: &[f64], k: usize, out: &mut [f64]) -> Result<()> {
         let graph = self.loss.graph();
-        let rv = graph.r_forward(&p.fw, vs, k)?;
-        let z = p.fw.output(graph);
+        let rv = graph.r_forward(&c.fw, vs, k)?;
+        let z = c.fw.output(graph);
         let Some(rz) = rv[graph.output_id()].as_ref() else {
             out.fill(0.0);
             return Ok(());
         };
         let u = match self.curvature {
-            Curvature::EmpiricalFisher => fisher_head(&p.head, rz, k),
-            _ => self.loss.output_curvature(z, &p.head, rz, k),
+            Curvature::EmpiricalFisher => fisher_head(&c.head, rz, k, self.loss.data().n_samples()),
+            _ => self.loss.output_curvature(z, &c.head, rz, k),
         };
         let none: Vec<Option<Tensor>> = vec![None; rv.len()];
-        let radj = graph.r_backward(&p.fw, &p.adj, &none, u, k)?;
+        let radj = graph.r_backward(&c.fw, &c.adj, &none, u, k)?;
         graph.collect_hvp(&radj, k, out);
+        recycle_all(rv);
+        recycle_all(radj);
         Ok(())
     }
 }
 
-/// `N (G_n · R{z}_n) G_n` per sample for the head's gradient `G` (`[N, ...]`), for each of the
-/// `k` blocks of `rz` (`[k, N, ...]`).
-fn fisher_head(head: &Head, rz: &Tensor, k: usize) -> Tensor {
+/// `N (G_n · R{z}_n) G_n` per sample for the head's gradient `G` (`[M, ...]`, a chunk of `M` of
+/// the data set's `N` samples, each row `∇ℓ_n / N`), for each of the `k` blocks of `rz`
+/// (`[k, M, ...]`).
+fn fisher_head(head: &Head, rz: &Tensor, k: usize, n: usize) -> Tensor {
     let g = &head.grad;
-    let n = g.shape.first().copied().unwrap_or(1).max(1);
-    let per = g.len() / n;
+    let rows = g.shape.first().copied().unwrap_or(1).max(1);
+    let per = g.len() / rows;
     let mut data = vec![0.0; rz.len()];
     if per > 0 {
         for (o, r) in data

@@ -31,7 +31,7 @@ const MAX_CHUNK: usize = 1024;
 
 /// Parallel partial sums over the chunks (a fixed count, so that the result has the same bytes
 /// on any number of threads).
-const LANES: usize = 8;
+pub(crate) const LANES: usize = 8;
 
 /// Hessian columns per block of the dense build: enough directions per pass for the GEMMs,
 /// and many blocks for the threads (on the digits MLPs 16 is as fast as 32 and faster than 8).
@@ -74,6 +74,9 @@ struct ChunkPrimal {
     head: Head,
     adj: Vec<Option<Tensor>>,
 }
+
+/// A chunk's forward pass, loss head and adjoints.
+pub(crate) type FirstOrder = (Forward, Head, Vec<Option<Tensor>>);
 
 /// The loss value, the output's adjoint, and what the output's second-order term needs.
 #[derive(Debug)]
@@ -239,65 +242,14 @@ impl<'a> GraphLoss<'a> {
                 best == y
             })
             .count();
+        fw.recycle();
         Ok(Some(hits as f64 / l.len() as f64))
-    }
-
-    /// Elements of the whole data set's output (the mean squared error's divisor), from one
-    /// chunk's output `z`.
-    fn output_len(&self, z: &Tensor) -> f64 {
-        let per = z.len() / z.shape.first().copied().unwrap_or(1).max(1);
-        (per * self.data.n_samples()) as f64
     }
 
     /// The loss head of one chunk: its output `z` against its targets `y`, scaled as a part of
     /// the mean over the whole data set.
     fn head(&self, z: &Tensor, y: &GraphTargets) -> Result<Head> {
-        let n = self.data.n_samples();
-        match y {
-            GraphTargets::Labels(labels) => {
-                let c = z.shape[1];
-                let mut loss = 0.0;
-                let mut grad = vec![0.0; z.len()];
-                let mut probs = vec![0.0; z.len()];
-                for (i, (row, &y)) in z.data.chunks_exact(c).zip(labels).enumerate() {
-                    let m = row.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-                    let s: f64 = row.iter().map(|v| (v - m).exp()).sum();
-                    loss += m + s.ln() - row[y];
-                    for j in 0..c {
-                        let p = (row[j] - m).exp() / s;
-                        probs[i * c + j] = p;
-                        grad[i * c + j] = (p - f64::from(u8::from(j == y))) / n as f64;
-                    }
-                }
-                let loss = loss / n as f64;
-                Ok(Head {
-                    loss,
-                    grad: Tensor::new(z.shape.clone(), grad)?,
-                    probs: Some(probs),
-                })
-            }
-            GraphTargets::Values(t) => {
-                let m = self.output_len(z);
-                let loss = z
-                    .data
-                    .iter()
-                    .zip(&t.data)
-                    .map(|(a, b)| (a - b) * (a - b))
-                    .sum::<f64>()
-                    / m;
-                let grad = z
-                    .data
-                    .iter()
-                    .zip(&t.data)
-                    .map(|(a, b)| 2.0 * (a - b) / m)
-                    .collect();
-                Ok(Head {
-                    loss,
-                    grad: Tensor::new(z.shape.clone(), grad)?,
-                    probs: None,
-                })
-            }
-        }
+        loss_head(z, y, self.data.n_samples())
     }
 
     /// `(∂²L/∂z²)·R{z}` for a block of output tangents.
@@ -333,7 +285,7 @@ impl<'a> GraphLoss<'a> {
                 out
             }
             None => {
-                let m = self.output_len(z);
+                let m = output_len(z, self.data.n_samples());
                 rz.data.iter().map(|r| 2.0 * r / m).collect()
             }
         };
@@ -476,6 +428,89 @@ impl<'a> GraphLoss<'a> {
     }
 }
 
+/// Elements of the whole data set's output (the mean squared error's divisor), from one
+/// chunk's output `z` and the data set's `n` samples.
+fn output_len(z: &Tensor, n: usize) -> f64 {
+    let per = z.len() / z.shape.first().copied().unwrap_or(1).max(1);
+    (per * n) as f64
+}
+
+/// The loss head of an output `z` against its targets `y` (labels: cross-entropy; values: the
+/// mean squared error), scaled as a part of the mean over `n` samples.
+fn loss_head(z: &Tensor, y: &GraphTargets, n: usize) -> Result<Head> {
+    match y {
+        GraphTargets::Labels(labels) => {
+            let c = z.shape[1];
+            let mut loss = 0.0;
+            let mut grad = vec![0.0; z.len()];
+            let mut probs = vec![0.0; z.len()];
+            for ((row, &y), (p, g)) in z
+                .data
+                .chunks_exact(c)
+                .zip(labels)
+                .zip(probs.chunks_exact_mut(c).zip(grad.chunks_exact_mut(c)))
+            {
+                let m = row.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+                p.iter_mut().zip(row).for_each(|(p, v)| *p = (v - m).exp());
+                let s: f64 = p.iter().sum();
+                loss += m + s.ln() - row[y];
+                for (j, (p, g)) in p.iter_mut().zip(g.iter_mut()).enumerate() {
+                    *p /= s;
+                    *g = (*p - f64::from(u8::from(j == y))) / n as f64;
+                }
+            }
+            let loss = loss / n as f64;
+            Ok(Head {
+                loss,
+                grad: Tensor::new(z.shape.clone(), grad)?,
+                probs: Some(probs),
+            })
+        }
+        GraphTargets::Values(t) => {
+            let m = output_len(z, n);
+            let loss = z
+                .data
+                .iter()
+                .zip(&t.data)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f64>()
+                / m;
+            let grad = z
+                .data
+                .iter()
+                .zip(&t.data)
+                .map(|(a, b)| 2.0 * (a - b) / m)
+                .collect();
+            Ok(Head {
+                loss,
+                grad: Tensor::new(z.shape.clone(), grad)?,
+                probs: None,
+            })
+        }
+    }
+}
+
+/// The loss of `graph` on one batch, its gradient written into `grad`, and the forward pass
+/// (which holds the batch statistics of training-mode batch norm): one forward and one backward
+/// pass, without the probe passes and chunks a [`GraphLoss`] sets up once for many evaluations.
+/// For training's mini-batches, whose data the caller has checked against the graph.
+pub(crate) fn batch_loss_and_gradient(
+    graph: &Graph,
+    data: &GraphData,
+    params: &[f64],
+    grad: &mut [f64],
+) -> Result<(f64, Forward)> {
+    if grad.len() != graph.n_params() {
+        return Err(Error::dim("gradient", graph.n_params(), grad.len()));
+    }
+    let fw = graph.forward(params, &data.x)?;
+    let Head { loss, grad: g, .. } = loss_head(fw.output(graph), &data.y, data.n_samples())?;
+    let adj = graph.backward(&fw, g)?;
+    graph.collect_grad(&adj, grad);
+    recycle_all(adj);
+    Ok((loss, fw))
+}
+
 /// The chunks of `n` samples, each of `per_sample` values in a forward pass, as consecutive
 /// ranges of nearly equal length: about [`CHUNK_VALUES`] values each, within
 /// [`MIN_CHUNK`]..=[`MAX_CHUNK`] samples, at least [`LANES`] chunks when the data has that many
@@ -562,12 +597,11 @@ impl Gradient for GraphLoss<'_> {
         let n = self.n_params();
         let parts = self.over_chunks(|part| {
             let (fw, head) = self.chunk_pass(params, part)?;
-            let adj = self.graph.backward(&fw, head.grad.clone())?;
+            let adj = self.graph.backward(&fw, head.grad)?;
             let mut g = vec![0.0; n];
             self.graph.collect_grad(&adj, &mut g);
             recycle_all(adj);
             fw.recycle();
-            head.grad.recycle();
             Ok((head.loss, g))
         })?;
         out.iter_mut().for_each(|v| *v = 0.0);
@@ -719,16 +753,16 @@ fn fill_by_symmetry(s: &mut [f64], n: usize, rank: &[usize]) {
 
 /// What the Gauss–Newton operators and the chunked loss need from a [`GraphLoss`].
 impl GraphLoss<'_> {
-    /// The forward pass over the whole data set, the loss head and the adjoints at `params`
-    /// (not cached).
-    pub(crate) fn first_order_pass(
-        &self,
-        params: &[f64],
-    ) -> Result<(Forward, Head, Vec<Option<Tensor>>)> {
+    /// The forward pass, the loss head and the adjoints at `params` of every chunk of the data
+    /// (in parallel, in chunk order; not cached), each head scaled as a part of the mean over
+    /// the whole data set.
+    pub(crate) fn chunk_first_order_passes(&self, params: &[f64]) -> Result<Vec<FirstOrder>> {
         check_params(self, params)?;
-        let (fw, head) = self.chunk_pass(params, &self.data)?;
-        let adj = self.graph.backward(&fw, head.grad.clone())?;
-        Ok((fw, head, adj))
+        self.over_chunks(|part| {
+            let (fw, head) = self.chunk_pass(params, part)?;
+            let adj = self.graph.backward(&fw, head.grad.clone())?;
+            Ok((fw, head, adj))
+        })
     }
 
     /// `(∂²L/∂z²)·R{z}` for a block of `k` output tangents `[k, N, ...]`.

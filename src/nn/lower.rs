@@ -15,6 +15,7 @@ use super::data::Targets;
 use super::layers::{Activation, BnMode, Layer};
 use super::model::Mlp;
 use crate::error::{Error, Result};
+use crate::graph::graph::Forward;
 use crate::graph::ops::{Axes, MatMul, Op, Reduce, Reshape, Unary};
 use crate::graph::{Graph, GraphBuilder, GraphData, GraphTargets, Tensor};
 use nalgebra::DMatrix;
@@ -33,6 +34,32 @@ use nalgebra::DMatrix;
 /// assert_eq!(g.params()[0].name, "0.weight");
 /// ```
 pub fn mlp_graph(model: &Mlp, mode: BnMode) -> Result<Graph> {
+    lower(model, mode).map(|l| l.graph)
+}
+
+/// A lowered MLP: its graph, and for each layer the value ids of the batch mean and biased
+/// variance a training-mode batch norm computes (what its running statistics track).
+#[derive(Debug, Clone)]
+pub(crate) struct Lowered {
+    /// The graph.
+    pub graph: Graph,
+    /// Per layer, `(mean, variance)` value ids of a training-mode batch norm.
+    pub batch_stats: Vec<Option<(usize, usize)>>,
+}
+
+impl Lowered {
+    /// Per layer, the batch mean and biased variance of a training-mode batch norm in the
+    /// forward pass `fw`.
+    pub fn batch_stats_of(&self, fw: &Forward) -> Vec<Option<(Vec<f64>, Vec<f64>)>> {
+        self.batch_stats
+            .iter()
+            .map(|s| s.map(|(m, v)| (fw.vals[m].data.clone(), fw.vals[v].data.clone())))
+            .collect()
+    }
+}
+
+/// The graph of `model` and where its training-mode batch statistics are.
+pub(crate) fn lower(model: &Mlp, mode: BnMode) -> Result<Lowered> {
     let offsets = model.offsets();
     let total: usize = model.layers.iter().map(Layer::n_params).sum();
     if total != model.params.len() {
@@ -40,6 +67,7 @@ pub fn mlp_graph(model: &Mlp, mode: BnMode) -> Result<Graph> {
     }
     let mut b = GraphBuilder::new();
     let mut h = b.input("x", Some(vec![Some(model.n_inputs())]));
+    let mut batch_stats = vec![None; model.layers.len()];
     let last = model.layers.len().saturating_sub(1);
     for (i, layer) in model.layers.iter().enumerate() {
         let off = offsets[i];
@@ -100,6 +128,7 @@ pub fn mlp_graph(model: &Mlp, mode: BnMode) -> Result<Graph> {
                         let bc = b.node(&node, channel, &[beta, h], &tmp("shift"))?;
                         let xn = b.node(&node, Op::Mul, &[d, inv], &tmp("normalized"))?;
                         let y = b.node(&node, Op::Mul, &[xn, sc], &tmp("scaled"))?;
+                        batch_stats[i] = Some((mu, var));
                         b.node(&node, Op::Add, &[y, bc], &out)?
                     }
                     BnMode::Eval => {
@@ -128,7 +157,10 @@ pub fn mlp_graph(model: &Mlp, mode: BnMode) -> Result<Graph> {
             Layer::Activation(a) => b.node(&node, activation_op(*a), &[h], &out)?,
         };
     }
-    b.finish(h)
+    Ok(Lowered {
+        graph: b.finish(h)?,
+        batch_stats,
+    })
 }
 
 /// The ONNX op a layer exports as (names the graph's nodes as torch's exporter does).
@@ -156,10 +188,14 @@ fn activation_op(a: Activation) -> Op {
 
 /// A feature matrix `N x d` as the graph input `[N, d]` (row-major).
 pub(crate) fn input_tensor(x: &DMatrix<f64>) -> Result<Tensor> {
-    Tensor::new(
-        vec![x.nrows(), x.ncols()],
-        x.transpose().as_slice().to_vec(),
-    )
+    Tensor::new(vec![x.nrows(), x.ncols()], x.transpose().data.into())
+}
+
+/// A graph output `[N, C]` as an `N x C` matrix.
+pub(crate) fn output_matrix(z: &Tensor) -> DMatrix<f64> {
+    let n = z.shape.first().copied().unwrap_or(0);
+    let c = z.len().checked_div(n).unwrap_or(0);
+    DMatrix::from_row_slice(n, c, &z.data)
 }
 
 /// Features and targets as [`GraphData`]: `x` `[N, d]`, labels as labels, numeric targets as

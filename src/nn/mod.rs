@@ -22,7 +22,6 @@ pub mod lower;
 pub(crate) mod mat;
 pub mod model;
 pub mod objective;
-mod passes;
 pub mod safetensors_io;
 pub mod train;
 

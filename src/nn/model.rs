@@ -5,7 +5,7 @@
 //! buffers kept in the layers, not parameters.
 
 use super::layers::{Activation, BatchNormState, BnMode, Layer};
-use super::passes;
+use super::lower;
 use crate::error::{Error, Result};
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
@@ -233,16 +233,12 @@ impl Mlp {
     }
 
     /// The network's outputs (logits) for the rows of `x` (`N x inputs`), batch norm in `mode`
-    /// (running statistics untouched).
+    /// (running statistics untouched), through its op graph.
     ///
     /// # Errors
     /// A wrong input width; train-mode batch norm with fewer than two samples.
     pub fn forward(&self, x: &DMatrix<f64>, mode: BnMode) -> Result<DMatrix<f64>> {
-        if x.ncols() != self.n_inputs() {
-            return Err(Error::dim("input features", self.n_inputs(), x.ncols()));
-        }
-        let fwd = passes::forward(&self.layers, &self.offsets(), &self.params, x, mode, false)?;
-        Ok(fwd.into_output())
+        self.forward_with_stats(x, mode).map(|(z, _)| z)
     }
 
     /// A forward pass in training mode that also updates the batch-norm running statistics, as
@@ -251,19 +247,38 @@ impl Mlp {
     /// # Errors
     /// As [`Mlp::forward`].
     pub fn forward_train(&mut self, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
+        let (z, stats) = self.forward_with_stats(x, BnMode::Train)?;
+        self.track_batch_stats(&stats, x.nrows());
+        Ok(z)
+    }
+
+    /// The outputs, and per layer the batch statistics of a training-mode batch norm.
+    #[allow(clippy::type_complexity)]
+    fn forward_with_stats(
+        &self,
+        x: &DMatrix<f64>,
+        mode: BnMode,
+    ) -> Result<(DMatrix<f64>, Vec<Option<(Vec<f64>, Vec<f64>)>>)> {
         if x.ncols() != self.n_inputs() {
             return Err(Error::dim("input features", self.n_inputs(), x.ncols()));
         }
-        let fwd = passes::forward(
-            &self.layers,
-            &self.offsets(),
-            &self.params,
-            x,
-            BnMode::Train,
-            false,
-        )?;
-        self.track_batch_stats(&fwd.batch_stats(), x.nrows());
-        Ok(fwd.into_output())
+        if mode == BnMode::Train && self.has_batchnorm() && x.nrows() < 2 {
+            return Err(Error::invalid(
+                "batch",
+                format!(
+                    "batch norm in training mode needs more than 1 sample per batch, got {}",
+                    x.nrows()
+                ),
+            ));
+        }
+        let lowered = lower::lower(self, mode)?;
+        let fw = lowered
+            .graph
+            .forward(&self.params, &lower::input_tensor(x)?)?;
+        let z = lower::output_matrix(fw.output(&lowered.graph));
+        let stats = lowered.batch_stats_of(&fw);
+        fw.recycle();
+        Ok((z, stats))
     }
 
     /// Folds per-layer batch statistics `(mean, biased variance)` into the running statistics.

@@ -8,9 +8,11 @@
 
 use super::data::Dataset;
 use super::layers::{BnMode, LossKind};
+use super::lower::{self, Lowered};
 use super::model::Mlp;
-use super::objective::NetLoss;
+use super::objective::{checked_targets, NetLoss};
 use crate::error::{Error, Result};
+use crate::graph::batch_loss_and_gradient;
 use crate::objective::{EvalCounts, Loss};
 use crate::optim::{
     Batching, Chain, Divergence, EpochState, Evaluation, Executor, GradientSource, Observer,
@@ -116,18 +118,23 @@ impl TrainReport {
 pub fn evaluate(model: &Mlp, data: &Dataset, kind: LossKind) -> Result<(f64, Option<f64>)> {
     let obj = NetLoss::new(model, data, kind, BnMode::Eval)?;
     let loss = obj.loss(&model.params)?;
-    let acc = match data.labels() {
-        Some(l) if kind.is_classification() => Some(model.accuracy(&data.x, l, BnMode::Eval)?),
-        _ => None,
+    let acc = if kind.is_classification() {
+        obj.accuracy(&model.params)?
+    } else {
+        None
     };
     Ok((loss, acc))
 }
 
 /// A network's training loss as a gradient source: batches in training mode, each folding its
 /// batch-norm statistics into the model's running statistics, as a PyTorch forward pass in
-/// `train()` mode does; whole-set evaluations in evaluation mode.
+/// `train()` mode does; whole-set evaluations in evaluation mode. The batches' gradients are
+/// those of the model's op graph with training-mode batch norm.
 pub struct TrainSource<'d> {
     model: Mlp,
+    /// The graph of the model in training mode (it reads no running statistics, so it stays
+    /// the model's while they change).
+    train_graph: Lowered,
     data: &'d Dataset,
     kind: LossKind,
     counts: EvalCounts,
@@ -143,6 +150,7 @@ impl<'d> TrainSource<'d> {
         NetLoss::new(model, data, kind, BnMode::Eval)?;
         Ok(TrainSource {
             model: model.clone(),
+            train_graph: lower::lower(model, BnMode::Train)?,
             data,
             kind,
             counts: EvalCounts::default(),
@@ -180,11 +188,28 @@ impl GradientSource for TrainSource<'_> {
         batch: &[usize],
         grad: &mut [f64],
     ) -> Result<f64> {
+        let n = self.model.n_params();
+        if grad.len() != n {
+            return Err(Error::dim("gradient buffer", n, grad.len()));
+        }
+        if self.model.has_batchnorm() && batch.len() < 2 {
+            return Err(Error::invalid(
+                "batch",
+                "batch norm in training mode needs at least 2 samples",
+            ));
+        }
         let (xb, tb) = self.data.select(batch);
-        let obj = NetLoss::from_parts(&self.model, xb, tb, self.kind, BnMode::Train)?;
+        let tb = checked_targets(&self.model, &xb, tb, self.kind)?;
+        let graph = &self.train_graph.graph;
         self.counts.losses += 1;
         self.counts.gradients += 1;
-        let (loss, stats) = obj.loss_grad_stats(params, grad)?;
+        let data = lower::graph_data(&xb, &tb)?;
+        let (loss, fw) = batch_loss_and_gradient(graph, &data, params, grad)?;
+        if !loss.is_finite() {
+            return Err(Error::NonFinite(format!("the loss is not finite: {loss}")));
+        }
+        let stats = self.train_graph.batch_stats_of(&fw);
+        fw.recycle();
         self.model.track_batch_stats(&stats, batch.len());
         Ok(loss)
     }

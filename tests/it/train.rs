@@ -257,7 +257,54 @@ fn zero_epochs_write_the_initial_model_unchanged() {
     let data = iris();
     let obj = NetLoss::new(&init.model, &data, LossKind::CrossEntropy, BnMode::Eval).unwrap();
     let want = critpt::objective::Loss::loss(&obj, &init.model.params).unwrap();
-    assert_eq!(v["loss"].as_f64().unwrap(), want);
+    let got = v["loss"].as_f64().unwrap();
+    assert_eq!(got.to_bits(), want.to_bits(), "{got} vs {want}");
+}
+
+/// The binary prints the same bytes and writes the same model on one thread and on two:
+/// shuffled mini-batches with batch norm, then the loss and accuracy over the whole set.
+#[test]
+fn cli_training_is_the_same_bytes_on_one_and_two_threads() {
+    let dir = TempDir::new();
+    let run = |threads: &str| {
+        let out = dir.0.join(format!("t{threads}.safetensors"));
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_critpt"))
+            .env("RAYON_NUM_THREADS", threads)
+            .args([
+                "train",
+                "--data",
+                "data/digits.csv",
+                "--layers",
+                "64,64,10",
+                "--batchnorm",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "128",
+                "--seed",
+                "5",
+                "--json",
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let json = String::from_utf8(o.stdout).unwrap();
+        // The output path names the thread count and the wall time differs; every other line
+        // must be the same.
+        let json: Vec<String> = json
+            .replace(&format!("t{threads}.safetensors"), "t.safetensors")
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("\"seconds\""))
+            .map(str::to_string)
+            .collect();
+        (json, std::fs::read(&out).unwrap())
+    };
+    let (one, two) = (run("1"), run("2"));
+    assert_eq!(one.0, two.0);
+    assert!(one.1 == two.1, "the saved models differ");
 }
 
 #[test]

@@ -208,12 +208,7 @@ impl Op {
             Op::Unary(u) if !u.is_piecewise_linear() => {
                 let n = ins[0].len();
                 let (mut y, mut d1, mut d2) = (take(n), take(n), take(n));
-                for &x in &ins[0].data {
-                    let (f, a, b) = u.eval(x);
-                    y.push(f);
-                    d1.push(a);
-                    d2.push(b);
-                }
+                u.eval_into(&ins[0].data, &mut y, &mut d1, &mut d2);
                 let t = Tensor {
                     shape: ins[0].shape.clone(),
                     data: y,
