@@ -326,3 +326,40 @@ fn mlp_results_have_the_same_bits_on_one_and_two_threads() {
         "inside a 1-thread pool against outside any pool"
     );
 }
+
+/// The gradient at the point of the last products comes from the passes kept for them: the
+/// same bits as a fresh loss's gradient, with and without batch norm in training mode.
+#[test]
+fn gradient_from_the_kept_passes_is_the_fresh_gradient() {
+    use critpt::nn::{Dataset, Task};
+    let data = Dataset::from_csv(
+        &repo("data/iris.csv"),
+        None,
+        Task::Classification { n_classes: None },
+    )
+    .unwrap();
+    for (bn, mode) in [(false, BnMode::Eval), (true, BnMode::Train)] {
+        let model = Mlp::new(&[4, 8, 3], Activation::Tanh, bn, 5).unwrap();
+        let p = &model.params;
+        let n = p.len();
+        let fresh = NetLoss::new(&model, &data, LossKind::CrossEntropy, mode).unwrap();
+        let mut want = vec![0.0; n];
+        let lw = fresh.loss_and_gradient(p, &mut want).unwrap();
+        let kept = NetLoss::new(&model, &data, LossKind::CrossEntropy, mode).unwrap();
+        let (v, mut hv) = (vec![0.5; n], vec![0.0; n]);
+        kept.hvp(p, &v, &mut hv).unwrap();
+        let mut got = vec![0.0; n];
+        let lg = kept.loss_and_gradient(p, &mut got).unwrap();
+        assert_eq!(lg.to_bits(), lw.to_bits(), "loss, batch norm {bn}");
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(g.to_bits(), w.to_bits(), "gradient, batch norm {bn}");
+        }
+        // Elsewhere the kept passes do not answer.
+        let q: Vec<f64> = p.iter().map(|x| x + 1e-3).collect();
+        let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
+        kept.loss_and_gradient(&q, &mut a).unwrap();
+        fresh.loss_and_gradient(&q, &mut b).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, got);
+    }
+}
