@@ -721,6 +721,10 @@ impl GraphLoss<'_> {
     ) -> Result<()> {
         let n = self.n_params();
         let k = out.len() / n.max(1);
+        // Written before the rows are added in: a fresh zeroed allocation is the kernel's
+        // shared zero page until written, and a first touch that reads it makes every later
+        // write a copy-on-write fault with a TLB flush on every core.
+        out.fill(0.0);
         let idx: Vec<usize> = (start..start + k).collect();
         let r = order.rank[t];
         let needed = order.needed(r);

@@ -927,7 +927,9 @@ fn tile_mul(block: &Tensor, w: &[f64]) -> Tensor {
     let n = w.len().max(1);
     let mut data = take(block.len());
     for c in block.data.chunks_exact(n) {
-        data.extend(c.iter().zip(w).map(|(a, b)| a * b));
+        let m = c.len().min(w.len());
+        let (c, w) = (&c[..m], &w[..m]);
+        data.extend((0..m).map(|i| c[i] * w[i]));
     }
     Tensor {
         shape: block.shape.clone(),
@@ -940,13 +942,14 @@ fn tile_mul(block: &Tensor, w: &[f64]) -> Tensor {
 fn unary_r_backward(rg: &Tensor, rx: &Tensor, d1: &[f64], d2: &[f64], g: &[f64]) -> Tensor {
     let n = d1.len().max(1);
     let mut data = take(rg.len());
+    // `f''·ḡ` is the same for every direction: formed once (the product is evaluated in the
+    // same order, so the bits are those of `b * g * x`).
+    let bg: Vec<f64> = d2.iter().zip(g).map(|(b, g)| b * g).collect();
+    let (a, bg) = (&d1[..], &bg[..]);
     for (r, x) in rg.data.chunks_exact(n).zip(rx.data.chunks_exact(n)) {
-        data.extend(
-            r.iter()
-                .zip(x)
-                .zip(d1.iter().zip(d2).zip(g))
-                .map(|((r, x), ((a, b), g))| a * r + b * g * x),
-        );
+        let m = r.len().min(x.len()).min(a.len()).min(bg.len());
+        let (r, x, a, bg) = (&r[..m], &x[..m], &a[..m], &bg[..m]);
+        data.extend((0..m).map(|i| a[i] * r[i] + bg[i] * x[i]));
     }
     Tensor {
         shape: rg.shape.clone(),
