@@ -945,7 +945,7 @@ fn unary_r_backward(rg: &Tensor, rx: &Tensor, d1: &[f64], d2: &[f64], g: &[f64])
     // `f''·ḡ` is the same for every direction: formed once (the product is evaluated in the
     // same order, so the bits are those of `b * g * x`).
     let bg: Vec<f64> = d2.iter().zip(g).map(|(b, g)| b * g).collect();
-    let (a, bg) = (&d1[..], &bg[..]);
+    let (a, bg) = (d1, &bg[..]);
     for (r, x) in rg.data.chunks_exact(n).zip(rx.data.chunks_exact(n)) {
         let m = r.len().min(x.len()).min(a.len()).min(bg.len());
         let (r, x, a, bg) = (&r[..m], &x[..m], &a[..m], &bg[..m]);
