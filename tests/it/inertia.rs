@@ -3,6 +3,7 @@
 //! from two LBLᵀ factorizations). Expected values are the chosen spectra of
 //! `QuadraticForm::from_spectrum`, the full eigen-decomposition, and recomputed residuals.
 
+use crate::util::repo;
 use critpt::critical::{
     classify_counts, classify_point, classify_point_eigenvalues, classify_point_inertia,
     classify_spectrum, Tolerances,
@@ -15,7 +16,6 @@ use critpt::nn::{Activation, BnMode, LossKind, Mlp, NetLoss, Targets};
 use critpt::problems::QuadraticForm;
 use nalgebra::{DMatrix, DVector};
 use rand::{Rng, SeedableRng};
-use std::path::PathBuf;
 use std::process::Command;
 
 fn counts_of(spectrum: &[f64], tau: f64) -> Inertia {
@@ -463,10 +463,6 @@ fn inertia_verdict_equals_the_dense_verdict_on_networks() {
             );
         }
     }
-}
-
-fn repo(p: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
 }
 
 fn analyze(stem: &str, method: &str, extra: &[&str]) -> serde_json::Value {

@@ -4,6 +4,7 @@
 //! the graph and through `NetLoss`; and the digits MLP's lowered graph against the same model's
 //! ONNX export imported (fixtures/onnx/mlp_digits): the same ops, parameters and numbers.
 
+use crate::util::{nums, repo};
 use critpt::graph::{load_onnx, GraphData, GraphLoss, GraphTargets, Tensor};
 use critpt::nn::lower::{graph_data, mlp_graph};
 use critpt::nn::{
@@ -11,22 +12,9 @@ use critpt::nn::{
 };
 use critpt::objective::{Gradient, Hessian, Hvp};
 use nalgebra::DMatrix;
-use std::path::{Path, PathBuf};
-
-fn repo(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
-fn floats(v: &serde_json::Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
 
 fn matrix(v: &serde_json::Value) -> DMatrix<f64> {
-    let rows: Vec<Vec<f64>> = v.as_array().unwrap().iter().map(floats).collect();
+    let rows: Vec<Vec<f64>> = v.as_array().unwrap().iter().map(nums).collect();
     DMatrix::from_fn(rows.len(), rows[0].len(), |r, c| rows[r][c])
 }
 
@@ -68,8 +56,8 @@ fn case(fx: &serde_json::Value) -> Case {
     let bn_layer = |i: usize, n: usize| {
         let key = format!("{i}.running_mean");
         let mut state = BatchNormState::new(n);
-        state.running_mean = floats(&fx["running_mean"][&key]);
-        state.running_var = floats(&fx["running_var"][&format!("{i}.running_var")]);
+        state.running_mean = nums(&fx["running_mean"][&key]);
+        state.running_var = nums(&fx["running_var"][&format!("{i}.running_var")]);
         Layer::BatchNorm { n, state }
     };
     for (n_in, n_out) in [(3, 4), (4, 3)] {
@@ -80,7 +68,7 @@ fn case(fx: &serde_json::Value) -> Case {
         layers.push(Layer::Activation(act));
     }
     layers.push(Layer::Linear { n_in: 3, n_out: 2 });
-    let model = Mlp::from_parts(layers, floats(&fx["parameters"])).unwrap();
+    let model = Mlp::from_parts(layers, nums(&fx["parameters"])).unwrap();
     let x = matrix(&fx["x"]);
     let targets = match kind {
         LossKind::CrossEntropy => Targets::Labels(
@@ -136,7 +124,7 @@ fn check_against_torch(what: &str, obj: &(impl Gradient + Hvp + Hessian), c: &Ca
     assert_rel(
         &format!("{what} {}: gradient", c.label),
         &g,
-        &floats(&c.fx["gradient"]),
+        &nums(&c.fx["gradient"]),
         1e-12,
     );
     let h = obj.hessian(p).unwrap();
@@ -147,8 +135,8 @@ fn check_against_torch(what: &str, obj: &(impl Gradient + Hvp + Hessian), c: &Ca
         .iter()
         .zip(c.fx["hvps"].as_array().unwrap())
     {
-        let v = floats(d);
-        let want = floats(want);
+        let v = nums(d);
+        let want = nums(want);
         let mut hv = vec![0.0; n];
         obj.hvp(p, &v, &mut hv).unwrap();
         assert_rel(&format!("{what} {}: hvp", c.label), &hv, &want, 1e-12);

@@ -2,6 +2,7 @@
 //! models; slices along the top eigenvector; scale invariance of filter normalization; the
 //! `analyze --method lanczos` CLI.
 
+use crate::util::{nums, repo};
 use critpt::curvature::{
     hutch_plus_plus, hutchinson, slq_density, symmetric_eigen, EigenBackend, Lanczos, Slq,
     Spectrum, Which,
@@ -20,12 +21,7 @@ use critpt::optim::Adam;
 use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
-use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn repo(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
 
 fn iris() -> Dataset {
     Dataset::from_csv(
@@ -279,14 +275,6 @@ fn analyze(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn floats(v: &serde_json::Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
-
 #[test]
 fn analyze_lanczos_matches_dense_on_the_cli() {
     let model = repo("fixtures/iris_tanh_random.safetensors");
@@ -324,15 +312,15 @@ fn analyze_lanczos_matches_dense_on_the_cli() {
     ]);
     assert_eq!(lz["method"], "lanczos");
     assert_eq!(dense["method"], "dense");
-    let all = floats(&dense["eigenvalues"]);
+    let all = nums(&dense["eigenvalues"]);
     let n = all.len();
-    let got = floats(&lz["eigenvalues"]);
+    let got = nums(&lz["eigenvalues"]);
     let want: Vec<f64> = all[..3].iter().chain(&all[n - 3..]).copied().collect();
     let scale = all[0].abs().max(all[n - 1].abs());
     for (g, w) in got.iter().zip(&want) {
         assert!((g - w).abs() <= 1e-7 * scale, "{g} vs {w}");
     }
-    assert_eq!(floats(&lz["residuals"]).len(), 6);
+    assert_eq!(nums(&lz["residuals"]).len(), 6);
     assert!(lz["hvps"].as_u64().unwrap() >= 6);
     // Random weights: not critical, whatever the spectrum; the ratio needs every sign.
     assert_eq!(lz["kind"], dense["kind"]);
@@ -347,7 +335,7 @@ fn analyze_lanczos_matches_dense_on_the_cli() {
         "{t} ± {se} vs {exact}"
     );
     let dens = &lz["density"];
-    assert_eq!(floats(&dens["grid"]).len(), floats(&dens["values"]).len());
+    assert_eq!(nums(&dens["grid"]).len(), nums(&dens["values"]).len());
     assert!((dens["integral"].as_f64().unwrap() - 1.0).abs() < 1e-3);
     let m1 = exact / n as f64;
     let fm = &dens["first_moment"];
@@ -376,7 +364,7 @@ fn analyze_switches_to_lanczos_above_the_dense_limit() {
     ]);
     assert_eq!(v["method"], "lanczos");
     assert_eq!(v["parameters"], model.n_params());
-    assert_eq!(floats(&v["eigenvalues"]).len(), 2);
+    assert_eq!(nums(&v["eigenvalues"]).len(), 2);
     assert!(v["trace"].is_null());
     let bad = Command::new(env!("CARGO_BIN_EXE_critpt"))
         .args(["analyze", "--model", path.to_str().unwrap(), "--data"])
@@ -471,7 +459,7 @@ fn analyze_lanczos_on_repeated_extremes_never_reports_a_wrong_index() {
         save_model(&path, &model, Some(LossKind::CrossEntropy), None).unwrap();
         let m = path.to_str().unwrap();
         let dense = analyze(&["--model", m, "--data", d, "--method", "dense"]);
-        let all = floats(&dense["eigenvalues"]);
+        let all = nums(&dense["eigenvalues"]);
         let n = all.len();
         let scale_h = all[0].abs().max(all[n - 1].abs());
         let dense_index = dense["index"].as_u64().unwrap();
@@ -482,7 +470,7 @@ fn analyze_lanczos_on_repeated_extremes_never_reports_a_wrong_index() {
                     "--model", m, "--data", d, "--method", "lanczos", "--top", top, "--which",
                     which,
                 ]);
-                let got = floats(&lz["eigenvalues"]);
+                let got = nums(&lz["eigenvalues"]);
                 let want: Vec<f64> = match which {
                     "both" => all[..k].iter().chain(&all[n - k..]).copied().collect(),
                     "smallest" => all[..k].to_vec(),

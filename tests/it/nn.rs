@@ -2,6 +2,7 @@
 //! and closed forms, safetensors round trips, data errors, and the `train`/`analyze` CLI.
 
 use crate::util::critpt;
+use crate::util::{nums, repo};
 use critpt::curvature::{symmetric_eigen, EigenBackend};
 use critpt::derivatives::FiniteDiffGrad;
 use critpt::nn::{
@@ -11,23 +12,11 @@ use critpt::nn::{
 use critpt::objective::{gradient_vec, Gradient, Hessian, Hvp, Loss};
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
-use std::path::{Path, PathBuf};
-
-fn repo(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
+use std::path::PathBuf;
 
 fn fixture(name: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(repo(&format!("fixtures/{name}"))).unwrap();
     serde_json::from_str(&text).unwrap()
-}
-
-fn floats(v: &serde_json::Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
 }
 
 fn iris() -> Dataset {
@@ -61,7 +50,7 @@ fn check_iris_fixture(stem: &str) {
         "loss {loss} vs {want}"
     );
     let g = gradient_vec(&obj, &model.params).unwrap();
-    let gw = floats(&fx["gradient"]);
+    let gw = nums(&fx["gradient"]);
     for (i, (a, b)) in g.iter().zip(&gw).enumerate() {
         assert!((a - b).abs() < 1e-10, "gradient[{i}] {a} vs {b}");
     }
@@ -73,7 +62,7 @@ fn check_iris_fixture(stem: &str) {
         .unwrap()
         .into_parts()
         .0;
-    let mut ew = floats(&fx["eigenvalues"]);
+    let mut ew = nums(&fx["eigenvalues"]);
     ew.sort_by(f64::total_cmp);
     let scale = max_abs(&ew);
     for (i, (a, b)) in ev.iter().zip(&ew).enumerate() {
@@ -123,8 +112,8 @@ fn batchnorm1d_outputs_and_running_statistics_match_pytorch() {
         let Layer::BatchNorm { state, .. } = &bn.layers[0] else {
             unreachable!()
         };
-        let rm = floats(&step["running_mean"])[0];
-        let rv = floats(&step["running_var"])[0];
+        let rm = nums(&step["running_mean"])[0];
+        let rv = nums(&step["running_var"])[0];
         assert!(
             (state.running_mean[0] - rm).abs() < 1e-12,
             "{} vs {rm}",
@@ -495,8 +484,8 @@ fn analyze_cli_matches_the_pytorch_fixtures() {
             fx["hessian_trace"].as_f64().unwrap(),
         );
         assert!(((t - tw) / tw).abs() < 1e-10);
-        let ev = floats(&v["eigenvalues"]);
-        let mut ew = floats(&fx["eigenvalues"]);
+        let ev = nums(&v["eigenvalues"]);
+        let mut ew = nums(&fx["eigenvalues"]);
         ew.sort_by(f64::total_cmp);
         let scale = max_abs(&ew);
         assert_eq!(ev.len(), ew.len());
@@ -534,7 +523,7 @@ fn analyze_escape_lowers_the_loss_along_negative_curvature() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let e = &v["escape"];
     assert!(e["loss_after"].as_f64().unwrap() < e["loss_before"].as_f64().unwrap());
-    let lmin = floats(&fixture("iris_tanh_random.json")["eigenvalues"])
+    let lmin = nums(&fixture("iris_tanh_random.json")["eigenvalues"])
         .into_iter()
         .fold(f64::MAX, f64::min);
     assert!((e["eigenvalue"].as_f64().unwrap() - lmin).abs() < 1e-8 * lmin.abs());

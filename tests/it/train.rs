@@ -3,6 +3,7 @@
 //! executor's observers, stopping and divergence, and schedules stepped per update.
 
 use super::util::{assert_all_close, critpt, critpt_json, nums};
+use crate::util::repo;
 use critpt::nn::{
     load_model, train, Activation, BnMode, Dataset, LossKind, Mlp, NetLoss, Task, TrainConfig,
     TrainSource,
@@ -14,10 +15,6 @@ use critpt::optim::{
     Schedule, Sgd, State, StopReason,
 };
 use std::path::PathBuf;
-
-fn repo(p: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
-}
 
 /// A scratch directory removed at the end of the test.
 struct TempDir(PathBuf);

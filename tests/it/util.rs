@@ -1,7 +1,13 @@
 //! Helpers shared by the integration tests: running the real binary, and comparing numbers
 //! (through `approx`).
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+/// A path inside the repository (fixtures, data).
+pub fn repo(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
 
 /// Runs the `critpt` binary with `args`.
 pub fn critpt(args: &[&str]) -> Output {
