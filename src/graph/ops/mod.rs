@@ -944,13 +944,14 @@ fn unary_r_backward(rg: &Tensor, rx: &Tensor, d1: &[f64], d2: &[f64], g: &[f64])
     let mut data = take(rg.len());
     // `f''·ḡ` is the same for every direction: formed once (the product is evaluated in the
     // same order, so the bits are those of `b * g * x`).
-    let bg: Vec<f64> = d2.iter().zip(g).map(|(b, g)| b * g).collect();
-    let (a, bg) = (d1, &bg[..]);
+    let mut bg = take(n);
+    bg.extend(d2.iter().zip(g).map(|(b, g)| b * g));
     for (r, x) in rg.data.chunks_exact(n).zip(rx.data.chunks_exact(n)) {
-        let m = r.len().min(x.len()).min(a.len()).min(bg.len());
-        let (r, x, a, bg) = (&r[..m], &x[..m], &a[..m], &bg[..m]);
-        data.extend((0..m).map(|i| a[i] * r[i] + bg[i] * x[i]));
+        let m = r.len().min(x.len()).min(d1.len()).min(bg.len());
+        let (r, x, a, bgm) = (&r[..m], &x[..m], &d1[..m], &bg[..m]);
+        data.extend((0..m).map(|i| a[i] * r[i] + bgm[i] * x[i]));
     }
+    crate::graph::tensor::recycle(bg);
     Tensor {
         shape: rg.shape.clone(),
         data,
