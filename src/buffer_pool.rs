@@ -4,7 +4,8 @@
 //! buffers over and over; fresh pages (page faults, zeroing, the allocator returning them to the
 //! system) cost more than the arithmetic on them. Finished passes hand their buffers back here
 //! and the next pass on the same thread takes them again. Reuse never changes a value: a taken
-//! buffer is empty, and callers fill it.
+//! buffer is empty and callers fill it, or (for outputs written whole before any read, as a
+//! GEMM's that overwrites) holds initialized values of no meaning, which saves zeroing it.
 
 use std::cell::RefCell;
 
@@ -23,20 +24,7 @@ const POOL_MIN: usize = 2048;
 /// The smallest pooled buffer with room for `len` values, emptied, if there is one: best fit,
 /// so that small requests do not take the buffers large ones need.
 pub(crate) fn take_pooled(len: usize) -> Option<Vec<f64>> {
-    if len < POOL_MIN {
-        return None;
-    }
-    let found = POOL.with(|p| {
-        let mut p = p.borrow_mut();
-        let best = p
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| v.capacity() >= len)
-            .min_by_key(|(_, v)| v.capacity())
-            .map(|(i, _)| i);
-        best.map(|i| p.swap_remove(i))
-    });
-    found.map(|mut v| {
+    take_pooled_keeping(len).map(|mut v| {
         v.clear();
         v
     })
@@ -45,6 +33,36 @@ pub(crate) fn take_pooled(len: usize) -> Option<Vec<f64>> {
 /// An empty buffer with room for `len` values: a pooled one that fits, else a new one.
 pub(crate) fn take(len: usize) -> Vec<f64> {
     take_pooled(len).unwrap_or_else(|| Vec::with_capacity(len))
+}
+
+/// A buffer of `len` values to be overwritten whole before it is read: a pooled one keeps
+/// what it held (initialized values of no meaning), so that no pass zeroes what a GEMM then
+/// overwrites; only entries past its old length are zeroed.
+pub(crate) fn take_for_overwrite(len: usize) -> Vec<f64> {
+    let mut v = take_pooled_keeping(len).unwrap_or_else(|| Vec::with_capacity(len));
+    if v.len() >= len {
+        v.truncate(len);
+    } else {
+        v.resize(len, 0.0);
+    }
+    v
+}
+
+/// The best-fit pooled buffer for `len` values, as it was returned.
+fn take_pooled_keeping(len: usize) -> Option<Vec<f64>> {
+    if len < POOL_MIN {
+        return None;
+    }
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        let best = p
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.capacity() >= len)
+            .min_by_key(|(_, v)| v.capacity())
+            .map(|(i, _)| i);
+        best.map(|i| p.swap_remove(i))
+    })
 }
 
 /// Returns a buffer to this thread's pool; a full pool drops its smallest buffers first (the
@@ -91,5 +109,17 @@ mod tests {
             take_pooled(100).is_none(),
             "short requests go to the allocator"
         );
+    }
+
+    #[test]
+    fn a_buffer_for_overwrite_has_the_length_asked_for_and_zeros_past_its_old_length() {
+        recycle(vec![3.0; 4096]);
+        let shorter = take_for_overwrite(3000);
+        assert_eq!(shorter.len(), 3000);
+        recycle(shorter);
+        let longer = take_for_overwrite(4000);
+        assert_eq!(longer.len(), 4000);
+        assert!(longer[3000..].iter().all(|&v| v == 0.0));
+        assert_eq!(take_for_overwrite(10).len(), 10);
     }
 }

@@ -29,6 +29,7 @@ pub mod error;
 pub mod expr;
 pub mod gallery;
 pub mod graph;
+mod kernels;
 pub mod landscape;
 pub mod limits;
 pub mod nn;

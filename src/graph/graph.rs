@@ -246,7 +246,7 @@ impl Forward {
     pub fn recycle(self) {
         super::tensor::recycle_all(self.vals.into_iter().map(Some));
         for a in self.aux {
-            if let Aux::Derivatives(d1, d2) = a {
+            if let Aux::Derivatives(d1, d2) | Aux::Weighted(d1, d2) = a {
                 super::tensor::recycle(d1);
                 super::tensor::recycle(d2);
             }
@@ -619,6 +619,24 @@ impl Graph {
         Ok(radj)
     }
 
+    /// Keeps, for each element-wise op of the pass `fw`, the weight `f''·ḡ` of its
+    /// second-order term in place of `f''`, from the adjoints `adj` of the same pass: every
+    /// R-backward at this point then reads it rather than forming it (same bits).
+    pub(crate) fn keep_second_order_weights(&self, fw: &mut Forward, adj: &[Option<Tensor>]) {
+        for (ni, node) in self.nodes.iter().enumerate() {
+            let Some(g) = adj[node.output].as_ref() else {
+                continue;
+            };
+            fw.aux[ni] = match std::mem::take(&mut fw.aux[ni]) {
+                Aux::Derivatives(d1, mut d2) if d2.len() == g.len() => {
+                    d2.iter_mut().zip(&g.data).for_each(|(d, g)| *d *= g);
+                    Aux::Weighted(d1, d2)
+                }
+                other => other,
+            };
+        }
+    }
+
     /// The flat gradient from the adjoints of a backward pass.
     pub(crate) fn collect_grad(&self, adj: &[Option<Tensor>], out: &mut [f64]) {
         out.iter_mut().for_each(|v| *v = 0.0);
@@ -630,10 +648,11 @@ impl Graph {
         }
     }
 
-    /// The `k` Hessian-vector products (column-major `n x k`) from the adjoints' tangents.
+    /// The `k` Hessian-vector products (column-major `n x k`) from the adjoints' tangents:
+    /// every entry of `out` is written (zero where a parameter has no tangent).
     pub(crate) fn collect_hvp(&self, radj: &[Option<Tensor>], k: usize, out: &mut [f64]) {
         let n = self.n_params;
-        out.iter_mut().for_each(|v| *v = 0.0);
+        let mut written = vec![false; self.params.len()];
         for (id, v) in self.values.iter().enumerate() {
             if let (Source::Param(i), Some(r)) = (&v.source, &radj[id]) {
                 let p = &self.params[*i];
@@ -642,6 +661,12 @@ impl Graph {
                     out[d * n + p.offset..d * n + p.offset + len]
                         .copy_from_slice(&r.data[d * len..(d + 1) * len]);
                 }
+                written[*i] = true;
+            }
+        }
+        for (p, _) in self.params.iter().zip(&written).filter(|(_, &w)| !w) {
+            for d in 0..k {
+                out[d * n + p.offset..d * n + p.offset + p.len()].fill(0.0);
             }
         }
     }

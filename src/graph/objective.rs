@@ -336,8 +336,9 @@ impl<'a> GraphLoss<'a> {
         }
         check_params(self, params)?;
         let chunks = self.over_chunks(|part| {
-            let (fw, head) = self.chunk_pass(params, part)?;
+            let (mut fw, head) = self.chunk_pass(params, part)?;
             let adj = self.graph.backward(&fw, head.grad.clone())?;
+            self.graph.keep_second_order_weights(&mut fw, &adj);
             Ok(ChunkPrimal { fw, head, adj })
         })?;
         Self::finite(chunks.iter().map(|c| c.head.loss).sum())?;
@@ -376,7 +377,7 @@ impl<'a> GraphLoss<'a> {
                         part = self.lane_buffer(len);
                     }
                     self.chunk_hvp(c, vs, k, &mut part)?;
-                    acc.iter_mut().zip(&part).for_each(|(a, b)| *a += b);
+                    crate::kernels::add(&mut acc, &part);
                 }
                 self.return_lane_buffer(part);
                 Ok(acc)
@@ -389,22 +390,26 @@ impl<'a> GraphLoss<'a> {
                 let at = i * SUM_STRIDE;
                 o.copy_from_slice(&parts[0][at..at + o.len()]);
                 for p in &parts[1..] {
-                    o.iter_mut().zip(&p[at..]).for_each(|(a, b)| *a += b);
+                    crate::kernels::add(o, &p[at..]);
                 }
             });
         parts.into_iter().for_each(|p| self.return_lane_buffer(p));
         Ok(())
     }
 
-    /// A buffer of `len` values for a lane's sum, reused across calls.
+    /// A buffer of `len` values for a lane's sum, reused across calls. Its values are those
+    /// of its last use: [`Graph::collect_hvp`] writes every entry.
     fn lane_buffer(&self, len: usize) -> Vec<f64> {
         let mut pool = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
         let mut v = match pool.iter().position(|b| b.capacity() >= len) {
             Some(i) => pool.swap_remove(i),
             None => Vec::with_capacity(len),
         };
-        v.clear();
-        v.resize(len, 0.0);
+        if v.len() >= len {
+            v.truncate(len);
+        } else {
+            v.resize(len, 0.0);
+        }
         v
     }
 

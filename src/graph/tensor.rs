@@ -36,7 +36,7 @@ pub fn checked_len(shape: &[usize]) -> Result<usize> {
     Ok(if shape.contains(&0) { 0 } else { n })
 }
 
-pub(crate) use crate::buffer_pool::{recycle, take};
+pub(crate) use crate::buffer_pool::{recycle, take, take_for_overwrite};
 
 /// `len` zeros in a pooled buffer.
 pub(crate) fn zeroed(len: usize) -> Vec<f64> {
@@ -64,6 +64,16 @@ impl Tensor {
         Ok(Tensor {
             shape: shape.to_vec(),
             data: zeroed(n),
+        })
+    }
+
+    /// A tensor whose every entry the caller writes before reading any (a GEMM's output that
+    /// overwrites): its values are unspecified, its size checked first.
+    pub(crate) fn for_overwrite(shape: &[usize]) -> Result<Tensor> {
+        let n = checked_len(shape)?;
+        Ok(Tensor {
+            shape: shape.to_vec(),
+            data: take_for_overwrite(n),
         })
     }
 
@@ -249,7 +259,7 @@ pub(crate) fn add_broadcast(dst: &mut [f64], out: &[usize], src: &[f64], inp: &[
     match broadcast_pattern(inp, out) {
         Some((_, mid, 1)) => {
             for row in dst.chunks_exact_mut(mid.max(1)) {
-                row.iter_mut().zip(src).for_each(|(d, v)| *d += s * v);
+                crate::kernels::add_scaled(row, s, src);
             }
         }
         Some((_, mid, inner)) => {
@@ -275,11 +285,11 @@ pub(crate) fn add_reduced(dst: &mut [f64], inp: &[usize], g: &[f64], out: &[usiz
         return;
     }
     match broadcast_pattern(inp, out) {
-        Some((1, _, 1)) => dst.iter_mut().zip(g).for_each(|(d, v)| *d += s * v),
+        Some((1, _, 1)) => crate::kernels::add_scaled(dst, s, g),
         Some((_, mid, 1)) => {
             let mut acc = vec![0.0; mid];
             for row in g.chunks_exact(mid.max(1)) {
-                acc.iter_mut().zip(row).for_each(|(a, v)| *a += v);
+                crate::kernels::add(&mut acc, row);
             }
             dst.iter_mut().zip(&acc).for_each(|(d, a)| *d += s * a);
         }

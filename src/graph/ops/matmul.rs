@@ -27,6 +27,29 @@ struct Plan {
     ib: Vec<usize>,
 }
 
+impl Plan {
+    /// Whether a product with a nonzero inner dimension writes each output matrix of `A`'s
+    /// adjoint exactly once: every batch of `A` is read by exactly one output matrix, so the
+    /// first term of an adjoint may overwrite rather than add into zeros.
+    fn writes_a_once(&self, batches_a: usize) -> bool {
+        self.n > 0 && writes_each_once(&self.ia, batches_a)
+    }
+
+    /// As [`Plan::writes_a_once`], for `B`'s adjoint.
+    fn writes_b_once(&self, batches_b: usize) -> bool {
+        self.m > 0 && writes_each_once(&self.ib, batches_b)
+    }
+}
+
+/// Whether `idx` lists every index `0..count` exactly once.
+fn writes_each_once(idx: &[usize], count: usize) -> bool {
+    let mut seen = vec![false; count];
+    idx.len() == count
+        && idx
+            .iter()
+            .all(|&i| i < count && !std::mem::replace(&mut seen[i], true))
+}
+
 impl MatMul {
     fn plan(&self, a: &[usize], b: &[usize]) -> Result<Plan> {
         if a.len() < 2 || b.len() < 2 {
@@ -109,28 +132,30 @@ impl MatMul {
         }
     }
 
-    /// `Ā += ∂_A(G, B)`: the adjoint in `A` from the output adjoint `g`, added into `da`.
-    fn grad_a_into(&self, p: &Plan, da: &mut [f64], g: &[f64], b: &[f64]) {
+    /// `Ā += ∂_A(G, B)`: the adjoint in `A` from the output adjoint `g`, added into `da`
+    /// (`add`), or written over it (valid when [`Plan::writes_a_once`]).
+    fn grad_a_into(&self, p: &Plan, da: &mut [f64], g: &[f64], b: &[f64], add: bool) {
         let (m, k, n) = (p.m, p.k, p.n);
         for (t, (&ia, &ib)) in p.ia.iter().zip(&p.ib).enumerate() {
             gemm(
                 Self::view_mut(&mut da[ia * m * k..][..m * k], m, k, self.trans_a),
                 MatRef::from_row_major_slice(&g[t * m * n..][..m * n], m, n),
                 Self::view(&b[ib * k * n..][..k * n], k, n, self.trans_b).transpose(),
-                true,
+                add,
             );
         }
     }
 
-    /// `B̄ += ∂_B(G, A)`: the adjoint in `B` from the output adjoint `g`, added into `db`.
-    fn grad_b_into(&self, p: &Plan, db: &mut [f64], g: &[f64], a: &[f64]) {
+    /// `B̄ += ∂_B(G, A)`: the adjoint in `B` from the output adjoint `g`, added into `db`
+    /// (`add`), or written over it (valid when [`Plan::writes_b_once`]).
+    fn grad_b_into(&self, p: &Plan, db: &mut [f64], g: &[f64], a: &[f64], add: bool) {
         let (m, k, n) = (p.m, p.k, p.n);
         for (t, (&ia, &ib)) in p.ia.iter().zip(&p.ib).enumerate() {
             gemm(
                 Self::view_mut(&mut db[ib * k * n..][..k * n], k, n, self.trans_b),
                 Self::view(&a[ia * m * k..][..m * k], m, k, self.trans_a).transpose(),
                 MatRef::from_row_major_slice(&g[t * m * n..][..m * n], m, n),
-                true,
+                add,
             );
         }
     }
@@ -151,7 +176,12 @@ impl MatMul {
         let lc: usize = p.out_shape.iter().product();
         let mut shape = vec![k];
         shape.extend_from_slice(&p.out_shape);
-        let mut c = Tensor::zeros(&shape)?;
+        // The first product overwrites every output entry (unless the inner dimension is 0).
+        let mut c = if (ra.is_some() || rb.is_some()) && p.k > 0 {
+            Tensor::for_overwrite(&shape)?
+        } else {
+            Tensor::zeros(&shape)?
+        };
         if let Some(ra) = ra {
             match self.stacked(&p, k) {
                 Some(sp) => self.product_into(&sp, &mut c.data, ra, &b.data, false),
@@ -278,42 +308,55 @@ impl MatMul {
         let p = self.plan(&a.shape, &b.shape)?;
         let (la, lb) = (a.len(), b.len());
         let lc: usize = p.out_shape.iter().product();
-        let block = |s: &[usize]| {
+        // A block the first term writes whole is not zeroed first; the first term then
+        // overwrites it and the second adds.
+        let block = |s: &[usize], overwrite: bool| {
             let mut shape = vec![k];
             shape.extend_from_slice(s);
-            Tensor::zeros(&shape)
+            if overwrite {
+                Tensor::for_overwrite(&shape)
+            } else {
+                Tensor::zeros(&shape)
+            }
         };
+        let batches = |s: &[usize]| s[..s.len() - 2].iter().product::<usize>();
         let mut da = None;
         if need[0] && (rg.is_some() || rb.is_some()) {
-            let mut t = block(&a.shape)?;
+            let once = p.writes_a_once(batches(&a.shape));
+            let mut t = block(&a.shape, once)?;
+            let mut add = !once;
             if let Some(rg) = rg {
                 match self.stacked(&p, k) {
-                    Some(sp) => self.grad_a_into(&sp, &mut t.data, rg, &b.data),
+                    Some(sp) => self.grad_a_into(&sp, &mut t.data, rg, &b.data, add),
                     None => {
                         for (td, rgd) in t.data.chunks_exact_mut(la).zip(rg.chunks_exact(lc)) {
-                            self.grad_a_into(&p, td, rgd, &b.data);
+                            self.grad_a_into(&p, td, rgd, &b.data, add);
                         }
                     }
                 }
+                add = true;
             }
             if let Some(rb) = rb {
                 for (td, rbd) in t.data.chunks_exact_mut(la).zip(rb.chunks_exact(lb)) {
-                    self.grad_a_into(&p, td, &g.data, rbd);
+                    self.grad_a_into(&p, td, &g.data, rbd, add);
                 }
             }
             da = Some(t);
         }
         let mut db = None;
         if need[1] && (rg.is_some() || ra.is_some()) {
-            let mut t = block(&b.shape)?;
+            let once = p.writes_b_once(batches(&b.shape));
+            let mut t = block(&b.shape, once)?;
+            let mut add = !once;
             if let Some(rg) = rg {
                 for (td, rgd) in t.data.chunks_exact_mut(lb).zip(rg.chunks_exact(lc)) {
-                    self.grad_b_into(&p, td, rgd, &a.data);
+                    self.grad_b_into(&p, td, rgd, &a.data, add);
                 }
+                add = true;
             }
             if let Some(ra) = ra {
                 for (td, rad) in t.data.chunks_exact_mut(lb).zip(ra.chunks_exact(la)) {
-                    self.grad_b_into(&p, td, &g.data, rad);
+                    self.grad_b_into(&p, td, &g.data, rad, add);
                 }
             }
             db = Some(t);
@@ -333,7 +376,7 @@ impl MatMul {
     pub fn grad_a(&self, g: &Tensor, b: &Tensor, a_shape: &[usize]) -> Result<Tensor> {
         let p = self.plan(a_shape, &b.shape)?;
         let mut da = Tensor::zeros(a_shape)?;
-        self.grad_a_into(&p, &mut da.data, &g.data, &b.data);
+        self.grad_a_into(&p, &mut da.data, &g.data, &b.data, true);
         Ok(da)
     }
 
@@ -341,7 +384,7 @@ impl MatMul {
     pub fn grad_b(&self, g: &Tensor, a: &Tensor, b_shape: &[usize]) -> Result<Tensor> {
         let p = self.plan(&a.shape, b_shape)?;
         let mut db = Tensor::zeros(b_shape)?;
-        self.grad_b_into(&p, &mut db.data, &g.data, &a.data);
+        self.grad_b_into(&p, &mut db.data, &g.data, &a.data, true);
         Ok(db)
     }
 }

@@ -28,7 +28,8 @@ pub use unary::Unary;
 
 use crate::error::{Error, Result};
 use crate::graph::tensor::{
-    add_broadcast, add_reduced, broadcast_index, broadcast_shape, reduce_to, take, Tensor,
+    add_broadcast, add_reduced, broadcast_index, broadcast_shape, reduce_to, take,
+    take_for_overwrite, Tensor,
 };
 use sparse::SparseMap;
 
@@ -85,6 +86,10 @@ pub enum Aux {
     /// An element-wise function's first and second derivatives at its input, kept so that
     /// every R pass at a cached point skips the transcendental functions.
     Derivatives(Vec<f64>, Vec<f64>),
+    /// An element-wise function's `f'` and `f''·ḡ` at a point whose output adjoint `ḡ` is
+    /// known (the primal passes kept for products): each R-backward there reads the
+    /// second-order weight instead of forming it.
+    Weighted(Vec<f64>, Vec<f64>),
 }
 
 /// The kind of an op, which fixes how its R passes are formed.
@@ -491,14 +496,20 @@ impl Op {
                 }
                 let (d1, d2) = unary_derivatives(u, ins[0], aux);
                 let rx = rins[0].filter(|_| !u.is_piecewise_linear());
+                // `f''·ḡ`, the same for every direction: kept, or formed once.
+                let weight = || match aux {
+                    Aux::Weighted(_, w) if w.len() == g.len() => std::borrow::Cow::Borrowed(&w[..]),
+                    _ => {
+                        let mut w = take(g.len());
+                        w.extend(d2.iter().zip(&g.data).map(|(d, g)| d * g));
+                        std::borrow::Cow::Owned(w)
+                    }
+                };
                 out[0] = match (rg, rx) {
                     // `f'·R{ḡ} + (f''·ḡ)·R{x}` in one sweep.
-                    (Some(rg), Some(rx)) => Some(unary_r_backward(rg, rx, &d1, &d2, &g.data)),
+                    (Some(rg), Some(rx)) => Some(unary_r_backward(rg, rx, &d1, &weight())),
                     (Some(rg), None) => Some(tile_mul(rg, &d1)),
-                    (None, Some(rx)) => {
-                        let w: Vec<f64> = d2.iter().zip(&g.data).map(|(d, g)| d * g).collect();
-                        Some(tile_mul(rx, &w))
-                    }
+                    (None, Some(rx)) => Some(tile_mul(rx, &weight())),
                     (None, None) => None,
                 };
             }
@@ -908,6 +919,8 @@ fn unary_derivatives<'a>(
         Aux::Derivatives(d1, d2) if d1.len() == x.len() && d2.len() == x.len() => {
             (Cow::Borrowed(d1), Cow::Borrowed(d2))
         }
+        // `f''` itself is then read only where the weight is not kept.
+        Aux::Weighted(d1, _) if d1.len() == x.len() => (Cow::Borrowed(d1), Cow::Borrowed(&[])),
         _ => {
             let (d1, d2): (Vec<f64>, Vec<f64>) = x
                 .data
@@ -924,12 +937,12 @@ fn unary_derivatives<'a>(
 
 /// Each direction of a block multiplied element-wise by `w` (the length of one direction).
 fn tile_mul(block: &Tensor, w: &[f64]) -> Tensor {
-    let n = w.len().max(1);
-    let mut data = take(block.len());
-    for c in block.data.chunks_exact(n) {
-        let m = c.len().min(w.len());
-        let (c, w) = (&c[..m], &w[..m]);
-        data.extend((0..m).map(|i| c[i] * w[i]));
+    let n = w.len();
+    let mut data = take_for_overwrite(block.len());
+    if n > 0 {
+        for (o, c) in data.chunks_exact_mut(n).zip(block.data.chunks_exact(n)) {
+            crate::kernels::mul(o, c, w);
+        }
     }
     Tensor {
         shape: block.shape.clone(),
@@ -937,21 +950,21 @@ fn tile_mul(block: &Tensor, w: &[f64]) -> Tensor {
     }
 }
 
-/// An element-wise function's R-backward for a block: `f'·R{ḡ} + f''·ḡ·R{x}` per direction,
-/// both terms in one sweep (the result equals the two terms formed apart and added).
-fn unary_r_backward(rg: &Tensor, rx: &Tensor, d1: &[f64], d2: &[f64], g: &[f64]) -> Tensor {
-    let n = d1.len().max(1);
-    let mut data = take(rg.len());
-    // `f''·ḡ` is the same for every direction: formed once (the product is evaluated in the
-    // same order, so the bits are those of `b * g * x`).
-    let mut bg = take(n);
-    bg.extend(d2.iter().zip(g).map(|(b, g)| b * g));
-    for (r, x) in rg.data.chunks_exact(n).zip(rx.data.chunks_exact(n)) {
-        let m = r.len().min(x.len()).min(d1.len()).min(bg.len());
-        let (r, x, a, bgm) = (&r[..m], &x[..m], &d1[..m], &bg[..m]);
-        data.extend((0..m).map(|i| a[i] * r[i] + bgm[i] * x[i]));
+/// An element-wise function's R-backward for a block: `f'·R{ḡ} + (f''·ḡ)·R{x}` per
+/// direction, both terms in one sweep (the result equals the two terms formed apart and
+/// added), from `f'` (`d1`) and the weight `f''·ḡ` (`w`).
+fn unary_r_backward(rg: &Tensor, rx: &Tensor, d1: &[f64], w: &[f64]) -> Tensor {
+    let n = d1.len();
+    let mut data = take_for_overwrite(rg.len());
+    if n > 0 {
+        for ((o, r), x) in data
+            .chunks_exact_mut(n)
+            .zip(rg.data.chunks_exact(n))
+            .zip(rx.data.chunks_exact(n))
+        {
+            crate::kernels::mul_add_mul(o, d1, r, w, x);
+        }
     }
-    crate::graph::tensor::recycle(bg);
     Tensor {
         shape: rg.shape.clone(),
         data,
@@ -1073,6 +1086,18 @@ mod tests {
             for (i, f) in fused.data.iter().enumerate() {
                 assert_eq!(*f, a.data[i] + b.data[i], "{u:?} [{i}]");
             }
+            // The weight `f''·ḡ` kept with the point gives the same bits.
+            let super::Aux::Derivatives(d1, d2) = &aux else {
+                panic!("{u:?} keeps its derivatives");
+            };
+            let w = d2.iter().zip(&g.data).map(|(d, g)| d * g).collect();
+            let weighted = super::Aux::Weighted(d1.clone(), w);
+            let kept = op
+                .r_backward(&[&x], &[Some(&rx)], &weighted, &g, Some(&rg), &[true], k)
+                .unwrap()
+                .remove(0)
+                .unwrap();
+            assert_eq!(kept.data, fused.data, "{u:?}");
         }
     }
 
