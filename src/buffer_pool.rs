@@ -37,13 +37,19 @@ pub(crate) fn take(len: usize) -> Vec<f64> {
 
 /// A buffer of `len` values to be overwritten whole before it is read: a pooled one keeps
 /// what it held (initialized values of no meaning), so that no pass zeroes what a GEMM then
-/// overwrites; only entries past its old length are zeroed.
+/// overwrites; only entries past its old length are zeroed (tests and debug builds set every
+/// entry to NaN).
 pub(crate) fn take_for_overwrite(len: usize) -> Vec<f64> {
     let mut v = take_pooled_keeping(len).unwrap_or_else(|| Vec::with_capacity(len));
     if v.len() >= len {
         v.truncate(len);
     } else {
         v.resize(len, 0.0);
+    }
+    // Tests and debug builds poison the buffer, so that an entry left unwritten shows as NaN
+    // rather than passing as the zero a fresh page holds.
+    if cfg!(any(test, debug_assertions)) {
+        v.fill(f64::NAN);
     }
     v
 }
@@ -112,14 +118,14 @@ mod tests {
     }
 
     #[test]
-    fn a_buffer_for_overwrite_has_the_length_asked_for_and_zeros_past_its_old_length() {
+    fn a_buffer_for_overwrite_has_the_length_asked_for() {
         recycle(vec![3.0; 4096]);
         let shorter = take_for_overwrite(3000);
         assert_eq!(shorter.len(), 3000);
         recycle(shorter);
         let longer = take_for_overwrite(4000);
         assert_eq!(longer.len(), 4000);
-        assert!(longer[3000..].iter().all(|&v| v == 0.0));
+        assert!(longer.iter().all(|v| v.is_nan()), "poisoned under test");
         assert_eq!(take_for_overwrite(10).len(), 10);
     }
 }
