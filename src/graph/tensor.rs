@@ -251,6 +251,29 @@ pub(crate) fn broadcast_pattern(inp: &[usize], out: &[usize]) -> Option<(usize, 
     ))
 }
 
+/// Calls `f(i, j)` for every entry `i` of the broadcast shape `out` in order, `j` being the
+/// entry of `inp` (broadcast to `out`) that it reads: block loops when the broadcast has the
+/// common form ([`broadcast_pattern`]), the index table otherwise.
+pub(crate) fn for_each_broadcast(inp: &[usize], out: &[usize], mut f: impl FnMut(usize, usize)) {
+    match broadcast_pattern(inp, out) {
+        Some((outer, mid, inner)) => {
+            let mut i = 0;
+            for _ in 0..outer {
+                for j in 0..mid {
+                    for _ in 0..inner {
+                        f(i, j);
+                        i += 1;
+                    }
+                }
+            }
+        }
+        None => broadcast_index(inp, out)
+            .iter()
+            .enumerate()
+            .for_each(|(i, &j)| f(i, j)),
+    }
+}
+
 /// `dst += s · src` with `src` (shape `inp`) broadcast to `dst` (shape `out`).
 pub(crate) fn add_broadcast(dst: &mut [f64], out: &[usize], src: &[f64], inp: &[usize], s: f64) {
     if dst.is_empty() {
@@ -351,6 +374,26 @@ mod tests {
 
     /// The fast broadcast and its adjoint against the index table, on every kind of pattern
     /// and on one the pattern does not cover.
+    #[test]
+    fn each_broadcast_pair_is_that_of_the_index_table() {
+        let out = [2, 3, 4, 5];
+        for inp in [
+            &[5][..],
+            &[3, 1, 1],
+            &[1, 3, 4, 1],
+            &[2, 3, 4, 5],
+            &[1],
+            &[],
+            &[3, 1, 5],
+        ] {
+            let idx = broadcast_index(inp, &out);
+            let mut seen = Vec::new();
+            for_each_broadcast(inp, &out, |i, j| seen.push((i, j)));
+            let want: Vec<(usize, usize)> = idx.iter().copied().enumerate().collect();
+            assert_eq!(seen, want, "{inp:?}");
+        }
+    }
+
     #[test]
     fn broadcast_patterns_match_the_index_table() {
         let out = [2, 3, 4, 5];

@@ -188,7 +188,15 @@ fn activation_op(a: Activation) -> Op {
 
 /// A feature matrix `N x d` as the graph input `[N, d]` (row-major).
 pub(crate) fn input_tensor(x: &DMatrix<f64>) -> Result<Tensor> {
-    Tensor::new(vec![x.nrows(), x.ncols()], x.transpose().data.into())
+    // Row-major from column-major: each output row gathers one entry per column; the columns
+    // of a data set stay in cache, where a generic transpose's strided writes do not.
+    let (n, c) = (x.nrows(), x.ncols());
+    let cols = x.as_slice();
+    let mut data = Vec::with_capacity(n * c);
+    for i in 0..n {
+        data.extend((0..c).map(|j| cols[j * n + i]));
+    }
+    Tensor::new(vec![n, c], data)
 }
 
 /// A graph output `[N, C]` as an `N x C` matrix.

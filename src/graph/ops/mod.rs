@@ -28,8 +28,8 @@ pub use unary::Unary;
 
 use crate::error::{Error, Result};
 use crate::graph::tensor::{
-    add_broadcast, add_reduced, broadcast_index, broadcast_shape, reduce_to, take,
-    take_for_overwrite, Tensor,
+    add_broadcast, add_reduced, broadcast_index, broadcast_shape, checked_len, for_each_broadcast,
+    reduce_to, take, take_for_overwrite, Tensor,
 };
 use sparse::SparseMap;
 
@@ -624,6 +624,22 @@ impl Op {
         match self {
             Op::Mul => {
                 let shape = broadcast_shape(&a.shape, &b.shape, "Mul")?;
+                let n = checked_len(&shape)?;
+                // One operand of the output's shape (a batch norm's or a layer norm's scale,
+                // a mask): the other is read through the broadcast, with no index tables.
+                if a.shape == shape || b.shape == shape {
+                    let mut data = take(n);
+                    if a.shape == shape {
+                        for_each_broadcast(&b.shape, &shape, |i, j| {
+                            data.push(a.data[i] * b.data[j])
+                        });
+                    } else {
+                        for_each_broadcast(&a.shape, &shape, |i, j| {
+                            data.push(a.data[j] * b.data[i])
+                        });
+                    }
+                    return Tensor::new(shape, data);
+                }
                 let ia = broadcast_index(&a.shape, &shape);
                 let ib = broadcast_index(&b.shape, &shape);
                 let data = ia
@@ -643,11 +659,17 @@ impl Op {
         match self {
             Op::Mul => {
                 let shape = broadcast_shape(a_shape, &b.shape, "Mul")?;
-                let ia = broadcast_index(a_shape, &shape);
-                let ib = broadcast_index(&b.shape, &shape);
                 let mut t = Tensor::zeros(a_shape)?;
-                for ((gv, &i), &j) in g.data.iter().zip(&ia).zip(&ib) {
-                    t.data[i] += gv * b.data[j];
+                if a_shape == &shape[..] {
+                    for_each_broadcast(&b.shape, &shape, |i, j| t.data[i] += g.data[i] * b.data[j]);
+                } else if b.shape == shape {
+                    for_each_broadcast(a_shape, &shape, |i, j| t.data[j] += g.data[i] * b.data[i]);
+                } else {
+                    let ia = broadcast_index(a_shape, &shape);
+                    let ib = broadcast_index(&b.shape, &shape);
+                    for ((gv, &i), &j) in g.data.iter().zip(&ia).zip(&ib) {
+                        t.data[i] += gv * b.data[j];
+                    }
                 }
                 Ok(t)
             }
@@ -661,11 +683,17 @@ impl Op {
         match self {
             Op::Mul => {
                 let shape = broadcast_shape(&a.shape, b_shape, "Mul")?;
-                let ia = broadcast_index(&a.shape, &shape);
-                let ib = broadcast_index(b_shape, &shape);
                 let mut t = Tensor::zeros(b_shape)?;
-                for ((gv, &i), &j) in g.data.iter().zip(&ia).zip(&ib) {
-                    t.data[j] += gv * a.data[i];
+                if b_shape == &shape[..] {
+                    for_each_broadcast(&a.shape, &shape, |i, j| t.data[i] += g.data[i] * a.data[j]);
+                } else if a.shape == shape {
+                    for_each_broadcast(b_shape, &shape, |i, j| t.data[j] += g.data[i] * a.data[i]);
+                } else {
+                    let ia = broadcast_index(&a.shape, &shape);
+                    let ib = broadcast_index(b_shape, &shape);
+                    for ((gv, &i), &j) in g.data.iter().zip(&ia).zip(&ib) {
+                        t.data[j] += gv * a.data[i];
+                    }
                 }
                 Ok(t)
             }
