@@ -372,20 +372,24 @@ mod tests {
         }
     }
 
-    /// The fast broadcast and its adjoint against the index table, on every kind of pattern
-    /// and on one the pattern does not cover.
+    /// Broadcasts to `[2, 3, 4, 5]` of every kind of pattern, and one the pattern does not
+    /// cover.
+    const CASES: [&[usize]; 8] = [
+        &[5],
+        &[4, 5],
+        &[3, 1, 1],
+        &[1, 3, 4, 1],
+        &[2, 3, 4, 5],
+        &[1],
+        &[],
+        &[3, 1, 5],
+    ];
+
+    /// The block loops visit the pairs of the index table, in its order.
     #[test]
     fn each_broadcast_pair_is_that_of_the_index_table() {
         let out = [2, 3, 4, 5];
-        for inp in [
-            &[5][..],
-            &[3, 1, 1],
-            &[1, 3, 4, 1],
-            &[2, 3, 4, 5],
-            &[1],
-            &[],
-            &[3, 1, 5],
-        ] {
+        for inp in CASES {
             let idx = broadcast_index(inp, &out);
             let mut seen = Vec::new();
             for_each_broadcast(inp, &out, |i, j| seen.push((i, j)));
@@ -394,25 +398,16 @@ mod tests {
         }
     }
 
+    /// The fast broadcast and its adjoint against the index table.
     #[test]
     fn broadcast_patterns_match_the_index_table() {
         let out = [2, 3, 4, 5];
-        let cases: [&[usize]; 8] = [
-            &[5],
-            &[4, 5],
-            &[3, 1, 1],
-            &[1, 3, 4, 1],
-            &[2, 3, 4, 5],
-            &[1],
-            &[],
-            &[3, 1, 5],
-        ];
         assert_eq!(broadcast_pattern(&[5], &out), Some((24, 5, 1)));
         assert_eq!(broadcast_pattern(&[3, 1, 1], &out), Some((2, 3, 20)));
         assert_eq!(broadcast_pattern(&[3, 1, 5], &out), None);
         let n: usize = out.iter().product();
         let g: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
-        for inp in cases {
+        for inp in CASES {
             let m: usize = inp.iter().product();
             let src: Vec<f64> = (0..m).map(|i| 1.0 + i as f64).collect();
             let idx = broadcast_index(inp, &out);
