@@ -1,17 +1,19 @@
-//! `critpt train`: train an MLP on a data set and save it as safetensors.
+//! `critpt train`: train an MLP on a data set and save it as safetensors, or train the
+//! parameters of an ONNX model and write them back into a copy of it.
 
 use super::common::{print_json, warn_default_mse_targets};
 use super::hyper::HyperArgs;
 use super::out::outln;
 use anyhow::{bail, Result};
+use critpt::graph::{load_onnx, onnx_with_params, GraphData};
 use critpt::nn::{self, Activation, Dataset, LossKind, Mlp, Standardization, Task, TrainConfig};
 use critpt::optim::{
-    EpochState, Evaluation, Observer, ObserverAction, OptimizerKind, Plateau, Rates, Schedule,
-    State,
+    EpochState, Evaluation, Observer, ObserverAction, Optimizer, OptimizerKind, Plateau, Rates,
+    Schedule, State,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Flags of `critpt train`.
@@ -24,8 +26,9 @@ pub struct TrainArgs {
     /// Widths, input first and output last, e.g. 4,16,3 (required unless --init).
     #[arg(long, value_name = "W1,W2,...", value_delimiter = ',')]
     pub layers: Option<Vec<usize>>,
-    /// Start from the weights of this model file (.safetensors, nn.Sequential layout); its
-    /// layers, activation and loss are used.
+    /// Start from the weights of this model file: .safetensors (nn.Sequential layout; its
+    /// layers, activation and loss are used) or .onnx (any supported graph without batch norm;
+    /// --out is then a .onnx file with the trained initializers).
     #[arg(long)]
     pub init: Option<PathBuf>,
     /// tanh, relu, sigmoid, identity (default tanh, or the --init file's).
@@ -74,7 +77,7 @@ pub struct TrainArgs {
     /// Seed of the initialization, the generators and the shuffling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Output model file (.safetensors).
+    /// Output model file (.safetensors; .onnx when --init is an ONNX model).
     #[arg(long)]
     pub out: PathBuf,
     /// Print one JSON object instead of a summary.
@@ -188,8 +191,160 @@ struct TrainJson<'a> {
     data: Option<&'a nn::DataOrigin>,
 }
 
+/// The optimizer, its base rate, the schedule and the run's configuration from the flags.
+fn training_setup(a: &TrainArgs) -> Result<(Box<dyn Optimizer>, f64, Schedule, TrainConfig)> {
+    let (opt, lr) = a.hyper.build(a.optimizer, a.lr)?;
+    let schedule = Schedule::parse(&a.schedule, lr)?;
+    let cfg = TrainConfig {
+        batch_size: a.batch_size,
+        epochs: a.epochs,
+        seed: a.seed,
+        shuffle: !a.no_shuffle,
+        reseed_each_epoch: false,
+        clip_grad_norm: a.clip_grad_norm,
+        plateau: a.lr_plateau.as_deref().map(Plateau::parse).transpose()?,
+    };
+    Ok((opt, lr, schedule, cfg))
+}
+
+impl Progress {
+    /// A bar over `epochs` epochs, drawn only on a terminal.
+    fn new(epochs: usize) -> Progress {
+        let target = if std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let bar = ProgressBar::with_draw_target(Some(epochs as u64), target);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} epoch {pos}/{len} {msg} [{elapsed} < {eta}]")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Progress(bar)
+    }
+}
+
+/// The three lines `train` prints without `--json`: what was trained and how, the final loss
+/// (and accuracy), where it was saved.
+fn summary(
+    a: &TrainArgs,
+    what: &str,
+    parameters: usize,
+    samples: usize,
+    report: &nn::TrainReport,
+    seconds: f64,
+) -> Result<()> {
+    outln!(
+        "trained {what} ({parameters} parameters) on {samples} samples: {} epochs, {} steps of {} in {seconds:.2} s",
+        a.epochs,
+        report.steps,
+        a.optimizer.name()
+    )?;
+    match report.accuracy {
+        Some(acc) => outln!("loss {:.6}   accuracy {:.4}", report.loss, acc)?,
+        None => outln!("loss {:.6}", report.loss)?,
+    }
+    outln!("saved {}", a.out.display())?;
+    Ok(())
+}
+
+/// Whether `path` names an ONNX file.
+fn is_onnx(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+}
+
+/// The JSON of `critpt train --init MODEL.onnx`: the training report and the graph's
+/// parameters, data and run.
+#[derive(serde::Serialize)]
+struct GraphTrainJson<'a> {
+    #[serde(flatten)]
+    report: &'a nn::TrainReport,
+    parameters: usize,
+    parameter_names: &'a [critpt::graph::ParamSpec],
+    samples: usize,
+    loss_kind: &'a str,
+    optimizer: &'a str,
+    lr: f64,
+    seconds: f64,
+    init: String,
+    out: String,
+}
+
+/// `critpt train --init MODEL.onnx`: trains the graph's parameters and writes them back into
+/// a copy of the file.
+fn run_graph(a: &TrainArgs, path: &Path) -> Result<ExitCode> {
+    for (given, flag) in [
+        (a.layers.is_some(), "--layers"),
+        (a.activation.is_some(), "--activation"),
+        (a.batchnorm, "--batchnorm"),
+        (a.standardize, "--standardize"),
+    ] {
+        if given {
+            bail!(
+                "{flag} does not apply to an ONNX model ({}): its graph fixes the architecture",
+                path.display()
+            );
+        }
+    }
+    if !is_onnx(&a.out) {
+        bail!(
+            "--out must name a .onnx file when --init is an ONNX model, got {}",
+            a.out.display()
+        );
+    }
+    let graph = load_onnx(path)?;
+    let kind = a.loss.unwrap_or(LossKind::CrossEntropy);
+    let data = GraphData::load_for(&graph, &a.data, targets(&a.target).as_deref(), kind, a.seed)?;
+    let (mut opt, lr, schedule, cfg) = training_setup(a)?;
+    let mut progress = Progress::new(a.epochs);
+    let start = std::time::Instant::now();
+    let (params, report) = nn::train_graph(
+        &graph,
+        &data,
+        kind,
+        opt.as_mut(),
+        &Rates::Schedule(schedule),
+        &cfg,
+        &mut [&mut progress],
+    )?;
+    progress.0.finish_and_clear();
+    let report = report.check_diverged()?;
+    let seconds = start.elapsed().as_secs_f64();
+    let original = std::fs::read(path).map_err(|e| critpt::Error::io(path, e))?;
+    let bytes = onnx_with_params(&original, &graph, &params)?;
+    std::fs::write(&a.out, bytes).map_err(|e| critpt::Error::io(&a.out, e))?;
+    if a.json {
+        print_json(&serde_json::to_value(GraphTrainJson {
+            report: &report,
+            parameters: graph.n_params(),
+            parameter_names: graph.params(),
+            samples: data.n_samples(),
+            loss_kind: kind.name(),
+            optimizer: a.optimizer.name(),
+            lr,
+            seconds,
+            init: path.display().to_string(),
+            out: a.out.display().to_string(),
+        })?)?;
+    } else {
+        summary(
+            a,
+            &path.display().to_string(),
+            graph.n_params(),
+            data.n_samples(),
+            &report,
+            seconds,
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs `critpt train`.
 pub fn run(a: &TrainArgs) -> Result<ExitCode> {
+    if let Some(path) = a.init.as_deref().filter(|p| is_onnx(p)) {
+        return run_graph(a, path);
+    }
     let (mut model, kind, standardization) = initial_model(a)?;
     let sizes = model.sizes();
     let task = Task::for_loss(kind, model.n_outputs());
@@ -221,29 +376,8 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
         }
         None => {}
     }
-    let (mut opt, lr) = a.hyper.build(a.optimizer, a.lr)?;
-    let schedule = Schedule::parse(&a.schedule, lr)?;
-    let cfg = TrainConfig {
-        batch_size: a.batch_size,
-        epochs: a.epochs,
-        seed: a.seed,
-        shuffle: !a.no_shuffle,
-        reseed_each_epoch: false,
-        clip_grad_norm: a.clip_grad_norm,
-        plateau: a.lr_plateau.as_deref().map(Plateau::parse).transpose()?,
-    };
-
-    let target = if std::io::stderr().is_terminal() {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    };
-    let bar = ProgressBar::with_draw_target(Some(a.epochs as u64), target);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} epoch {pos}/{len} {msg} [{elapsed} < {eta}]")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let mut progress = Progress(bar);
+    let (mut opt, lr, schedule, cfg) = training_setup(a)?;
+    let mut progress = Progress::new(a.epochs);
     let start = std::time::Instant::now();
     let report = nn::train(
         &mut model,
@@ -280,24 +414,15 @@ pub fn run(a: &TrainArgs) -> Result<ExitCode> {
             data: info.data.as_ref(),
         })?)?;
     } else {
-        outln!(
-            "trained {} ({} parameters) on {} samples: {} epochs, {} steps of {} in {seconds:.2} s",
-            sizes
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join("-"),
+        let widths: Vec<String> = sizes.iter().map(|s| s.to_string()).collect();
+        summary(
+            a,
+            &widths.join("-"),
             model.n_params(),
             data.n_samples(),
-            a.epochs,
-            report.steps,
-            a.optimizer.name()
+            &report,
+            seconds,
         )?;
-        match report.accuracy {
-            Some(acc) => outln!("loss {:.6}   accuracy {:.4}", report.loss, acc)?,
-            None => outln!("loss {:.6}", report.loss)?,
-        }
-        outln!("saved {}", a.out.display())?;
     }
     Ok(ExitCode::SUCCESS)
 }

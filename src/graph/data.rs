@@ -56,6 +56,35 @@ impl GraphData {
         self.x.shape[0]
     }
 
+    /// The samples `idx`, in that order (a mini-batch).
+    ///
+    /// # Errors
+    /// No index, or one out of range.
+    pub fn select(&self, idx: &[usize]) -> Result<GraphData> {
+        let n = self.n_samples();
+        if let Some(&i) = idx.iter().find(|&&i| i >= n) {
+            return Err(Error::invalid(
+                "sample index",
+                format!("{i} is out of range for {n} samples"),
+            ));
+        }
+        let rows = |t: &Tensor| {
+            let per = t.len() / n;
+            let mut shape = t.shape.clone();
+            shape[0] = idx.len();
+            let mut data = Vec::with_capacity(idx.len() * per);
+            for &i in idx {
+                data.extend_from_slice(&t.data[i * per..(i + 1) * per]);
+            }
+            Tensor::new(shape, data)
+        };
+        let y = match &self.y {
+            GraphTargets::Labels(l) => GraphTargets::Labels(idx.iter().map(|&i| l[i]).collect()),
+            GraphTargets::Values(t) => GraphTargets::Values(rows(t)?),
+        };
+        GraphData::new(rows(&self.x)?, y)
+    }
+
     /// The data `spec` names, for `graph` under the loss `kind`: a `.safetensors` file
     /// ([`GraphData::load`]), else a CSV file or a generator (`moons:200`, seeded by `seed`)
     /// whose feature columns are reshaped row-major into the model's input shape; the target is

@@ -25,7 +25,10 @@ pub use gauss_newton::{data_chunks, graph_operator, GraphGaussNewton};
 pub use graph::{Graph, GraphBuilder, ParamSpec};
 pub(crate) use objective::batch_loss_and_gradient;
 pub use objective::GraphLoss;
-pub use onnx::{load_onnx, load_onnx_with, onnx_from_bytes, onnx_from_bytes_with, ImportOptions};
+pub use onnx::{
+    load_onnx, load_onnx_with, onnx_from_bytes, onnx_from_bytes_with, onnx_with_params,
+    ImportOptions,
+};
 pub use ops::Op;
 pub use tensor::Tensor;
 

@@ -35,7 +35,9 @@ pub use safetensors_io::{
     load_model, load_model_bytes, model_bytes, model_bytes_with, save_model, save_model_with,
     ModelFile, ModelInfo,
 };
-pub use train::{train, EpochRecord, TrainConfig, TrainReport, TrainSource};
+pub use train::{
+    train, train_graph, EpochRecord, GraphTrainSource, TrainConfig, TrainReport, TrainSource,
+};
 
 #[cfg(test)]
 mod tests;

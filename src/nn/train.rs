@@ -12,7 +12,7 @@ use super::lower::{self, Lowered};
 use super::model::Mlp;
 use super::objective::{checked_targets, NetLoss};
 use crate::error::{Error, Result};
-use crate::graph::batch_loss_and_gradient;
+use crate::graph::{batch_loss_and_gradient, Graph, GraphData, GraphLoss};
 use crate::objective::{EvalCounts, Loss};
 use crate::optim::{
     Batching, Chain, Divergence, EpochState, Evaluation, Executor, GradientSource, Observer,
@@ -283,6 +283,23 @@ pub fn train<'d>(
             "batch norm in training mode needs at least 2 samples per batch",
         ));
     }
+    let (run, records) = execute(&mut source, &model.params, optimizer, rates, cfg, observers)?;
+    model.layers = source.model.layers.clone();
+    model.params.clone_from(&run.params);
+    let counts = source.counts;
+    report(run, records, counts, || evaluate(model, data, kind))
+}
+
+/// The executor over `source` from `start`, with `cfg`'s batching, clipping and plateau, and an
+/// evaluation after every epoch; returns the run and the epochs' records.
+fn execute<S: GradientSource>(
+    source: &mut S,
+    start: &[f64],
+    optimizer: &mut dyn Optimizer,
+    rates: &Rates,
+    cfg: &TrainConfig,
+    observers: &mut [&mut dyn Observer<S>],
+) -> Result<(crate::optim::Run, Vec<(EpochRecord, usize)>)> {
     let size = cfg.batch_size;
     let batching = match (cfg.shuffle, cfg.reseed_each_epoch) {
         (false, _) => Batching::InOrder(size),
@@ -310,23 +327,141 @@ pub fn train<'d>(
         first: &mut recorder,
         rest: observers,
     };
-    let run = executor.run(&mut source, optimizer, &model.params, &mut [&mut chain])?;
-    model.layers = source.model.layers.clone();
-    model.params.clone_from(&run.params);
-    let (loss, accuracy) = match recorder.records.last() {
+    let run = executor.run(source, optimizer, start, &mut [&mut chain])?;
+    Ok((run, recorder.records))
+}
+
+/// The report of a run: the final loss and accuracy from the last epoch's evaluation when it
+/// was made at the final parameters, else from `evaluate_final`.
+fn report(
+    run: crate::optim::Run,
+    records: Vec<(EpochRecord, usize)>,
+    counts: EvalCounts,
+    evaluate_final: impl FnOnce() -> Result<(f64, Option<f64>)>,
+) -> Result<TrainReport> {
+    let (loss, accuracy) = match records.last() {
         Some((r, updates)) if *updates == run.updates => (r.loss, r.accuracy),
         _ if run.divergence.is_some() => (f64::NAN, None),
-        _ => evaluate(model, data, kind)?,
+        _ => evaluate_final()?,
     };
     Ok(TrainReport {
         loss,
         accuracy,
-        epochs: recorder.records.into_iter().map(|(r, _)| r).collect(),
+        epochs: records.into_iter().map(|(r, _)| r).collect(),
         steps: run.updates,
         batch_losses: run.batch_losses,
         learning_rates: run.learning_rates,
         stop: run.stop,
         divergence: run.divergence,
-        counts: source.counts,
+        counts,
     })
+}
+
+/// The training loss of an op graph (a model imported from ONNX) as a gradient source:
+/// mini-batches through one forward and one backward pass each, whole-set evaluations through
+/// a [`GraphLoss`] kept for the run. A graph with batch normalization is refused: its running
+/// statistics are buffers that training in PyTorch's `train()` mode would update.
+pub struct GraphTrainSource<'d> {
+    graph: &'d Graph,
+    data: &'d GraphData,
+    eval: GraphLoss<'d>,
+    counts: EvalCounts,
+}
+
+impl<'d> GraphTrainSource<'d> {
+    /// The source for `graph` on `data` with the loss `kind`.
+    ///
+    /// # Errors
+    /// A graph with batch normalization (buffers or batch statistics); data that does not fit
+    /// the graph.
+    pub fn new(graph: &'d Graph, data: &'d GraphData, kind: LossKind) -> Result<Self> {
+        let buffers = graph.buffer_names();
+        if !buffers.is_empty() || graph.has_batch_statistics() {
+            return Err(Error::Unsupported(format!(
+                "training a graph with batch normalization (buffers {}) is not supported: its \
+                 running statistics would not follow the batches; train it in PyTorch, or \
+                 export it without batch norm",
+                buffers.join(", ")
+            )));
+        }
+        Ok(GraphTrainSource {
+            graph,
+            data,
+            eval: GraphLoss::new(graph, data, kind)?,
+            counts: EvalCounts::default(),
+        })
+    }
+}
+
+impl GradientSource for GraphTrainSource<'_> {
+    fn n_params(&self) -> usize {
+        self.graph.n_params()
+    }
+    fn n_samples(&self) -> usize {
+        self.data.n_samples()
+    }
+    fn loss_and_gradient_on(
+        &mut self,
+        params: &[f64],
+        batch: &[usize],
+        grad: &mut [f64],
+    ) -> Result<f64> {
+        let data = self.data.select(batch)?;
+        self.counts.losses += 1;
+        self.counts.gradients += 1;
+        let (loss, fw) = batch_loss_and_gradient(self.graph, &data, params, grad)?;
+        fw.recycle();
+        if !loss.is_finite() {
+            return Err(Error::NonFinite(format!("the loss is not finite: {loss}")));
+        }
+        Ok(loss)
+    }
+    fn evaluate(&mut self, params: &[f64]) -> Result<Evaluation> {
+        self.counts.losses += 1;
+        let loss = self.eval.loss(params)?;
+        let accuracy = self.eval.accuracy(params)?;
+        self.eval.forget_point();
+        Ok(Evaluation { loss, accuracy })
+    }
+    fn counts(&self) -> EvalCounts {
+        self.counts
+    }
+}
+
+/// Trains the parameters of `graph` on `data`, from its initializers, as [`train()`] trains an
+/// MLP: the same executor, batching, schedules, clipping and report. Returns the trained
+/// parameters (flat, in the graph's order) and the report.
+///
+/// # Errors
+/// A zero batch size; a graph with batch normalization; data that does not fit the graph;
+/// the optimizer's and the observers' errors.
+pub fn train_graph<'d>(
+    graph: &'d Graph,
+    data: &'d GraphData,
+    kind: LossKind,
+    optimizer: &mut dyn Optimizer,
+    rates: &Rates,
+    cfg: &TrainConfig,
+    observers: &mut [&mut dyn Observer<GraphTrainSource<'d>>],
+) -> Result<(Vec<f64>, TrainReport)> {
+    if cfg.batch_size == 0 {
+        return Err(Error::invalid("batch size", "must be at least 1, got 0"));
+    }
+    crate::limits::check_epochs(cfg.epochs)?;
+    let mut source = GraphTrainSource::new(graph, data, kind)?;
+    let (run, records) = execute(
+        &mut source,
+        graph.initial_params(),
+        optimizer,
+        rates,
+        cfg,
+        observers,
+    )?;
+    let params = run.params.clone();
+    let counts = source.counts;
+    let eval = &source.eval;
+    let rep = report(run, records, counts, || {
+        Ok((eval.loss(&params)?, eval.accuracy(&params)?))
+    })?;
+    Ok((params, rep))
 }

@@ -25,4 +25,5 @@ mod optim;
 mod optim_torch;
 mod plot;
 mod train;
+mod train_onnx;
 mod util;

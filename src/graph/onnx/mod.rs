@@ -11,11 +11,13 @@
 //! as `torch.onnx.export` writes `x.view(x.size(0), -1)`) are folded at import when the
 //! input's dimensions after the batch are fixed, the batch size kept symbolic.
 
+mod export;
 mod import;
 pub(crate) mod proto;
 #[allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]
 mod schema;
 
+pub use export::onnx_with_params;
 pub use import::{
     load_onnx, load_onnx_with, onnx_from_bytes, onnx_from_bytes_with, ImportOptions, SUPPORTED_OPS,
 };

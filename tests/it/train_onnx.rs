@@ -1,0 +1,200 @@
+//! Training an imported ONNX graph (`train_graph`, `critpt train --init M.onnx`): full-batch
+//! SGD steps against their closed form `p − η ∇L(p)` with the gradient of `GraphLoss`, the
+//! trained initializers written back into the file and read again, and the refusals.
+
+use super::util::{critpt, critpt_json, nums};
+use crate::util::repo;
+use critpt::graph::{load_onnx, onnx_with_params, GraphData, GraphLoss};
+use critpt::nn::{train_graph, LossKind, TrainConfig};
+use critpt::objective::{Gradient, Loss};
+use critpt::optim::{Rates, Sgd};
+
+fn lenet() -> (critpt::graph::Graph, GraphData) {
+    let graph = load_onnx(&repo("fixtures/onnx/lenet_digits/model.onnx")).unwrap();
+    let data = GraphData::load(&repo("fixtures/onnx/lenet_digits/data.safetensors")).unwrap();
+    (graph, data)
+}
+
+fn full_batch(n: usize, epochs: usize) -> TrainConfig {
+    TrainConfig {
+        batch_size: n,
+        epochs,
+        shuffle: false,
+        ..TrainConfig::default()
+    }
+}
+
+/// Two full-batch SGD steps are `p₁ = p₀ − η g(p₀)`, `p₂ = p₁ − η g(p₁)`, the gradients those
+/// of the graph's loss (checked against PyTorch's in tests/it/onnx.rs); the reported loss is
+/// the loss at `p₂`.
+#[test]
+fn full_batch_sgd_steps_are_gradient_steps_of_the_graph_loss() {
+    let (graph, data) = lenet();
+    let eta = 0.05;
+    let (params, report) = train_graph(
+        &graph,
+        &data,
+        LossKind::CrossEntropy,
+        &mut Sgd::new(),
+        &Rates::constant(eta).unwrap(),
+        &full_batch(data.n_samples(), 2),
+        &mut [],
+    )
+    .unwrap();
+    assert_eq!(report.steps, 2);
+    let loss = GraphLoss::new(&graph, &data, LossKind::CrossEntropy).unwrap();
+    let mut p = graph.initial_params().to_vec();
+    let mut g = vec![0.0; p.len()];
+    for _ in 0..2 {
+        loss.gradient(&p, &mut g).unwrap();
+        p.iter_mut().zip(&g).for_each(|(p, g)| *p -= eta * g);
+    }
+    let scale = p.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for (i, (a, b)) in params.iter().zip(&p).enumerate() {
+        assert!((a - b).abs() <= 1e-13 * scale, "[{i}]: {a} vs {b}");
+    }
+    let want = loss.loss(&p).unwrap();
+    assert!(
+        (report.loss - want).abs() <= 1e-12 * want,
+        "{} vs {want}",
+        report.loss
+    );
+}
+
+/// Written back, a float32 initializer holds the trained values rounded to f32, and the file
+/// reads back as the same graph; the untrained values come back bit for bit.
+#[test]
+fn trained_initializers_are_written_back_in_their_type() {
+    let (graph, _) = lenet();
+    let bytes = std::fs::read(repo("fixtures/onnx/lenet_digits/model.onnx")).unwrap();
+    let same = onnx_with_params(&bytes, &graph, graph.initial_params()).unwrap();
+    let again = critpt::graph::onnx_from_bytes(&same).unwrap();
+    assert_eq!(again.initial_params(), graph.initial_params());
+    assert_eq!(again.param_names(), graph.param_names());
+    let moved: Vec<f64> = graph
+        .initial_params()
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v + 1e-3 * ((i % 7) as f64 - 3.0) + 1e-12)
+        .collect();
+    let back =
+        critpt::graph::onnx_from_bytes(&onnx_with_params(&bytes, &graph, &moved).unwrap()).unwrap();
+    for (a, b) in back.initial_params().iter().zip(&moved) {
+        assert_eq!(*a, *b as f32 as f64);
+    }
+    assert!(onnx_with_params(&bytes, &graph, &moved[1..]).is_err());
+}
+
+/// The command trains, writes a .onnx file that `analyze` reads, and its JSON names the
+/// parameters; the loss it reports is the written model's to the rounding of float32.
+#[test]
+fn the_train_command_writes_an_onnx_file_that_analyze_reads() {
+    let dir = std::env::temp_dir().join(format!("critpt-train-onnx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("lenet.onnx");
+    let model = repo("fixtures/onnx/lenet_digits/model.onnx");
+    let data = repo("fixtures/onnx/lenet_digits/data.safetensors");
+    let (m, d, o) = (
+        model.to_str().unwrap(),
+        data.to_str().unwrap(),
+        out.to_str().unwrap(),
+    );
+    let args = [
+        "train",
+        "--init",
+        m,
+        "--data",
+        d,
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.001",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "32",
+        "--seed",
+        "3",
+        "--out",
+        o,
+    ];
+    let j = critpt_json(&args);
+    assert_eq!(j["parameters"], 666);
+    assert_eq!(j["parameter_names"].as_array().unwrap().len(), 6);
+    assert_eq!(j["steps"], 20);
+    let a = critpt_json(&["analyze", "--model", o, "--data", d, "--method", "dense"]);
+    let (trained, written) = (j["loss"].as_f64().unwrap(), a["loss"].as_f64().unwrap());
+    assert!(
+        (trained - written).abs() <= 1e-5 * trained,
+        "{trained} vs {written}"
+    );
+    // The same seed gives the same bytes.
+    let first = std::fs::read(&out).unwrap();
+    critpt_json(&args);
+    assert_eq!(std::fs::read(&out).unwrap(), first);
+    assert!(!nums(&j["batch_losses"]).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A graph with batch norm, an output that is not ONNX and MLP-only flags are refused with one
+/// line.
+#[test]
+fn training_an_onnx_graph_refuses_what_it_cannot_do() {
+    let bn = repo("fixtures/onnx/convbn_mse/model.onnx");
+    let bn_data = repo("fixtures/onnx/convbn_mse/data.safetensors");
+    let lenet = repo("fixtures/onnx/lenet_digits/model.onnx");
+    let data = repo("fixtures/onnx/lenet_digits/data.safetensors");
+    let out = std::env::temp_dir().join(format!("critpt-refused-{}.onnx", std::process::id()));
+    let cases: [(Vec<&str>, &str); 3] = [
+        (
+            vec![
+                "--init",
+                bn.to_str().unwrap(),
+                "--data",
+                bn_data.to_str().unwrap(),
+                "--loss",
+                "mse",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            "batch normalization",
+        ),
+        (
+            vec![
+                "--init",
+                lenet.to_str().unwrap(),
+                "--data",
+                data.to_str().unwrap(),
+                "--out",
+                "m.safetensors",
+            ],
+            "--out must name a .onnx file",
+        ),
+        (
+            vec![
+                "--init",
+                lenet.to_str().unwrap(),
+                "--data",
+                data.to_str().unwrap(),
+                "--layers",
+                "64,10",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            "--layers does not apply",
+        ),
+    ];
+    for (args, want) in cases {
+        let mut all = vec!["train"];
+        all.extend(args);
+        let o = critpt(&all);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{all:?}: {err}");
+        assert!(
+            err.starts_with("error:") && err.contains(want),
+            "{all:?}: {err}"
+        );
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+    assert!(!out.exists());
+}
