@@ -41,17 +41,23 @@ pub(crate) fn take(len: usize) -> Vec<f64> {
 /// entry to NaN).
 pub(crate) fn take_for_overwrite(len: usize) -> Vec<f64> {
     let mut v = take_pooled_keeping(len).unwrap_or_else(|| Vec::with_capacity(len));
-    if v.len() >= len {
-        v.truncate(len);
-    } else {
-        v.resize(len, 0.0);
-    }
+    set_len_keeping(&mut v, len);
     // Tests and debug builds poison the buffer, so that an entry left unwritten shows as NaN
     // rather than passing as the zero a fresh page holds.
     if cfg!(any(test, debug_assertions)) {
         v.fill(f64::NAN);
     }
     v
+}
+
+/// Gives `v` the length `len`, keeping the values it holds: entries past its old length are
+/// zeroed, none is written otherwise.
+pub(crate) fn set_len_keeping(v: &mut Vec<f64>, len: usize) {
+    if v.len() >= len {
+        v.truncate(len);
+    } else {
+        v.resize(len, 0.0);
+    }
 }
 
 /// The best-fit pooled buffer for `len` values, as it was returned.

@@ -231,19 +231,32 @@ impl<'a> GraphLoss<'a> {
         };
         check_params(self, params)?;
         let fw = self.graph.forward(params, &self.data.x)?;
-        let z = fw.output(&self.graph);
-        let c = z.shape[1];
-        let hits = z
-            .data
-            .chunks_exact(c)
-            .zip(l)
-            .filter(|(row, &y)| {
-                let best = (0..c).fold(0, |b, j| if row[j] > row[b] { j } else { b });
-                best == y
-            })
-            .count();
+        let hits = hits(fw.output(&self.graph), l);
         fw.recycle();
         Ok(Some(hits as f64 / l.len() as f64))
+    }
+
+    /// The loss and (classification only) the accuracy at `params` from one forward pass over
+    /// the chunks, as a training run's evaluation needs both.
+    ///
+    /// # Errors
+    /// As [`Loss::loss`].
+    pub fn loss_and_accuracy(&self, params: &[f64]) -> Result<(f64, Option<f64>)> {
+        check_params(self, params)?;
+        let parts = self.over_chunks(|part| {
+            let (fw, head) = self.chunk_pass(params, part)?;
+            let h = match &part.y {
+                GraphTargets::Labels(l) => hits(fw.output(&self.graph), l),
+                GraphTargets::Values(_) => 0,
+            };
+            fw.recycle();
+            Ok((head.loss, h))
+        })?;
+        let loss = Self::finite(parts.iter().map(|p| p.0).sum())?;
+        let accuracy = matches!(self.data.y, GraphTargets::Labels(_)).then(|| {
+            parts.iter().map(|p| p.1).sum::<usize>() as f64 / self.data.n_samples() as f64
+        });
+        Ok((loss, accuracy))
     }
 
     /// The loss head of one chunk: its output `z` against its targets `y`, scaled as a part of
@@ -405,11 +418,7 @@ impl<'a> GraphLoss<'a> {
             Some(i) => pool.swap_remove(i),
             None => Vec::with_capacity(len),
         };
-        if v.len() >= len {
-            v.truncate(len);
-        } else {
-            v.resize(len, 0.0);
-        }
+        crate::buffer_pool::set_len_keeping(&mut v, len);
         v
     }
 
@@ -440,6 +449,19 @@ impl<'a> GraphLoss<'a> {
         recycle_all(radj);
         Ok(())
     }
+}
+
+/// The samples whose largest logit in `z` (`[N, classes]`) is their label.
+fn hits(z: &Tensor, labels: &[usize]) -> usize {
+    let c = z.shape[1];
+    z.data
+        .chunks_exact(c)
+        .zip(labels)
+        .filter(|(row, &y)| {
+            let best = (0..c).fold(0, |b, j| if row[j] > row[b] { j } else { b });
+            best == y
+        })
+        .count()
 }
 
 /// Elements of the whole data set's output (the mean squared error's divisor), from one

@@ -92,6 +92,14 @@ impl NetLoss {
         self.loss.accuracy(params)
     }
 
+    /// The loss and (classification only) the accuracy at `params` from one pass.
+    ///
+    /// # Errors
+    /// As [`Loss::loss`].
+    pub fn loss_and_accuracy(&self, params: &[f64]) -> Result<(f64, Option<f64>)> {
+        self.loss.loss_and_accuracy(params)
+    }
+
     /// `H·V` for the `k` columns of `v` (`n_params x k`) in one blocked R pass.
     ///
     /// # Errors

@@ -13,7 +13,7 @@ use super::model::Mlp;
 use super::objective::{checked_targets, NetLoss};
 use crate::error::{Error, Result};
 use crate::graph::{batch_loss_and_gradient, Graph, GraphData, GraphLoss};
-use crate::objective::{EvalCounts, Loss};
+use crate::objective::EvalCounts;
 use crate::optim::{
     Batching, Chain, Divergence, EpochState, Evaluation, Executor, GradientSource, Observer,
     ObserverAction, Optimizer, Plateau, Rates, State, StopReason,
@@ -117,13 +117,8 @@ impl TrainReport {
 /// As [`NetLoss::new`].
 pub fn evaluate(model: &Mlp, data: &Dataset, kind: LossKind) -> Result<(f64, Option<f64>)> {
     let obj = NetLoss::new(model, data, kind, BnMode::Eval)?;
-    let loss = obj.loss(&model.params)?;
-    let acc = if kind.is_classification() {
-        obj.accuracy(&model.params)?
-    } else {
-        None
-    };
-    Ok((loss, acc))
+    let (loss, acc) = obj.loss_and_accuracy(&model.params)?;
+    Ok((loss, acc.filter(|_| kind.is_classification())))
 }
 
 /// A network's training loss as a gradient source: batches in training mode, each folding its
@@ -418,9 +413,7 @@ impl GradientSource for GraphTrainSource<'_> {
     }
     fn evaluate(&mut self, params: &[f64]) -> Result<Evaluation> {
         self.counts.losses += 1;
-        let loss = self.eval.loss(params)?;
-        let accuracy = self.eval.accuracy(params)?;
-        self.eval.forget_point();
+        let (loss, accuracy) = self.eval.loss_and_accuracy(params)?;
         Ok(Evaluation { loss, accuracy })
     }
     fn counts(&self) -> EvalCounts {
@@ -457,11 +450,11 @@ pub fn train_graph<'d>(
         cfg,
         observers,
     )?;
-    let params = run.params.clone();
-    let counts = source.counts;
+    let mut run = run;
+    let params = std::mem::take(&mut run.params);
     let eval = &source.eval;
-    let rep = report(run, records, counts, || {
-        Ok((eval.loss(&params)?, eval.accuracy(&params)?))
+    let rep = report(run, records, source.counts, || {
+        eval.loss_and_accuracy(&params)
     })?;
     Ok((params, rep))
 }

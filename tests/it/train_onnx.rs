@@ -107,6 +107,21 @@ fn full_batch_sgd_steps_are_gradient_steps_of_the_graph_loss() {
     );
 }
 
+/// The evaluation of a training run is one pass: its loss has the bits of `loss`, its
+/// accuracy is that of `accuracy`.
+#[test]
+fn loss_and_accuracy_in_one_pass_equal_each_apart() {
+    let (graph, data) = lenet();
+    let loss = GraphLoss::new(&graph, &data, LossKind::CrossEntropy).unwrap();
+    let p: Vec<f64> = (graph.initial_params().iter().enumerate())
+        .map(|(i, v)| if i % 3 == 0 { -v } else { 0.5 * v })
+        .collect();
+    let (l, a) = loss.loss_and_accuracy(&p).unwrap();
+    assert_eq!(l.to_bits(), loss.loss(&p).unwrap().to_bits());
+    assert_eq!(a, loss.accuracy(&p).unwrap());
+    assert!(a.is_some_and(|a| a > 0.0 && a < 1.0), "{a:?}");
+}
+
 /// Written back, a float32 initializer holds the trained values rounded to f32, and the file
 /// reads back as the same graph; the untrained values come back bit for bit.
 #[test]
@@ -178,7 +193,8 @@ fn the_train_command_writes_an_onnx_file_that_analyze_reads() {
     let first = std::fs::read(&out).unwrap();
     critpt_json(&args);
     assert_eq!(std::fs::read(&out).unwrap(), first);
-    assert!(!nums(&j["batch_losses"]).is_empty());
+    // 300 samples in batches of 32: 10 steps an epoch, each with its batch's loss.
+    assert_eq!(nums(&j["batch_losses"]).len(), 20);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -40,11 +40,15 @@ pub fn onnx_with_params(original: &[u8], graph: &Graph, params: &[f64]) -> Resul
                     spec.name
                 ))
             })?;
-        let count: i64 = init.dims.iter().product();
-        if count != values.len() as i64 {
+        let count = init
+            .dims
+            .iter()
+            .try_fold(1i64, |a, &d| if d < 0 { None } else { a.checked_mul(d) });
+        if count != i64::try_from(values.len()).ok() {
             return Err(Error::Data(format!(
-                "initializer '{}' has {count} elements, the parameter {}",
+                "initializer '{}' has dimensions {:?}, the parameter {} elements",
                 spec.name,
+                init.dims,
                 values.len()
             )));
         }
